@@ -1,0 +1,64 @@
+"""symnet: neural networks as graphs of scalar ops, compiled to closed-form expressions.
+
+>>> import symnet as sn
+>>> x, w, b = sn.Input("x", 3.0), sn.Parameter(0.5, name="w"), sn.Parameter(0.25, name="b")
+>>> y = sn.Add([sn.Multiply([w, x]), b])
+>>> y.forward()
+1.75
+"""
+
+from __future__ import annotations
+
+from .compile import compile
+from .errors import (
+    ArityError,
+    ExportLimitError,
+    FormulaError,
+    GradCheckError,
+    GraphCycleError,
+    GraphError,
+    InputError,
+    ModelFileError,
+    NameConflictError,
+    NumericalError,
+    OperandError,
+    SymnetError,
+    UnknownOpError,
+)
+from .graph import (
+    Add,
+    Constant,
+    Divide,
+    Exp,
+    Input,
+    Log,
+    Macro,
+    Multiply,
+    Negate,
+    Node,
+    Origin,
+    Output,
+    Parameter,
+    Power,
+    ReLU,
+    Sigmoid,
+    Subtract,
+    Tanh,
+    seed,
+)
+from .layers import MLP, Dense, Linear
+from .losses import Softmax, bce, cross_entropy, mse
+from .network import Network
+from .ops import OPS, define_op
+from .train import train_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Add", "ArityError", "Constant", "Dense", "Divide", "Exp", "ExportLimitError", "FormulaError",
+    "GradCheckError", "GraphCycleError", "GraphError", "Input", "InputError", "Linear", "Log", "MLP",
+    "Macro", "ModelFileError", "Multiply", "NameConflictError", "Negate", "Network", "Node",
+    "NumericalError", "OPS", "OperandError", "Origin", "Output", "Parameter", "Power", "ReLU", "Sigmoid",
+    "Softmax", "Subtract", "SymnetError", "Tanh", "UnknownOpError", "bce", "compile", "cross_entropy",
+    "define_op", "mse", "seed", "train_model",
+]

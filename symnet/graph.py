@@ -1,0 +1,468 @@
+"""Graph nodes: leaves (Input, Parameter, Constant), op nodes, macros and outputs.
+
+A node is its kind, its op name, an ordered tuple of children, a structured op
+parameter (``attr``) and a name. Nodes hold no closures. ``.value`` and ``.grad``
+are results that the engine's passes write back after computing into fresh lists.
+
+>>> import symnet as sn
+>>> x, w, b = sn.Input("x", 3.0), sn.Parameter(0.5, name="w"), sn.Parameter(0.25, name="b")
+>>> y = w * x + b
+>>> y.forward()
+1.75
+>>> y.backward(); w.grad, x.grad, b.grad
+(3.0, 0.5, 1.0)
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+import math
+import numbers
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+from .errors import GraphError, InputError, NameConflictError, OperandError
+from .ops import get_op
+
+__all__ = [
+    "Node", "Input", "Parameter", "Constant", "Output", "Macro", "Origin",
+    "Add", "Multiply", "Subtract", "Negate", "Divide", "Power", "Exp", "Log", "ReLU", "Sigmoid", "Tanh",
+    "seed", "default_rng", "as_node", "check_name", "iter_nodes",
+]
+
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+#: Names a leaf may not take: Python keywords and the function names of formulas.
+RESERVED_NAMES = frozenset(keyword.kwlist) | {"max", "min", "abs", "e", "pi", "inf", "nan"}
+
+_rng = random.Random()
+# Creation order of nodes: the documented order of a network's inputs and parameters.
+_serials = itertools.count()
+
+
+def seed(n: int | None) -> None:
+    """Seed the generator that initialises unvalued Parameters (reproducible runs).
+
+    >>> import symnet as sn
+    >>> sn.seed(0); a = sn.Parameter().value
+    >>> sn.seed(0); a == sn.Parameter().value
+    True
+    """
+    _rng.seed(n)
+
+
+def default_rng() -> random.Random:
+    """The generator ``Parameter()`` draws from; ``seed`` resets it."""
+    return _rng
+
+
+def check_name(name: Any, what: str = "name") -> str:
+    """Return ``name`` if it is a valid symnet name, else raise NameConflictError.
+
+    A name is an ASCII identifier: a letter, then letters, digits or ``_``, at
+    most 64 characters, not a Python keyword nor a formula function name.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise NameConflictError(
+            f"invalid {what} {name!r}: use a letter followed by letters, digits or '_' (at most 64 characters)"
+        )
+    if name in RESERVED_NAMES:
+        raise NameConflictError(f"invalid {what} {name!r}: it is a reserved word")
+    return name
+
+
+def _finite(value: Any, where: str) -> float:
+    if type(value) is float and value - value == 0.0:  # fast path: a finite float
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise OperandError(f"{where}: expected a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise InputError(f"{where}: value must be finite, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a node came from when a macro or loss built it (for names and layer-wise code).
+
+    ``role`` is one of ``"sum"`` (a neuron's pre-activation), ``"activation"``,
+    ``"product"``, ``"output"`` or ``"loss"``; ``layer`` and ``unit`` count from 1.
+    """
+
+    role: str
+    layer: int | None = None
+    unit: int | None = None
+
+
+class Node:
+    """A node of a computation graph. Build nodes with the leaf classes, the op
+    classes (``Add([a, b])``), arithmetic (``w * x + b``) or methods (``z.relu()``)."""
+
+    __slots__ = ("kind", "op", "children", "attr", "_name", "hint", "_value", "_version",
+                 "grad", "origin", "_network", "_auto", "serial", "__weakref__")
+
+    def __init__(self, kind: str, op: str | None = None, children: Sequence[Node] = (),
+                 attr: Any = None, name: str | None = None) -> None:
+        self.kind = kind
+        self.op = op
+        self.children: tuple[Node, ...] = tuple(children)
+        self.attr = attr
+        self._name = None if name is None else check_name(name)
+        self.hint: str | None = None
+        self._value: Any = None
+        self._version = 0
+        self.grad: float | None = None
+        self.origin: Origin | None = None
+        self._network: Any = None
+        self._auto: str | None = None
+        self.serial = next(_serials)
+
+    # -- construction ------------------------------------------------------
+
+    @staticmethod
+    def apply(op: str, children: Iterable[Any], attr: Any = None, name: str | None = None) -> Node:
+        """Build an op node from children (nodes or numbers), checking the arity."""
+        row = get_op(op)
+        if type(children) is not tuple:
+            children = _as_sequence(children, op)
+        kids = tuple([c if isinstance(c, Node) else as_node(c, f"operand {i + 1} of '{op}'")
+                      for i, c in enumerate(children)])
+        if row.arity != len(kids):
+            row.check_arity(len(kids), f"'{op}' node" + (f" '{name}'" if name else ""))
+        for k in kids:
+            if k.kind == "output":
+                raise GraphError(f"'{op}': an Output (vector) cannot be an operand; use one of its components")
+        cls = _OP_CLASSES.get(op, Node)
+        node = Node.__new__(cls)
+        Node.__init__(node, "op", op, kids, attr, name)
+        return node
+
+    # -- names and values --------------------------------------------------
+
+    @property
+    def name(self) -> str | None:
+        """The node's name: the one given, else the one compile() assigned, else None."""
+        return self._name if self._name is not None else self._auto
+
+    @property
+    def value(self) -> Any:
+        """A leaf's value; for other nodes, the value the last forward pass computed."""
+        return self._value
+
+    @value.setter
+    def value(self, v: Any) -> None:
+        if self.kind not in ("input", "parameter"):
+            raise GraphError(f"cannot set the value of {self._describe()}: only Inputs and Parameters hold values")
+        self._value = _finite(v, self._describe())
+        self._version += 1
+
+    def _describe(self) -> str:
+        label = self._name or self._auto
+        what = self.op if self.kind == "op" else self.kind
+        return f"{what} '{label}'" if label else f"{what} node"
+
+    # -- passes (implemented in compile/engine; imported lazily to keep imports one-way)
+
+    def compile(self) -> Any:
+        """The compiled :class:`~symnet.network.Network` of this node (cached)."""
+        if self._network is None:
+            from .compile import compile as _compile
+
+            self._network = _compile(self)
+        return self._network
+
+    def forward(self) -> Any:
+        """Compute and return this node's value; nodes whose inputs did not change reuse
+        their cached value."""
+        return self.compile().forward_cached()
+
+    def backward(self, seed: Any = None) -> None:
+        """Set ``.grad`` on every node below to d(this node)/d(that node).
+
+        Each call starts afresh (no stale accumulation). It uses the cached forward
+        values, computing only what changed since the last forward pass. For an
+        Output, ``seed`` gives the upstream gradient of each component.
+        """
+        self.compile().backward_cached(seed)
+
+    def predict(self, values: Any = None) -> Any:
+        """Shortcut for ``self.compile().predict(values)``."""
+        return self.compile().predict(values)
+
+    # -- operators -----------------------------------------------------------
+
+    def __add__(self, other: Any) -> Node:
+        return Node.apply("add", (self, other))
+
+    def __radd__(self, other: Any) -> Node:
+        return Node.apply("add", (other, self))
+
+    def __sub__(self, other: Any) -> Node:
+        return Node.apply("sub", (self, other))
+
+    def __rsub__(self, other: Any) -> Node:
+        return Node.apply("sub", (other, self))
+
+    def __mul__(self, other: Any) -> Node:
+        return Node.apply("mul", (self, other))
+
+    def __rmul__(self, other: Any) -> Node:
+        return Node.apply("mul", (other, self))
+
+    def __truediv__(self, other: Any) -> Node:
+        return Node.apply("div", (self, other))
+
+    def __rtruediv__(self, other: Any) -> Node:
+        return Node.apply("div", (other, self))
+
+    def __neg__(self) -> Node:
+        return Node.apply("neg", (self,))
+
+    def __pos__(self) -> Node:
+        return self
+
+    def __pow__(self, exponent: Any) -> Node:
+        if isinstance(exponent, Node):
+            raise OperandError(f"{self._describe()}: the exponent of ** must be a number, not a node "
+                               "(write exp(y*log(x)) for a variable exponent)")
+        return Node.apply("pow", (self,), attr=_finite(exponent, "exponent of **"))
+
+    def __rpow__(self, base: Any) -> Node:
+        raise OperandError(f"{self._describe()}: a node cannot be an exponent; write exp(x*log(base))")
+
+    def relu(self) -> Node:
+        return Node.apply("relu", (self,))
+
+    def sigmoid(self) -> Node:
+        return Node.apply("sigmoid", (self,))
+
+    def tanh(self) -> Node:
+        return Node.apply("tanh", (self,))
+
+    def exp(self) -> Node:
+        return Node.apply("exp", (self,))
+
+    def log(self) -> Node:
+        return Node.apply("log", (self,))
+
+    # nodes compare by identity; ``==`` must stay usable in dicts and sets of nodes
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return format_tree(self)
+
+
+def _as_sequence(children: Any, op: str) -> Sequence[Any]:
+    if isinstance(children, Node):
+        return (children,)
+    if isinstance(children, (list, tuple)):
+        return children
+    if isinstance(children, (set, frozenset, dict)):
+        raise OperandError(f"'{op}': children must be an ordered list or tuple, not a {type(children).__name__}")
+    if isinstance(children, numbers.Real):
+        return (children,)
+    raise OperandError(f"'{op}': children must be a list of nodes or numbers, got {type(children).__name__}")
+
+
+def as_node(value: Any, where: str = "operand") -> Node:
+    """A node as is, a real number as a Constant; anything else raises OperandError."""
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise OperandError(f"{where}: expected a node or a number, got {type(value).__name__} {value!r:.60}")
+    return Constant(value)
+
+
+class Input(Node):
+    """A named input of the network: ``Input("x", 3.0)``."""
+
+    __slots__ = ()
+
+    def __init__(self, name: str | None = None, value: float | None = None) -> None:
+        super().__init__("input", name=name)
+        if value is not None:
+            self.value = value
+
+
+class Parameter(Node):
+    """A trainable value; drawn from uniform(-1, 1) (see :func:`seed`) when not given."""
+
+    __slots__ = ()
+
+    def __init__(self, value: float | None = None, name: str | None = None, *,
+                 rng: random.Random | None = None) -> None:
+        super().__init__("parameter", name=name)
+        self.value = (rng or _rng).uniform(-1.0, 1.0) if value is None else value
+
+
+class Constant(Node):
+    """A fixed number in the graph."""
+
+    __slots__ = ()
+
+    def __init__(self, value: float, name: str | None = None) -> None:
+        super().__init__("constant", name=name)
+        self._value = _finite(value, "Constant")
+
+
+class Output(Node):
+    """A vector output made of several nodes: ``Output([y1, y2])``."""
+
+    __slots__ = ()
+
+    def __init__(self, children: Sequence[Node], name: str | None = None) -> None:
+        kids = tuple(as_node(c, f"component {i + 1} of Output") for i, c in enumerate(_as_sequence(children, "Output")))
+        if not kids:
+            raise GraphError("Output needs at least one component")
+        for k in kids:
+            if k.kind == "output":
+                raise GraphError("an Output cannot contain another Output")
+        super().__init__("output", None, kids, name=name)
+
+    def __len__(self) -> int:
+        return len(self.children)
+
+    def __getitem__(self, i: int) -> Node:
+        return self.children[i]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.children)
+
+
+class Macro(Node):
+    """A node that expands into elementary ops when the graph is compiled.
+
+    Subclasses implement :meth:`expand`, returning a node built from
+    ``self.children`` (and any parameters the macro made); the expansion is
+    built once and cached. See :mod:`symnet.layers` for Linear, Dense and MLP.
+    """
+
+    __slots__ = ("_expansion",)
+
+    def __init__(self, children: Sequence[Any], name: str | None = None) -> None:
+        kids = tuple(as_node(c, f"input {i + 1} of {type(self).__name__}")
+                     for i, c in enumerate(_as_sequence(children, type(self).__name__)))
+        super().__init__("macro", type(self).__name__, kids, name=name)
+        self._expansion: Node | None = None
+
+    def expand(self) -> Node:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def expansion(self) -> Node:
+        """The elementary node this macro stands for (built on first use)."""
+        if self._expansion is None:
+            out = self.expand()
+            if not isinstance(out, Node) or out.kind == "output":
+                raise GraphError(f"macro {type(self).__name__}.expand() must return a single node, got {out!r:.60}")
+            self._expansion = out
+        return self._expansion
+
+
+def _op_class(cls_name: str, op: str, doc: str) -> type:
+    def __init__(self: Node, children: Any, name: str | None = None) -> None:
+        kids = tuple(as_node(c, f"operand {i + 1} of '{op}'") for i, c in enumerate(_as_sequence(children, op)))
+        get_op(op).check_arity(len(kids), f"'{op}' node" + (f" '{name}'" if name else ""))
+        Node.__init__(self, "op", op, kids, None, name)
+
+    return type(cls_name, (Node,), {"__slots__": (), "__init__": __init__, "__doc__": doc})
+
+
+Add = _op_class("Add", "add", "the n-ary sum of its children, Add([a, b, c]).")
+Multiply = _op_class("Multiply", "mul", "the n-ary product of its children, Multiply([w, x]).")
+Subtract = _op_class("Subtract", "sub", "Subtract([a, b]) is a - b.")
+Negate = _op_class("Negate", "neg", "Negate([a]) is -a.")
+Divide = _op_class("Divide", "div", "Divide([a, b]) is a / b.")
+Exp = _op_class("Exp", "exp", "Exp([a]) is e**a.")
+Log = _op_class("Log", "log", "Log([a]) is the natural logarithm of a.")
+ReLU = _op_class("ReLU", "relu", "ReLU([z]) is max(0, z); its derivative at 0 is taken as 0.")
+Sigmoid = _op_class("Sigmoid", "sigmoid", "Sigmoid([z]) is 1 / (1 + exp(-z)).")
+Tanh = _op_class("Tanh", "tanh", "Tanh([z]) is the hyperbolic tangent.")
+
+
+class Power(Node):
+    """Power: ``Power([x], 2.0)`` is ``x ** 2``; the exponent is a number."""
+
+    __slots__ = ()
+
+    def __init__(self, children: Any, exponent: float, name: str | None = None) -> None:
+        kids = tuple(as_node(c, "operand of 'pow'") for c in _as_sequence(children, "pow"))
+        get_op("pow").check_arity(len(kids), "'pow' node")
+        Node.__init__(self, "op", "pow", kids, _finite(exponent, "exponent of Power"), name)
+
+
+_OP_CLASSES: dict[str, type] = {
+    "add": Add, "mul": Multiply, "sub": Subtract, "neg": Negate, "div": Divide, "exp": Exp,
+    "log": Log, "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "pow": Power,
+}
+
+
+def iter_nodes(root: Node) -> Iterator[Node]:
+    """Every node reachable from ``root`` once, children before parents (iterative).
+
+    Macros appear as themselves (not expanded); a cycle raises GraphCycleError.
+    """
+    from .errors import GraphCycleError
+
+    state: dict[int, int] = {}
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    state[id(root)] = 1
+    while stack:
+        node, i = stack[-1]
+        if i < len(node.children):
+            stack[-1] = (node, i + 1)
+            child = node.children[i]
+            s = state.get(id(child), 0)
+            if s == 0:
+                state[id(child)] = 1
+                stack.append((child, 0))
+            elif s == 1:
+                path = [n._describe() for n, _ in stack] + [child._describe()]
+                start = next(j for j, (n, _) in enumerate(stack) if n is child)
+                raise GraphCycleError("cycle: " + " -> ".join(path[start:]))
+        else:
+            stack.pop()
+            state[id(node)] = 2
+            yield node
+
+
+_REPR_LIMIT = 40
+
+
+def format_tree(root: Node, limit: int = _REPR_LIMIT) -> str:
+    """``Add(Multiply(Parameter(w=0.5), Input(x=3.0)), Parameter(b=0.25))``, cut after
+    ``limit`` nodes with ``...`` so large graphs stay short (iterative)."""
+    parts: list[str] = []
+    count = 0
+    # stack items: a node to open, or a literal string to emit
+    stack: list[Any] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        node: Node = item
+        count += 1
+        if count > limit:
+            parts.append("...")
+            continue
+        label = node._name
+        if node.kind in ("input", "parameter", "constant"):
+            cls = type(node).__name__
+            val = "?" if node._value is None else repr(node._value)
+            parts.append(f"{cls}({label}={val})" if label else f"{cls}({val})")
+            continue
+        cls = type(node).__name__ if type(node) is not Node else node.op or node.kind
+        head = f"{cls}(" if node.attr is None or node.kind != "op" else f"{cls}("
+        parts.append(head)
+        tail = ")" if node.attr is None or node.kind != "op" else f", {node.attr!r})"
+        if label:
+            tail = tail[:-1] + f", name={label!r})"
+        stack.append(tail)
+        for j, child in enumerate(reversed(node.children)):
+            stack.append(child)
+            if j < len(node.children) - 1:
+                stack.append(", ")
+    return "".join(parts)

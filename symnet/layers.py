@@ -1,0 +1,133 @@
+"""Macros: Linear (one neuron), Dense (a layer of them) and MLP, and how to write your own.
+
+A macro is a node that stands for a small graph of elementary ops and is
+expanded when the network is compiled. To define one, subclass
+:class:`~symnet.graph.Macro` and implement ``expand()``::
+
+    class Square(sn.Macro):
+        def expand(self):
+            (x,) = self.children
+            return x * x
+
+The parameters a macro makes get structured names (layer, unit, input index),
+and the nodes it builds carry an :class:`~symnet.graph.Origin`, so that printers
+can name intermediates (``z1_2``, ``h1_2``) and the batched backend can see layers.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable, Sequence
+
+from .errors import GraphError
+from .graph import Input, Macro, Node, Origin, Output, Parameter
+from .ops import get_op
+
+__all__ = ["Linear", "Dense", "MLP", "activate"]
+
+
+class Linear(Macro):
+    """One neuron without activation: ``sum_i w_i * x_i + b``, with ``len(inputs) + 1``
+    parameters; the sum is one n-ary add.
+
+    >>> import symnet as sn
+    >>> x1, x2 = sn.Input("x1", 1.0), sn.Input("x2", 2.0)
+    >>> z = sn.Linear([x1, x2], weights=[0.5, -1.0], bias=0.25)
+    >>> z.forward(), [p.name for p in z.parameters]
+    (-1.25, ['w1', 'w2', 'b'])
+    """
+
+    __slots__ = ("weights", "bias", "layer", "unit")
+
+    def __init__(self, inputs: Sequence[Any], *, layer: int | None = None, unit: int | None = None,
+                 weights: Sequence[float] | None = None, bias: float | None = None,
+                 rng: random.Random | None = None, name: str | None = None) -> None:
+        super().__init__(inputs, name=name)
+        if not self.children:
+            raise GraphError("Linear needs at least one input")
+        n = len(self.children)
+        if weights is not None and len(weights) != n:
+            raise GraphError(f"Linear: {len(weights)} weight(s) for {n} input(s)")
+        self.layer, self.unit = layer, unit
+        stem = "".join(f"{k}_" for k in (layer, unit) if k is not None)
+        self.weights = [Parameter(None if weights is None else weights[i], rng=rng) for i in range(n)]
+        for i, w in enumerate(self.weights, start=1):
+            w.hint = f"w{stem}{i}"
+        self.bias = Parameter(bias, rng=rng)
+        self.bias.hint = f"b{stem[:-1]}" if stem else "b"
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        return [*self.weights, self.bias]
+
+    def expand(self) -> Node:
+        products = [Node.apply("mul", (w, x)) for w, x in zip(self.weights, self.children)]
+        for p in products:
+            p.origin = Origin("product", self.layer, self.unit)
+        z = Node.apply("add", (*products, self.bias), name=self._name)
+        z.origin = Origin("sum", self.layer, self.unit)
+        return z
+
+
+def activate(z: Node, activation: str | Callable[[Node], Node] | None, where: str = "activation") -> Node:
+    """Apply an activation given by op name (``"relu"``, ``"sigmoid"``, ``"tanh"``, any
+    one-input op), by a callable, or ``None`` for none."""
+    if activation is None or activation in ("linear", "identity"):
+        return z
+    if callable(activation):
+        out = activation(z)
+        if not isinstance(out, Node):
+            raise GraphError(f"{where}: the activation callable must return a node")
+        return out
+    row = get_op(activation, where) if isinstance(activation, str) else None
+    if row is None or row.arity != 1:
+        raise GraphError(f"{where}: {activation!r} is not a one-input op")
+    return Node.apply(activation, (z,))
+
+
+def Dense(inputs: Sequence[Any], units: int, activation: str | Callable[[Node], Node] | None = None, *,
+          layer: int | None = None, rng: random.Random | None = None) -> list[Node]:
+    """A layer of ``units`` neurons over the same inputs; returns the list of their outputs."""
+    if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+        raise GraphError(f"Dense: units must be a positive integer, got {units!r}")
+    outs = []
+    for j in range(1, units + 1):
+        z = Linear(inputs, layer=layer, unit=j, rng=rng)
+        h = activate(z, activation, f"Dense unit {j}")
+        if h is not z:
+            h.origin = Origin("activation", layer, j)
+        outs.append(h)
+    return outs
+
+
+def MLP(n_inputs: int | Sequence[Node], sizes: Sequence[int], activation: str | None = "relu",
+        output_activation: str | None = None, *, rng: random.Random | None = None) -> Node:
+    """A multi-layer perceptron on inputs ``x1 .. xn`` (or the given Input nodes).
+
+    Hidden layers use ``activation``; the last layer uses ``output_activation``
+    (``"softmax"`` makes a probability vector). One output unit gives a node,
+    several give an :class:`Output`.
+
+    >>> import symnet as sn
+    >>> len(sn.compile(sn.MLP(2, [16, 16, 1])).parameters)
+    337
+    """
+    if isinstance(n_inputs, int) and not isinstance(n_inputs, bool):
+        if n_inputs < 1:
+            raise GraphError(f"MLP: n_inputs must be positive, got {n_inputs}")
+        xs: list[Node] = [Input(f"x{i}") for i in range(1, n_inputs + 1)]
+    else:
+        xs = list(n_inputs)
+    sizes = list(sizes)
+    if not sizes:
+        raise GraphError("MLP: sizes must list at least one layer")
+    layer_in: list[Node] = xs
+    for depth, units in enumerate(sizes, start=1):
+        last = depth == len(sizes)
+        act = output_activation if last else activation
+        if last and act == "softmax":
+            from .losses import Softmax
+
+            return Softmax(Dense(layer_in, units, None, layer=depth, rng=rng))
+        layer_in = Dense(layer_in, units, act, layer=depth, rng=rng)
+    return layer_in[0] if len(layer_in) == 1 else Output(layer_in)

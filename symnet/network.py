@@ -1,0 +1,169 @@
+"""Network: a compiled graph, with prediction, gradients and every emitter as methods."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Mapping, Sequence
+
+from . import engine
+from .compile import Program
+from .errors import InputError
+from .graph import Node
+
+__all__ = ["Network"]
+
+
+class Network:
+    """A compiled network. Build one with ``sn.compile(node)`` or ``node.compile()``.
+
+    ``inputs`` and ``parameters`` are the leaf nodes in the documented order (see
+    :mod:`symnet.compile`); every one of them is named.
+    """
+
+    def __init__(self, program: Program, root: Any = None) -> None:
+        self.program = program
+        self.root = root
+        self.inputs: list[Node] = [program.nodes[i] for i in program.inputs]
+        self.parameters: list[Node] = [program.nodes[i] for i in program.parameters]
+        self._cache = engine.Cache(program)
+        self._compiled: dict[str, Any] = {}
+
+    # -- names -------------------------------------------------------------
+
+    def name_of(self, node: Node) -> str | None:
+        """The name this network gives ``node``."""
+        return self.program.names[self.program.index(node)]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [self.program.names[i] for i in self.program.inputs]
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [self.program.names[i] for i in self.program.parameters]
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.program.outputs)
+
+    def __repr__(self) -> str:
+        return (f"<Network: {len(self.inputs)} input(s) {self.input_names[:8]}, "
+                f"{len(self.parameters)} parameter(s), {len(self.program.op_indices)} op node(s), "
+                f"{self.n_outputs} output(s)>")
+
+    # -- evaluation ----------------------------------------------------------
+
+    def input_values(self, values: Any) -> list[float]:
+        """Input values as a list in ``inputs`` order, from a list or a dict by name."""
+        names = self.input_names
+        if values is None:
+            values = []
+        if isinstance(values, Mapping):
+            unknown = [k for k in values if k not in names]
+            if unknown:
+                raise InputError(f"unknown input name(s) {', '.join(map(repr, unknown))}; inputs are {names}")
+            missing = [n for n in names if n not in values]
+            if missing:
+                raise InputError(f"missing value(s) for input(s) {', '.join(map(repr, missing))}")
+            seq = [values[n] for n in names]
+        elif isinstance(values, numbers.Real) and not isinstance(values, bool) and len(names) == 1:
+            seq = [values]
+        else:
+            try:
+                seq = list(values)
+            except TypeError:
+                raise InputError(f"input values must be a list or a dict by name, got {type(values).__name__}") from None
+            if len(seq) != len(names):
+                raise InputError(f"expected {len(names)} input value(s) {names}, got {len(seq)}")
+        out = []
+        for name, v in zip(names, seq):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise InputError(f"input '{name}': expected a real number, got {type(v).__name__} {v!r:.40}")
+            f = float(v)
+            if not math.isfinite(f):
+                raise InputError(f"input '{name}': value must be finite, got {f!r}")
+            out.append(f)
+        return out
+
+    def leaf_values(self, values: Any, parameters: Sequence[float] | None = None) -> list[Any]:
+        """The full value list of the program with inputs and parameters filled in."""
+        p = self.program
+        vals = engine.leaf_template(p)
+        for i, v in zip(p.inputs, self.input_values(values)):
+            vals[i] = v
+        params = [n._value for n in self.parameters] if parameters is None else parameters
+        for i, v in zip(p.parameters, params):
+            vals[i] = v
+        return vals
+
+    def forward_values(self, values: Any) -> list[Any]:
+        """Every node's value for the given inputs (current parameter values)."""
+        return engine.evaluate(self.program, self.leaf_values(values))
+
+    def predict(self, values: Any = None) -> Any:
+        """The output for the given inputs: a float, or a list for vector outputs.
+
+        >>> import symnet as sn
+        >>> x = sn.Input("x"); net = sn.compile(2 * x + 1)
+        >>> net.predict([3.0]), net.predict({"x": 3.0})
+        (7.0, 7.0)
+        """
+        vals = self.forward_values(values)
+        outs = [vals[i] for i in self.program.outputs]
+        return outs if self.program.vector else outs[0]
+
+    def _seeds(self, output: int | None, seed: Any) -> dict[int, float]:
+        outs = self.program.outputs
+        if seed is not None:
+            if not self.program.vector:
+                seed = [seed]
+            seed = list(seed)
+            if len(seed) != len(outs):
+                raise InputError(f"seed has {len(seed)} value(s) for {len(outs)} output(s)")
+            seeds: dict[int, float] = {}
+            for i, s in zip(outs, seed):
+                seeds[i] = seeds.get(i, 0.0) + float(s)
+            return seeds
+        if output is None:
+            if self.program.vector and len(outs) > 1:
+                raise InputError(f"this network has {len(outs)} outputs: pass output=k or a seed per output")
+            output = 0
+        if not 0 <= output < len(outs):
+            raise InputError(f"output index {output} out of range (0..{len(outs) - 1})")
+        return {outs[output]: 1.0}
+
+    def gradients(self, values: Any = None, *, output: int | None = None, seed: Any = None) -> dict[str, float]:
+        """``{name: d output / d name}`` for every parameter and every input.
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+        >>> sn.compile(w * x * x).gradients({"x": 3.0})
+        {'w': 9.0, 'x': 12.0}
+        """
+        vals = self.forward_values(values)
+        adj = engine.backward(self.program, vals, self._seeds(output, seed))
+        p = self.program
+        return {p.names[i]: adj[i] for i in p.parameters + p.inputs}
+
+    # -- the node-level API (cached forward, backward writing .grad) ----------
+
+    def forward_cached(self) -> Any:
+        vals = self._cache.forward()
+        outs = [vals[i] for i in self.program.outputs]
+        for node, i in self.program.aliases.items():
+            node._value = vals[i]
+        if self.program.vector:
+            if isinstance(self.root, Node):
+                self.root._value = outs
+            return outs
+        return outs[0]
+
+    def backward_cached(self, seed: Any = None) -> None:
+        self.forward_cached()
+        p = self.program
+        adj = engine.backward(p, self._cache.values, self._seeds(None, seed))
+        for node, g in zip(p.nodes, adj):
+            node.grad = g
+        for node, i in p.aliases.items():
+            node.grad = adj[i]
