@@ -271,11 +271,6 @@ def format_exponent(p: float) -> str:
     return str(int(p)) if float(p).is_integer() and abs(p) < 1e15 else repr(float(p))
 
 
-def _pow_text(operands: Sequence[str], p: Any) -> str:
-    e = format_exponent(p)
-    return f"{operands[0]}**{e}" if not e.startswith("-") else f"{operands[0]}**({e})"
-
-
 def _softmax_text(operands: Sequence[str], k: Any) -> str:
     return f"exp({operands[k]})/({' + '.join(f'exp({o})' for o in operands)})"
 
