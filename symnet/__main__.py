@@ -1,5 +1,8 @@
 """``python -m symnet``: the command line."""
 
-from .cli import main
+from __future__ import annotations
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    from .cli import main
+
+    raise SystemExit(main())
