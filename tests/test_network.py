@@ -1,0 +1,76 @@
+"""Network: predict and gradients, input validation, the cached node-level API."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import symnet as sn
+
+
+@pytest.fixture
+def affine():
+    x, w, b = sn.Input("x"), sn.Parameter(2.0, name="w"), sn.Parameter(1.0, name="b")
+    return sn.compile(w * x + b)
+
+
+def test_predict_list_dict_and_scalar(affine):
+    assert affine.predict([3.0]) == 7.0
+    assert affine.predict({"x": 3.0}) == 7.0
+    assert affine.predict(3.0) == 7.0
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [([1.0, 2.0], "expected 1 input"), ({"y": 1.0}, "unknown input name"), ({}, "missing value"),
+     ([math.nan], "finite"), (["3"], "real number"), (object(), "list or a dict")],
+)
+def test_predict_rejects_bad_values_naming_them(affine, values, message):
+    with pytest.raises(sn.InputError, match=message):
+        affine.predict(values)
+
+
+def test_gradients_cover_parameters_then_inputs(affine):
+    g = affine.gradients({"x": 3.0})
+    assert list(g) == ["w", "b", "x"]
+    assert g == {"w": 3.0, "b": 1.0, "x": 2.0}
+
+
+def test_vector_output_predict_and_gradients():
+    z1, z2 = sn.Input("z1"), sn.Input("z2")
+    net = sn.compile(sn.Softmax([z1, z2]))
+    p = net.predict([0.0, 0.0])
+    assert p == [0.5, 0.5]
+    with pytest.raises(sn.InputError, match="outputs"):
+        net.gradients([0.0, 0.0])
+    g = net.gradients([0.0, 0.0], output=0)
+    assert g["z1"] == pytest.approx(0.25) and g["z2"] == pytest.approx(-0.25)
+
+
+def test_parameters_are_read_live(affine):
+    affine.parameters[0].value = 10.0
+    assert affine.predict([1.0]) == 11.0
+
+
+def test_backward_is_idempotent_and_does_not_rerun_forward():
+    x, w = sn.Input("x", 2.0), sn.Parameter(3.0, name="w")
+    y = (w * x).tanh()
+    y.backward()
+    first = (w.grad, x.grad)
+    y.backward()
+    assert (w.grad, x.grad) == first
+
+
+def test_numerical_errors_name_the_node():
+    x = sn.Input("x", -1.0)
+    y = sn.Log([x])
+    with pytest.raises(sn.NumericalError, match="log"):
+        y.forward()
+    big = sn.Input("big", 1000.0)
+    with pytest.raises(sn.NumericalError, match="exp"):
+        big.exp().forward()
+
+
+def test_repr_mentions_sizes(affine):
+    assert "2 parameter(s)" in repr(affine)
