@@ -455,11 +455,11 @@ def format_tree(root: Node, limit: int = _REPR_LIMIT) -> str:
             parts.append(f"{cls}({label}={val})" if label else f"{cls}({val})")
             continue
         cls = type(node).__name__ if type(node) is not Node else node.op or node.kind
-        head = f"{cls}(" if node.attr is None or node.kind != "op" else f"{cls}("
-        parts.append(head)
-        tail = ")" if node.attr is None or node.kind != "op" else f", {node.attr!r})"
+        parts.append(f"{cls}(")
+        extras = "" if node.attr is None else f", {node.attr!r}"
         if label:
-            tail = tail[:-1] + f", name={label!r})"
+            extras += f", name={label!r}"
+        tail = extras + ")"
         stack.append(tail)
         for j, child in enumerate(reversed(node.children)):
             stack.append(child)
