@@ -39,7 +39,11 @@ class Style:
     call_open: str = "("
     call_close: str = ")"
     times: str = "*"
-    power: str = "{base}**{exp}"
+    #: the sign used instead of ``times`` before a factor that starts with a digit
+    #: (juxtaposed numbers would merge: ``2 3``); ``None``: always ``times``
+    digit_times: str | None = None
+    #: a format string over ``{base}`` and ``{exp}``, or a function ``(base, exp) -> str``
+    power: str | Callable[[str, str], str] = "{base}**{exp}"
     negative_exponent: str = "({exp})"
     form: Callable[[Op], Form] = lambda op: op.text
 
@@ -66,7 +70,8 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
         exp = format_exponent(attr)  # type: ignore[arg-type]
         if exp.startswith("-"):
             exp = style.negative_exponent.format(exp=exp)
-        return Piece(style.power.format(base=base, exp=exp), form.prec)
+        text = style.power(base, exp) if callable(style.power) else style.power.format(base=base, exp=exp)
+        return Piece(text, form.prec)
     if kind == "template":
         parts = [_paren(style, o, form.operand_prec) for o in operands]
         return Piece(form.render(parts, attr), form.prec)  # type: ignore[misc]
@@ -81,6 +86,9 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
                 out.append(" - " + text[1:])
                 continue
             text = f"{style.lparen}{text}{style.rparen}"
+        if style.digit_times is not None and text[:1].isdigit() and "{times}" in form.symbol:
+            out.append(form.symbol.replace("{times}", style.digit_times) + text)
+            continue
         out.append(symbol + text)
     return Piece("".join(out), form.prec)
 
