@@ -446,7 +446,11 @@ def format_tree(root: Node, limit: int = _REPR_LIMIT) -> str:
         node: Node = item
         count += 1
         if count > limit:
-            parts.append("...")
+            # one "..." stands for every cut sibling: "Add(a, b, ...)", not "..., ..., ..."
+            if len(parts) >= 2 and parts[-1] == ", " and parts[-2] == "...":
+                parts.pop()
+            else:
+                parts.append("...")
             continue
         label = node._name
         if node.kind in ("input", "parameter", "constant"):
