@@ -418,13 +418,16 @@ def define_op(
     latex: str | None = None,
     *,
     replace: bool = False,
+    kink: Callable[..., float] | None = None,
 ) -> Callable[..., Any]:
     """Add a user-defined elementary op to the table and return its node constructor.
 
     ``forward(*xs) -> float``; ``partials(*xs) -> tuple`` with one local derivative per
     child; ``sympy(*exprs) -> sympy.Expr`` written with SymPy's own functions. The op
     then works in the engine, every emitter and the verifier, which checks the
-    hand-written ``partials`` against SymPy's derivative of ``sympy``.
+    hand-written ``partials`` against SymPy's derivative of ``sympy``. ``kink(*xs)``, if
+    the op has a non-differentiable point, gives the signed distance of the inputs from it
+    (the verifier then skips finite differences there).
 
     >>> import symnet as sn
     >>> sq = sn.define_op("square_doc", 1, forward=lambda x: x * x,
@@ -444,6 +447,8 @@ def define_op(
     for label, fn in (("forward", forward), ("partials", partials), ("sympy", sympy)):
         if not callable(fn):
             raise GraphError(f"op {name!r}: {label} must be callable")
+    if kink is not None and not callable(kink):
+        raise GraphError(f"op {name!r}: kink must be callable or None")
 
     def _partials(xs: tuple[float, ...], y: float, attr: Any) -> tuple[float, ...]:
         out = tuple(float(p) for p in partials(*xs))
@@ -461,6 +466,7 @@ def define_op(
         doc="user-defined op",
         derivative="user-defined partials",
         builtin=False,
+        kink=None if kink is None else (lambda xs, a: kink(*xs)),
     )
     OPS[name] = row
 
