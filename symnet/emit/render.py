@@ -46,6 +46,8 @@ class Style:
     power: str | Callable[[str, str], str] = "{base}**{exp}"
     negative_exponent: str = "({exp})"
     form: Callable[[Op], Form] = lambda op: op.text
+    #: ``a + (-b)`` is written ``a - b`` when ``-b`` binds at least this tightly
+    minus_prec: int = PREC_NEG
 
 
 TEXT = Style()
@@ -81,7 +83,7 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
     for o in operands[1:]:
         text = _paren(style, o, form.right_prec)
         if text.startswith("-"):
-            if symbol == " + " and o.prec >= PREC_NEG:
+            if symbol == " + " and o.prec >= style.minus_prec:
                 # a + (-b) reads as a - b; the negation binds tighter than any sum
                 out.append(" - " + text[1:])
                 continue
