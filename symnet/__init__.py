@@ -51,6 +51,8 @@ from .losses import Softmax, bce, cross_entropy, mse
 from .network import Network
 from .ops import OPS, define_op
 from .train import train_model
+from .files import load, save
+from .torch_import import from_torch
 
 __version__ = "0.1.0"
 
@@ -61,4 +63,5 @@ __all__ = [
     "NumericalError", "OPS", "OperandError", "Origin", "Output", "Parameter", "Power", "ReLU", "Sigmoid",
     "Softmax", "Subtract", "SymnetError", "Tanh", "UnknownOpError", "bce", "compile", "cross_entropy",
     "define_op", "mse", "seed", "train_model",
+    "from_torch", "load", "save",
 ]
