@@ -146,6 +146,65 @@ class Network:
         p = self.program
         return {p.names[i]: adj[i] for i in p.parameters + p.inputs}
 
+    # -- generated Python (symnet.emit.python) ---------------------------------
+
+    def to_python(self) -> str:
+        """Straight-line source of ``forward`` and ``gradient`` for this network.
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+        >>> "    t1 = w * x" in sn.compile(w * x + 1).to_python()
+        True
+        """
+        from .emit.python import to_python
+
+        return to_python(self.program)
+
+    def codegen(self) -> Any:
+        """The generated functions, compiled once (see :class:`symnet.emit.python.CompiledPython`).
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+        >>> sn.compile(w * x).codegen().gradient([3.0])
+        ((6.0,), (3.0, 2.0))
+        """
+        from .emit.python import codegen
+
+        return codegen(self)
+
+    def op_counts(self) -> dict[str, int]:
+        """Operations in the generated forward pass and gradient.
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+        >>> sn.compile(w * x).op_counts()
+        {'forward': 1, 'gradient': 3}
+        """
+        from .emit.python import op_counts
+
+        return op_counts(self.program)
+
+    # -- LaTeX (symnet.emit.latex) -------------------------------------------
+
+    def latex(self, **options: Any) -> str:
+        """The network as LaTeX: inline, or one ``aligned`` equation per neuron with
+        ``layers=True``; options as for :func:`symnet.emit.latex.to_latex`
+        (``digits``, ``symbols_only``, ``times``, ``layers``, ``width``, ``equation``).
+
+        >>> import symnet as sn
+        >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(2.0, name="b")
+        >>> sn.compile(w * x + b).latex(), sn.compile(w * x + b).latex(digits=2, times=r"\\cdot")
+        ('w x + b', '0.5 \\\\cdot x + 2')
+        """
+        from .emit.latex import to_latex
+
+        return to_latex(self, **options)
+
+    def _repr_latex_(self) -> str | None:
+        from .emit.latex import repr_latex
+
+        return repr_latex(self)
+
     # -- the node-level API (cached forward, backward writing .grad) ----------
 
     def forward_cached(self) -> Any:
