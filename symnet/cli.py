@@ -1,0 +1,207 @@
+"""The ``symnet`` command: print formulas and gradients, check them, write reports, run the demo.
+
+Exit status: 0 on success, 1 when a check fails (``check``, ``verify``), 2 on bad
+usage or bad input, with a one-line ``error: ...`` on stderr (``--debug`` shows
+the traceback). See ``symnet --help`` and ``symnet COMMAND --help``; the MODEL
+argument is described in :mod:`symnet.cli_model`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Any, Callable, Sequence
+
+from .cli_model import ModelSpec, parse_assignments, parse_names, parse_target, resolve_model, with_loss
+from .errors import InputError, SymnetError
+from .network import Network
+from .ops import OPS
+from .progress import Progress
+
+__all__ = ["main", "build_parser"]
+
+OK, FAILED, BAD_INPUT = 0, 1, 2
+
+MODEL_HELP = ("a saved model file (*.json), a formula such as 'sigmoid(w*x + b)' (with --inputs x), "
+              "or module:attribute naming a node or network in your own Python file (file.py:net)")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+# -- shared options ----------------------------------------------------------------------
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--inputs", metavar="NAMES", help="a formula's inputs, comma-separated (other names are parameters)")
+    p.add_argument("--set", metavar="NAME=V,...", action="append", dest="set_values",
+                   help="values of a formula's parameters, e.g. --set w=0.5,b=0")
+
+
+def _loss_options(p: argparse.ArgumentParser, target_help: str) -> None:
+    p.add_argument("--loss", choices=("mse", "bce", "cross_entropy"), help="put this loss on top of the model")
+    p.add_argument("--target", metavar="Y", help=target_help)
+
+
+def _network(args: argparse.Namespace) -> Network:
+    spec = ModelSpec(args.model, parse_names(args.inputs), tuple(parse_assignments(args.set_values, "--set").items()))
+    return resolve_model(spec)
+
+
+def _need(obj: Any, method: str, what: str) -> Callable[..., Any]:
+    fn = getattr(obj, method, None)
+    if fn is None:
+        raise InputError(f"{what} is not available in this installation of symnet")
+    return fn
+
+
+def _digits(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of digits, got {value!r}") from None
+    if not 0 <= n <= 30:
+        raise argparse.ArgumentTypeError(f"digits must be between 0 and 30, got {n}")
+    return n
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_formula(args: argparse.Namespace) -> int:
+    net = _network(args)
+    if args.latex:
+        _out(net.latex(digits=args.digits, layers=args.layers))
+    elif args.sympy:
+        expr = _need(net, "to_sympy", "SymPy output")(numeric=args.digits is not None)
+        _out(str(expr if args.digits is None else expr.evalf(args.digits)))
+    elif args.python:
+        _out(_need(net, "to_python", "Python output")())
+    else:
+        _out(_need(net, "funcify", "text output")(digits=args.digits, layers=args.layers))
+    return OK
+
+
+def cmd_grad(args: argparse.Namespace) -> int:
+    from .cli_grad import gradient_text
+
+    net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
+    _out(gradient_text(net, args.wrt, latex=args.latex, digits=args.digits))
+    return OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import check_gradients
+
+    net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
+    at = parse_assignments(args.at) or None
+    with Progress(f"checking {len(net.parameters) + len(net.inputs)} gradients"):
+        report = check_gradients(net, at, points=args.points, seed=args.seed, lenient=args.lenient)
+    _out(str(report))
+    return OK if report.ok else FAILED
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    rows = [("op", "arity", "formula", "derivative")]
+    for row in OPS.values():
+        arity = f">={row.min_arity}" if row.arity is None else str(row.arity)
+        rows.append((row.name, arity, row.doc or "-", row.derivative or "-"))
+    widths = [max(len(r[k]) for r in rows) for k in range(3)]
+    for r in rows:
+        _out("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+    return OK
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (every subcommand has ``--help``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback on errors")
+    parser = argparse.ArgumentParser(
+        prog="symnet", parents=[common],
+        description="Neural networks as formulas: print, differentiate and check them.",
+        epilog="exit status: 0 ok, 1 a check failed, 2 bad usage or input")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("formula", parents=[common], help="print a network as a formula",
+                       description="Print the network as text (readable back by the parser), LaTeX, SymPy or Python.")
+    _model_options(p)
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--latex", action="store_true", help="LaTeX math")
+    kind.add_argument("--sympy", action="store_true", help="a SymPy expression")
+    kind.add_argument("--python", action="store_true", help="straight-line Python source (forward and gradient)")
+    p.add_argument("--digits", type=_digits, metavar="N", help="write parameter values rounded to N digits")
+    p.add_argument("--layers", action="store_true", help="one equation per neuron instead of one inline formula")
+    p.set_defaults(func=cmd_formula)
+
+    p = sub.add_parser("grad", parents=[common], help="print a derivative in closed form",
+                       description="Print d output / d NAME (or d loss / d NAME with --loss).")
+    _model_options(p)
+    p.add_argument("--wrt", required=True, metavar="NAME", help="the parameter or input to differentiate by")
+    _loss_options(p, "the target: a number, or a name for a new input (default y); a class index for cross_entropy")
+    p.add_argument("--latex", action="store_true", help="LaTeX instead of text")
+    p.add_argument("--digits", type=_digits, metavar="N", help="substitute parameter values, rounded to N digits")
+    p.set_defaults(func=cmd_grad)
+
+    p = sub.add_parser("check", parents=[common], help="check every gradient against SymPy and finite differences",
+                       description="Run the gradient verifier and print its table; exit 1 on a mismatch.")
+    _model_options(p)
+    p.add_argument("--at", action="append", metavar="NAME=V,...",
+                   help="the point, e.g. --at x=1,y=0 (default: seeded random points)")
+    _loss_options(p, "the target: a number, or a name for a new input given in --at; a class index for cross_entropy")
+    p.add_argument("--points", type=int, default=3, metavar="N", help="random points to check (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
+    p.add_argument("--lenient", action="store_true", help="PyTorch's gradcheck tolerances (rtol 1e-3, atol 1e-5)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("ops", parents=[common], help="list the elementary operations",
+                       description="The op table: name, arity, formula and derivative of every op.")
+    p.set_defaults(func=cmd_ops)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split("\n")) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 a check failed, 2 bad input).
+
+    >>> main(["ops"])
+    op ... derivative
+    add ... d/dx_i = 1
+    ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, already printed by argparse)
+        return int(exc.code or 0)
+    debug = getattr(args, "debug", False)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print("error: interrupted", file=sys.stderr)
+        return BAD_INPUT
+    except (SymnetError, OSError, RecursionError, MemoryError) as exc:
+        if debug:
+            traceback.print_exc()
+        label = "" if isinstance(exc, SymnetError) else f"{type(exc).__name__}: "
+        print(f"error: {label}{_one_line(exc)}", file=sys.stderr)
+        return BAD_INPUT
+    except Exception as exc:  # a bug in symnet: still one line unless --debug
+        if debug:
+            traceback.print_exc()
+        print(f"error: internal error {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return BAD_INPUT

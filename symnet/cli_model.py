@@ -1,0 +1,229 @@
+"""The command line's arguments: a MODEL (file, formula or module:attribute), points and targets.
+
+A MODEL argument is one of
+
+* a saved model file, any argument ending in ``.json`` (read with :func:`symnet.load`);
+* ``module:attribute`` naming a node or network in the user's own Python code:
+  ``path/to/file.py:net`` imports that file, ``package.module:net`` imports the
+  module from the current folder or the installed packages (this runs the user's
+  own code, at their explicit request; attributes may be dotted, ``m:nets.small``);
+* otherwise a formula string, read by symnet's own safe parser with ``--inputs``
+  naming the inputs (every other name is a parameter, valued by ``--set``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .compile import compile as compile_graph
+from .errors import InputError, SymnetError
+from .graph import Constant, Input, Node
+from .network import Network
+
+__all__ = ["ModelSpec", "resolve_model", "parse_assignments", "parse_names", "parse_target", "model_root", "with_loss"]
+
+_MODULE_ATTR = re.compile(r"(?P<module>[^:\s]+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\Z")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user asked for: the MODEL text, the formula's inputs and parameter values."""
+
+    text: str
+    inputs: tuple[str, ...] = ()
+    values: tuple[tuple[str, float], ...] = ()
+
+
+def parse_names(text: str | None) -> tuple[str, ...]:
+    """``"x,y"`` -> ``("x", "y")``; names are checked when the model is built.
+
+    >>> parse_names("x, y"), parse_names(None)
+    (('x', 'y'), ())
+    """
+    if not text:
+        return ()
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"{where}: {text.strip()!r:.40} is not a number") from None
+    if not math.isfinite(v):
+        raise InputError(f"{where}: {text.strip()!r:.40} is not a finite number")
+    return v
+
+
+def parse_assignments(texts: Sequence[str] | None, option: str = "--at") -> dict[str, float]:
+    """``["x=1,y=0"]`` -> ``{"x": 1.0, "y": 0.0}`` (several options merge; a name twice is an error).
+
+    >>> parse_assignments(["x=1, y=-0.5", "w=2"])
+    {'x': 1.0, 'y': -0.5, 'w': 2.0}
+    """
+    out: dict[str, float] = {}
+    for text in texts or ():
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            name, sep, value = part.partition("=")
+            name = name.strip()
+            if not sep or not _NAME.match(name):
+                raise InputError(f"{option}: expected NAME=VALUE pairs separated by commas, got {part.strip()!r:.40}")
+            if name in out:
+                raise InputError(f"{option}: {name!r} is given twice")
+            out[name] = _number(value, f"{option} {name}")
+    return out
+
+
+def parse_target(text: str | None, loss: str | None) -> Any:
+    """A ``--target``: a number, a class index for cross-entropy, or a name (a new input).
+
+    >>> parse_target("1.5", "mse"), parse_target("2", "cross_entropy"), parse_target(None, "mse")
+    (1.5, 2, 'y')
+    """
+    if loss is None:
+        if text is not None:
+            raise InputError("--target needs --loss")
+        return None
+    if loss == "cross_entropy":
+        if text is None or not text.strip().isdigit():
+            raise InputError(f"--loss cross_entropy needs --target CLASS_INDEX (0, 1, ...), got {text!r}")
+        return int(text)
+    if text is None:
+        return "y"
+    if _NAME.match(text.strip()):
+        return text.strip()
+    return _number(text, "--target")
+
+
+def resolve_model(spec: ModelSpec) -> Network:
+    """The network a MODEL argument names (see the module docstring).
+
+    >>> resolve_model(ModelSpec("symnet.layers:Linear"))
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: 'symnet.layers:Linear' is a type, not a symnet node or network
+    """
+    text = spec.text
+    if not text.strip():
+        raise InputError("MODEL is empty: give a .json file, a formula or module:attribute")
+    if text.lower().endswith(".json"):
+        from .files import load
+
+        return load(text)
+    match = _MODULE_ATTR.match(text)
+    if match:
+        return _as_network(_import_attribute(match["module"], match["attr"]), text)
+    return _formula(spec)
+
+
+def _formula(spec: ModelSpec) -> Network:
+    try:
+        from .parse import parse
+    except ImportError:
+        raise InputError("formula strings need symnet.parse, which this installation lacks") from None
+    values = dict(spec.values)
+    try:
+        node = parse(spec.text, inputs=list(spec.inputs), values=values or None)
+    except SymnetError as exc:
+        if os.path.isfile(spec.text):
+            raise InputError(f"{exc} (a model file name must end in .json)") from None
+        raise
+    return _as_network(node, spec.text)
+
+
+def _import_attribute(module: str, attr: str) -> Any:
+    if module.endswith(".py") or "/" in module or os.sep in module:
+        obj = _import_file(module)
+    else:
+        here = os.getcwd()
+        if here not in sys.path:
+            sys.path.insert(0, here)
+        try:
+            obj = importlib.import_module(module)
+        except ImportError as exc:
+            raise InputError(f"cannot import module {module!r}: {exc}") from None
+        except Exception as exc:  # the user's own code failed while importing
+            raise InputError(f"importing {module!r} failed: {type(exc).__name__}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise InputError(f"{module!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def _import_file(path: str) -> Any:
+    if not os.path.isfile(path):
+        raise InputError(f"no such Python file {path!r}")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = "symnet_user_" + re.sub(r"\W", "_", stem)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InputError(f"cannot import {path!r} as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.modules[name] = module
+    sys.path.insert(0, folder)  # so that the file can import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's own code failed while importing
+        sys.modules.pop(name, None)
+        raise InputError(f"importing {path!r} failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        if sys.path and sys.path[0] == folder:
+            del sys.path[0]
+    return module
+
+
+def _as_network(obj: Any, text: str) -> Network:
+    if isinstance(obj, Network):
+        return obj
+    if isinstance(obj, Node):
+        return obj.compile()
+    if isinstance(obj, (list, tuple)) and obj and all(isinstance(o, Node) for o in obj):
+        return compile_graph(list(obj))
+    raise InputError(f"{text!r} is a {type(obj).__name__}, not a symnet node or network")
+
+
+def model_root(net: Network) -> Any:
+    """The graph a network was compiled from (a node, an Output or a list of nodes)."""
+    root = net.root
+    if root is None:
+        raise InputError("this network does not keep its graph; build it with sn.compile(node)")
+    return root
+
+
+def with_loss(net: Network, loss: str | None, target: Any) -> Network:
+    """The network with ``loss`` on top; a named target becomes a new input of that name.
+
+    >>> import symnet as sn
+    >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    >>> with_loss(sn.compile(w * x), "mse", "y").input_names
+    ['x', 'y']
+    """
+    if loss is None:
+        return net
+    from .train import LOSSES
+
+    if loss not in LOSSES:
+        raise InputError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    root = model_root(net)
+    if loss == "cross_entropy":
+        return compile_graph(LOSSES[loss](root, target))
+    if isinstance(target, str):
+        if target in net.input_names or target in net.parameter_names:
+            raise InputError(f"--target {target!r} is already a name in the model; choose another")
+        t: Any = Input(target) if net.n_outputs == 1 else [Input(f"{target}{k}") for k in range(1, net.n_outputs + 1)]
+    else:
+        t = Constant(target) if net.n_outputs == 1 else [Constant(target)] * net.n_outputs
+    return compile_graph(LOSSES[loss](root, t))

@@ -1,0 +1,245 @@
+"""The symnet command: every subcommand, exit codes 0/1/2, one-line errors, model arguments."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import symnet as sn
+from symnet.cli import main
+from symnet.progress import Progress
+
+HAS_PARSE = hasattr(sn, "parse")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.25, name="b")
+    path = tmp_path / "net.json"
+    sn.save((w * x + b).sigmoid(), path)
+    return str(path)
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    code = """
+        import symnet as sn
+        x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+        square = (w * x) ** 2
+        net = sn.compile(square)
+        nets = {"a": 1}
+        not_a_model = 42
+    """
+    path = tmp_path / "mymodel.py"
+    path.write_text(textwrap.dedent(code))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+# -- help and usage ------------------------------------------------------------------------
+
+COMMANDS = ["formula", "grad", "check", "verify", "report", "demo", "ops"]
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS])
+def test_every_subcommand_has_help(capsys, command):
+    from symnet.cli import build_parser
+
+    known = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    if command not in known:
+        pytest.skip(f"'{command}' is not wired yet (its API has not landed)")
+    code, out, err = run(capsys, command, "--help")
+    assert code == 0 and f"usage: symnet {command}" in out and err == ""
+
+
+def test_top_level_help_and_usage_errors(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "formula" in out and "exit status" in out
+    code, _, err = run(capsys)
+    assert code == 2 and "required: COMMAND" in err
+    code, _, err = run(capsys, "nonsense")
+    assert code == 2 and "invalid choice" in err
+    code, _, err = run(capsys, "formula", "x.json", "--digits", "many")
+    assert code == 2 and "expected a whole number of digits" in err
+    code, _, err = run(capsys, "formula", "x.json", "--latex", "--sympy")
+    assert code == 2 and "not allowed with" in err
+
+
+def test_python_m_symnet_help():
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(sn.__file__)))
+    done = subprocess.run([sys.executable, "-m", "symnet", "--help"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "usage: symnet" in done.stdout
+
+
+# -- model arguments and errors ----------------------------------------------------------------
+
+
+def test_missing_file_is_one_line_error(capsys, tmp_path):
+    code, out, err = run(capsys, "formula", str(tmp_path / "nope.json"), "--latex")
+    assert code == 2 and out == ""
+    assert "cannot read" in one_line_error(err)
+
+
+def test_malformed_file_is_one_line_error(capsys, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"format": "symnet", "version": 99}')
+    code, _, err = run(capsys, "check", str(path))
+    assert code == 2 and "unsupported format version 99" in one_line_error(err)
+
+
+def test_debug_shows_traceback(capsys, tmp_path):
+    code, _, err = run(capsys, "formula", str(tmp_path / "nope.json"), "--latex", "--debug")
+    assert code == 2 and "Traceback" in err and err.strip().endswith("No such file or directory")
+
+
+def test_module_attribute_models(capsys, user_module):
+    code, out, _ = run(capsys, "formula", "mymodel.py:square", "--latex")
+    assert code == 0 and out.strip() == r"\left(w x\right)^{2}"
+    code, out, _ = run(capsys, "formula", "mymodel:net", "--latex")
+    assert code == 0 and out.strip() == r"\left(w x\right)^{2}"
+    for spec, message in [("mymodel.py:missing", "has no attribute 'missing'"),
+                          ("mymodel.py:not_a_model", "is a int, not a symnet node"),
+                          ("nosuchmodule:net", "cannot import module 'nosuchmodule'"),
+                          ("nofile.py:net", "no such Python file 'nofile.py'")]:
+        code, _, err = run(capsys, "formula", spec, "--latex")
+        assert code == 2 and message in one_line_error(err), spec
+
+
+def test_user_module_that_fails_on_import(capsys, tmp_path, monkeypatch):
+    (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "formula", "broken.py:net")
+    assert code == 2 and "importing 'broken.py' failed: RuntimeError: boom" in one_line_error(err)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "{model}", "--at", "x"], "expected NAME=VALUE pairs"),
+    (["check", "{model}", "--at", "x=nan"], "'nan' is not a finite number"),
+    (["check", "{model}", "--at", "x=1,x=2"], "'x' is given twice"),
+    (["check", "{model}", "--target", "1"], "--target needs --loss"),
+    (["grad", "{model}", "--wrt", "q"], "'q' is not a parameter or input"),
+    (["grad", "{model}", "--wrt", "w", "--loss", "cross_entropy", "--target", "a"], "CLASS_INDEX"),
+])
+def test_bad_options_are_one_line_errors(capsys, model_file, argv, message):
+    code, _, err = run(capsys, *[a.format(model=model_file) for a in argv])
+    assert code == 2 and message in one_line_error(err)
+
+
+# -- formula -----------------------------------------------------------------------------------
+
+
+def test_formula_latex_from_file(capsys, model_file):
+    code, out, err = run(capsys, "formula", model_file, "--latex")
+    assert (code, out, err) == (0, "\\sigma\\left(w x + b\\right)\n", "")
+    code, out, _ = run(capsys, "formula", model_file, "--latex", "--digits", "2")
+    assert code == 0 and out.strip() == r"\sigma\left(0.5 x + 0.25\right)"
+
+
+# -- grad ---------------------------------------------------------------------------------------
+
+
+def test_grad_text_and_latex(capsys, model_file):
+    code, out, _ = run(capsys, "grad", model_file, "--wrt", "b")
+    assert code == 0 and "exp" in out
+    code, out, _ = run(capsys, "grad", model_file, "--wrt", "w", "--loss", "mse", "--target", "t", "--latex")
+    assert code == 0 and "t" in out and "\\" in out
+
+
+def test_grad_with_numeric_target(capsys, user_module):
+    code, out, _ = run(capsys, "grad", "mymodel.py:square", "--wrt", "w", "--loss", "mse", "--target", "1")
+    assert code == 0 and out.strip() == "4*w*x**2*(-1 + (w*x)**2)"
+    code, out, _ = run(capsys, "grad", "mymodel.py:square", "--wrt", "w", "--loss", "mse", "--target", "1",
+                       "--digits", "3")
+    assert code == 0 and out.strip() == "8.0*x**2*(-1.0 + 4.0*x**2)"
+
+
+# -- check ---------------------------------------------------------------------------------------
+
+
+def test_check_passes_with_table(capsys, model_file):
+    code, out, err = run(capsys, "check", model_file, "--at", "x=1.5")
+    assert code == 0 and err == ""
+    assert "gradient check ok" in out and "PASS" in out and "FAIL" not in out
+
+
+def test_check_with_loss_and_random_points(capsys, model_file):
+    code, out, _ = run(capsys, "check", model_file, "--loss", "bce", "--target", "1", "--points", "2", "--seed", "4")
+    assert code == 0 and "seed 4" in out
+
+
+def test_check_fails_with_exit_1_on_a_wrong_derivative(capsys, user_module, monkeypatch):
+    name = "badsq_cli"
+    if name not in sn.OPS:
+        sn.define_op(name, 1, forward=lambda v: v * v, partials=lambda v: (3 * v,), sympy=lambda e: e ** 2)
+    (user_module.parent / "wrong.py").write_text(textwrap.dedent(f"""
+        import symnet as sn
+        x, w = sn.Input("x"), sn.Parameter(0.7, name="w")
+        net = sn.graph.Node.apply("{name}", (w * x,))
+    """))
+    code, out, err = run(capsys, "check", "wrong.py:net", "--at", "x=1.3")
+    assert code == 1 and "FAIL" in out and err == ""
+
+
+# -- ops --------------------------------------------------------------------------------------------
+
+
+def test_ops_table_lists_every_op(capsys):
+    code, out, _ = run(capsys, "ops")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["op", "arity", "formula", "derivative"]
+    for name, row in sn.OPS.items():
+        line = next(line for line in lines if line.split()[0] == name)
+        assert row.derivative in line and row.doc in line
+
+
+# -- progress ----------------------------------------------------------------------------------------
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_only_on_a_terminal():
+    tty = FakeTTY()
+    with Progress("train", total=4, stream=tty, interval=0) as bar:
+        for _ in range(4):
+            bar.advance()
+    assert "train [########################] 4/4" in tty.getvalue()
+    assert tty.getvalue().endswith("\r")  # the line is erased
+    piped = io.StringIO()
+    with Progress("train", total=4, stream=piped) as bar:
+        bar.advance(4)
+    assert piped.getvalue() == ""
+
+
+def test_spinner_without_total():
+    tty = FakeTTY()
+    with Progress("checking", stream=tty, interval=0.01):
+        import time
+
+        time.sleep(0.1)
+    assert "checking" in tty.getvalue()
+
+
+def test_check_is_quiet_when_piped(capsys, model_file):
+    code, _, err = run(capsys, "check", model_file, "--at", "x=1")
+    assert code == 0 and err == ""
