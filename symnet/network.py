@@ -205,6 +205,37 @@ class Network:
 
         return repr_latex(self)
 
+    def gradient_latex(self, wrt: Any = None, **options: Any) -> str:
+        """d output / d ``wrt`` (a name, node or list; ``None``: every parameter) as LaTeX,
+        written with the backprop chain (deltas ``\\delta^{(l)}_{j} = \\partial L/\\partial z^{(l)}_{j}``);
+        options as for :func:`symnet.emit.chainrule.gradient_latex` (``times``, ``digits``,
+        ``width``, ``output``).
+
+        >>> import symnet as sn
+        >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
+        >>> print(sn.compile((w * x + b).sigmoid()).gradient_latex("w"))
+        \\begin{aligned}
+        \\frac{\\partial \\hat{y}}{\\partial w} &= x \\hat{y} \\left(1 - \\hat{y}\\right)
+        \\end{aligned}
+        """
+        from .emit.chainrule import gradient_latex
+
+        return gradient_latex(self, wrt, **options)
+
+    def gradient_sympy(self, wrt: Any, **options: Any) -> Any:
+        """d output / d ``wrt`` as a SymPy expression (a dict by name for a list of ``wrt``),
+        chained from SymPy's derivatives of the op rows; ``let=True`` gives the
+        ``(definitions, result)`` form (see :func:`symnet.emit.chainrule.gradient_sympy`).
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+        >>> sn.compile((w * x) ** 2).gradient_sympy("w")
+        2*w*x**2
+        """
+        from .emit.chainrule import gradient_sympy
+
+        return gradient_sympy(self, wrt, **options)
+
     # -- the node-level API (cached forward, backward writing .grad) ----------
 
     def forward_cached(self) -> Any:
