@@ -291,8 +291,8 @@ class _Context:
             try:
                 adj: list[float] | None = engine.backward(p, vals, {o: 1.0})
                 engine_err = ""
-            except NumericalError as exc:
-                adj, engine_err = None, str(exc)
+            except Exception as exc:  # a broken rule may raise anything; report it, do not crash
+                adj, engine_err = None, f"engine backward raised {type(exc).__name__}: {exc}"
             sym = self._sympy_gradients(leaves, ref, o, report) if bad is None else {}
             for i in self.leaves:
                 fd = fds[i][n_out]
@@ -377,7 +377,7 @@ def _reentrancy(program: Program, vals: list[float], report: GradientReport) -> 
     try:
         a = engine.backward(program, vals, seeds)
         b = engine.backward(program, vals, seeds)
-    except NumericalError:
+    except Exception:  # already reported as UNDEFINED rows
         return
     diff = [j for j, (x, y) in enumerate(zip(a, b)) if not (x == y or (x != x and y != y))]
     if diff or len(a) != len(b):
@@ -403,7 +403,7 @@ def _blame(ctx: _Context, report: GradientReport, failing: tuple[int, list[float
     for o in outputs:
         try:
             adj = engine.backward(p, vals, {o: 1.0})
-        except NumericalError:
+        except Exception:
             continue
         msg = accumulation_blame(p, vals, adj, o, max(1.0, abs(vals[o])))
         if msg:

@@ -31,7 +31,10 @@ def fmt(x: Any) -> str:
     """
     if x is None:
         return "undefined"
-    return f"{float(x):.10g}"
+    try:
+        return f"{float(x):.10g}"
+    except (TypeError, ValueError):
+        return repr(x)
 
 
 def _label(program: Program, i: int) -> str:
@@ -70,18 +73,19 @@ def local_blame(program: Program, values: Sequence[float], forms: LocalForms, li
             scale = max([abs(float(s))] + [abs(x) for x in xs])
             if not abs(y - float(s)) <= LOCAL_ATOL + LOCAL_RTOL * scale:
                 out.append(f"{head}: engine forward = {fmt(y)}, SymPy = {fmt(s)}")
+        ps: tuple[Any, ...] | None
         try:
             ps = tuple(op.partials(xs, y, attrs[i]))
         except Exception as exc:  # a wrong rule may raise anything
             out.append(f"{head}: engine partials raise {type(exc).__name__}: {exc}")
-            ps = ()
-        if ps and len(ps) != len(xs):
+            ps = None
+        if ps is not None and len(ps) != len(xs):
             out.append(f"{head}: engine gives {len(ps)} partials for {len(xs)} arguments")
-        elif ps:
+        elif ps is not None:
             for j, (p, d) in enumerate(zip(ps, form.partials(hxs))):
                 if d is None:
                     continue
-                if not abs(p - float(d)) <= LOCAL_ATOL + LOCAL_RTOL * abs(float(d)):
+                if not (isinstance(p, (int, float)) and abs(p - float(d)) <= LOCAL_ATOL + LOCAL_RTOL * abs(float(d))):
                     out.append(f"{head}: engine d/d{_arg_label(program, i, j)} = {fmt(p)}, SymPy = {fmt(d)}")
         if len(out) >= limit:
             break

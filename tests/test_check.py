@@ -157,6 +157,14 @@ def test_planted_wrong_partials_fail_with_blame(monkeypatch, op, mutant, fields)
         check_gradients(root, values, raise_on_fail=True)
 
 
+@pytest.mark.parametrize("partials", [lambda xs, y, a: 1 / 0, lambda xs, y, a: None, lambda xs, y, a: ()])
+def test_a_broken_rule_is_reported_not_raised(monkeypatch, partials):
+    monkeypatch.setitem(OPS, "tanh", _patched("tanh", partials=partials))
+    x = sn.Input("x")
+    report = check_gradients((x * 2.0).tanh(), {"x": 0.5})
+    assert not report.ok and report.blame[0].startswith("node `yhat` (tanh): engine ")
+
+
 def test_blame_names_the_node_and_its_argument(monkeypatch):
     monkeypatch.setitem(OPS, "sigmoid", _patched("sigmoid", partials=lambda xs, y, a: (0.25,)))
     sn.seed(0)
