@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -40,7 +40,7 @@ from .sympy import constant as exact_constant
 from .sympy import leaf_symbols
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
-           "numeric_locals", "SympyLatex", "backward_order", "adjoint_latex"]
+           "numeric_locals", "SympyLatex", "backward_order", "adjoint_latex", "adjoint_rhs"]
 
 #: A block (the ops between two named intermediates) larger than this is refused.
 MAX_BLOCK_OPS = 400
@@ -335,10 +335,10 @@ def gradient_rows(network: Any, wrt: Any = None, *, output: int | None = None, t
         left = adjoint_latex(ch, v)
         if left.startswith(r"\delta"):
             left += rf" = \frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}"
-        rows.append((left, _rhs(ch, printer, v, times)))
+        rows.append((left, adjoint_rhs(ch, printer, v, times)))
     for v in targets:
         left = rf"\frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}"
-        rows.append((left, _rhs(ch, printer, v, times)))
+        rows.append((left, adjoint_rhs(ch, printer, v, times)))
     return rows
 
 
@@ -377,13 +377,16 @@ def _needed(ch: Chain, targets: Sequence[int]) -> set[int]:
     return need
 
 
-def _rhs(ch: Chain, printer: SympyLatex, v: int, times: str) -> str:
+def adjoint_rhs(ch: Chain, printer: SympyLatex, v: int, times: str,
+                upstream: Callable[[int], str] | None = None) -> str:
+    """The chain-rule sum for node ``v``: local derivative times upstream adjoint, over the
+    named nodes that use ``v``; ``upstream(u)`` writes an adjoint (default: its name)."""
     terms = []
     for u in sorted(ch.consumers.get(v, [])):
         if u not in ch.live:
             continue
-        upstream = None if u == ch.output else adjoint_latex(ch, u)
-        terms.append(_term(printer, ch.local(u, v), upstream, times))
+        up = None if u == ch.output else (upstream or (lambda k: adjoint_latex(ch, k)))(u)
+        terms.append(_term(printer, ch.local(u, v), up, times))
     return _sum(terms)
 
 

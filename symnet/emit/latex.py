@@ -295,6 +295,8 @@ def visible_width(tex: str) -> float:
             pass
         elif tok == r"\quad":
             width += 2.0
+        elif tok in _WORDS:
+            width += (len(tok) - 1) * w
         elif len(tok) == 3 and tok[1] in "+-":
             width += 2.0 * w
         else:
@@ -302,6 +304,7 @@ def visible_width(tex: str) -> float:
     return round(width, 2)
 
 
+_WORDS = frozenset((r"\log", r"\exp", r"\tanh", r"\sin", r"\cos", r"\max", r"\min", r"\ln"))
 _SILENT = frozenset((r"\left", r"\right", r"\operatorname", r"\mathit", r"\mathrm", r"\frac", r"\hat",
                      r"\bar", r"\tilde", r"\dot", r"\vec", r"\displaystyle"))
 

@@ -1,0 +1,261 @@
+"""Worked examples: a forward and backward pass with numbers, step by step, and exercises.
+
+For given input values (and a target and loss), every named intermediate is shown
+with its formula, the numbers substituted and its value; then the backward pass,
+each adjoint as *local derivative times upstream gradient*, with numbers; then,
+optionally, one step of gradient descent. Any steps can be blanked to make an
+exercise sheet, whose answer key shows the same steps filled in and boxed.
+
+>>> import symnet as sn
+>>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(1.0, name="b")
+>>> ex = worked_example(sn.compile(w * x + b), {"x": 2.0}, target=3.0, loss="mse", lr=0.05)
+>>> [(s.part, s.key, s.value) for s in ex.steps]  # doctest: +NORMALIZE_WHITESPACE
+[('forward', 'yhat', 2.0), ('loss', 'L', 1.0), ('backward', 'yhat', -2.0),
+ ('backward', 'w', -4.0), ('backward', 'b', -2.0), ('update', 'w', 0.7), ('update', 'b', 1.1)]
+>>> ex.loss_after
+0.25
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from .compile import compile as compile_graph
+from .errors import InputError
+from .graph import Input, Node, Origin, Output
+from .losses import bce, cross_entropy, mse
+from .emit import chainrule
+from .emit.latex import format_number, intermediates, latex_name, latex_style, number_piece, visible_width, wrap
+from .emit.render import Piece, apply_form, render
+from .ops import PREC_ATOM
+from . import engine
+
+__all__ = ["Step", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
+
+LOSS_NAMES = ("mse", "bce", "cross_entropy")
+PARTS = ("forward", "loss", "backward", "update")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a worked example: ``left = formula = numbers = value``.
+
+    ``part`` is one of :data:`PARTS`; ``key`` the network's name of the node or
+    parameter (what ``blank=`` refers to).
+    """
+
+    part: str
+    key: str
+    left: str
+    formula: str
+    numbers: str
+    value: float
+
+
+@dataclass
+class WorkedExample:
+    """The steps of one forward/backward pass (see :func:`worked_example`)."""
+
+    steps: list[Step]
+    digits: int
+    lr: float | None = None
+    loss_after: float | None = None
+    output_name: str = "L"
+    notes: list[str] = field(default_factory=list)
+
+    def keys(self) -> list[str]:
+        """The names that ``blank=`` accepts besides the part names."""
+        return list(dict.fromkeys(s.key for s in self.steps))
+
+    def blanked(self, blank: Iterable[str]) -> set[int]:
+        """Indices of the steps that ``blank`` selects (parts, names, ``part:name``)."""
+        blank = [blank] if isinstance(blank, str) else list(blank)
+        chosen: set[int] = set()
+        keys = set(self.keys())
+        for item in blank:
+            part, _, name = item.partition(":") if ":" in item else ("", "", item)
+            if not part and name in PARTS:
+                part, name = name, ""
+            if (part and part not in PARTS) or (name and name not in keys):
+                raise InputError(f"cannot blank {item!r}: use a part ({', '.join(PARTS)}), a name "
+                                 f"({', '.join(sorted(keys))}) or part:name")
+            chosen.update(k for k, s in enumerate(self.steps)
+                          if (not part or s.part == part) and (not name or s.key == name))
+        return chosen
+
+    def latex(self, *, blank: Iterable[str] = (), key: bool = False, width: int | None = 70) -> str:
+        """The example as a LaTeX fragment (text and ``align*`` blocks; needs amsmath).
+
+        Steps chosen by ``blank`` show empty boxes instead of numbers; with ``key=True``
+        they show the answers, boxed.
+        """
+        chosen = self.blanked(blank)
+        out: list[str] = []
+        titles = {
+            "forward": r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, the value.",
+            "loss": r"\noindent\textbf{Loss.}",
+            "backward": (r"\noindent\textbf{Backward pass.} Each line: local derivative $\times$ upstream "
+                         r"gradient, summed over the uses of the node; then the numbers and the value."),
+            "update": (rf"\noindent\textbf{{One step of gradient descent}} with learning rate "
+                       rf"$\eta = {format_number(self.lr or 0.0)}$: each parameter moves against its gradient."),
+        }
+        for part in PARTS:
+            lines = [_line(s, k in chosen, key, self.digits, width) for k, s in enumerate(self.steps) if s.part == part]
+            if not lines:
+                continue
+            out.append(titles[part])
+            out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
+            if part == "update" and self.loss_after is not None:
+                out.append(rf"\noindent With the new parameters the loss is ${latex_name(self.output_name)} = "
+                           rf"{format_number(self.loss_after, self.digits)}$.")
+        return "\n".join(out + self.notes)
+
+
+def _blank_box(text: str) -> str:
+    return rf"\boxed{{\phantom{{{text}}}}}"
+
+
+def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None) -> str:
+    value = format_number(s.value, digits)
+    numbers = s.numbers
+    if blank:
+        value = rf"\boxed{{{value}}}" if key else _blank_box("-0.0000")
+        numbers = rf"\boxed{{{numbers}}}" if key else _blank_box(r"-0.000 \cdot 0.000")
+    parts = [p for p in dict.fromkeys((s.formula, numbers)) if p and p not in (value, rf"\left({value}\right)")]
+    sign = r"\leftarrow" if s.part == "update" else "="
+    head = f"{s.left} &{sign} "
+    one = head + " = ".join(parts + [value])
+    if width is None or visible_width(one) <= width:
+        return one
+    rows = [head + _wrapped(parts[0], width)]
+    rows += [f"&= {_wrapped(p, width)}" for p in parts[1:]]
+    rows[-1] += f" = {value}"
+    return " \\\\\n".join(rows)
+
+
+def _wrapped(tex: str, width: int) -> str:
+    return " \\\\\n&\\qquad ".join(wrap(tex, width - 6))
+
+
+def with_loss(network: Any, values: Any, target: Any = None, loss: str | None = None) -> tuple[Any, dict[str, float]]:
+    """The network with ``loss`` put on top (target input ``y``, or ``y1..yk``) and the
+    values by name, target included. Without ``loss`` the network is used as it is.
+
+    An unmarked model output is marked as the output so that it is named ``yhat``.
+    """
+    if loss is None:
+        if target is not None:
+            raise InputError("a target needs a loss: pass loss='mse', 'bce' or 'cross_entropy'")
+        return network, dict(zip(network.input_names, network.input_values(values)))
+    if loss not in LOSS_NAMES:
+        raise InputError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_NAMES)}")
+    if target is None:
+        raise InputError(f"loss {loss!r} needs a target")
+    root = network.root
+    if not isinstance(root, Node):
+        raise InputError("the network was compiled from a list of nodes; compile an Output to add a loss")
+    comps = list(root.children) if root.kind == "output" else [root]
+    for k, c in enumerate(comps, start=1):
+        if c.kind == "op" and c.origin is None:
+            c.origin = Origin("output", None, k if len(comps) > 1 else None)
+    feed = dict(zip(network.input_names, network.input_values(values)))
+    if loss == "cross_entropy":
+        return compile_graph(cross_entropy(root, target)), feed
+    tvals = list(target) if isinstance(target, (list, tuple)) else [target]
+    if len(tvals) != len(comps):
+        raise InputError(f"target has {len(tvals)} value(s) for {len(comps)} output(s)")
+    for v in tvals:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+            raise InputError(f"target {v!r} is not a finite number")
+    free = [n for n in ("y", "target", "y_true") if n not in feed and n not in network.parameter_names]
+    stem = free[0] if free else "y_target"
+    names = [stem] if len(comps) == 1 else [f"{stem}{k}" for k in range(1, len(comps) + 1)]
+    targets = [Input(n) for n in names]
+    build = mse if loss == "mse" else bce
+    node = build(root if root.kind != "output" else Output(comps), targets[0] if len(targets) == 1 else targets)
+    feed.update(zip(names, (float(v) for v in tvals)))
+    return compile_graph(node), feed
+
+
+def worked_example(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
+                   lr: float | None = None, digits: int = 4, output: int | None = None) -> WorkedExample:
+    """The worked forward/backward pass of ``network`` at ``values`` (and ``target`` for
+    ``loss``), with one gradient-descent step when ``lr`` is given. Parameters are not
+    changed. ``digits``: significant digits shown."""
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0
+                           or not math.isfinite(lr)):
+        raise InputError(f"lr must be a finite positive number, got {lr!r}")
+    net, feed = with_loss(network, values, target, loss)
+    program = net.program
+    vals = net.forward_values(feed)
+    ch = chainrule.chain(net, output=output, exact=False)
+    adj = engine.backward(program, vals, {ch.output: 1.0})
+    steps = _forward_steps(net, vals, digits, ch.output)
+    steps += _backward_steps(net, ch, vals, adj, digits)
+    ex = WorkedExample(steps, digits, lr, output_name=program.names[ch.output])
+    if lr is not None:
+        new = []
+        for i in program.parameters:
+            g, old = adj[i], vals[i]
+            v = old - lr * g
+            name = latex_name(program.names[i])
+            grad = rf"\frac{{\partial {latex_name(program.names[ch.output])}}}{{\partial {name}}}"
+            nums = f"{format_number(old, digits)} - {format_number(lr)} \\cdot {_num(g, digits)}"
+            steps.append(Step("update", program.names[i], name, rf"{name} - \eta {grad}", nums, v))
+            new.append(v)
+        after = engine.evaluate(program, net.leaf_values(feed, new))
+        ex.loss_after = after[ch.output]
+    return ex
+
+
+def _num(v: float, digits: int) -> str:
+    text = format_number(v, digits)
+    return rf"\left({text}\right)" if text.startswith("-") else text
+
+
+def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> list[Step]:
+    program = net.program
+    named = intermediates(program)
+    sym = render(program, lambda i: Piece(latex_name(program.names[i]) if program.nodes[i].kind != "constant"
+                                          else format_number(vals[i], digits), PREC_ATOM),
+                 latex_style(""), named, lambda i: latex_name(program.names[i]))
+    # the same walk with every leaf and named node replaced by its value (signs and
+    # parentheses follow the number, so this cannot reuse render's named references)
+    style = latex_style(r"\cdot")
+    num: list[Piece | None] = [None] * len(program.nodes)
+    cut = set(named)
+
+    def ref(a: int) -> Piece:
+        p = num[a]
+        return number_piece(vals[a], digits) if p is None or a in cut else p
+
+    for i in program.op_indices:
+        num[i] = apply_form(program.ops[i].latex, [ref(a) for a in program.args[i]], program.attrs[i], style)
+    steps = []
+    for i in named:
+        origin = program.nodes[i].origin
+        part = "loss" if i == out and origin is not None and origin.role == "loss" else "forward"
+        steps.append(Step(part, program.names[i], latex_name(program.names[i]), sym[i].text, num[i].text, vals[i]))
+    return steps
+
+
+def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: Sequence[float],
+                    digits: int) -> list[Step]:
+    program = ch.program
+    names = {s: latex_name(program.names[i]) for i, s in ch.symbols.items()}
+    printer = chainrule.SympyLatex(names, "", digits)
+    numbers = chainrule.SympyLatex({s: _num(vals[i], digits) for i, s in ch.symbols.items()}, r"\cdot", digits)
+    out_name = latex_name(program.names[ch.output])
+    steps = []
+    for v in chainrule.backward_order(ch) + list(program.parameters):
+        if not any(u in ch.live for u in ch.consumers.get(v, [])):
+            continue
+        left = (chainrule.adjoint_latex(ch, v) if v in ch.locals
+                else rf"\frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}")
+        formula = chainrule.adjoint_rhs(ch, printer, v, "")
+        nums = chainrule.adjoint_rhs(ch, numbers, v, r"\cdot", lambda u: _num(adj[u], digits))
+        steps.append(Step("backward", program.names[v], left, formula, nums, adj[v]))
+    return steps

@@ -1,0 +1,112 @@
+"""Worked examples: numbers agree with the engine, blanks and answer keys, losses added on top."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import symnet as sn
+from symnet.worked import worked_example, with_loss
+
+
+def _celsius() -> sn.Network:
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(-17.0, name="b")
+    return sn.compile(w * x + b)
+
+
+def _classifier() -> sn.Network:
+    sn.seed(0)
+    return sn.compile(sn.MLP(2, [4, 1], output_activation="sigmoid"))
+
+
+def test_values_match_engine() -> None:
+    net = _classifier()
+    ex = worked_example(net, [0.3, 0.8], target=1.0, loss="bce", lr=0.5)
+    loss_net, feed = with_loss(net, [0.3, 0.8], 1.0, "bce")
+    grads = loss_net.gradients(feed)
+    back = {s.key: s.value for s in ex.steps if s.part == "backward"}
+    for name in net.parameter_names:
+        assert back[name] == grads[name]
+    loss = next(s for s in ex.steps if s.part == "loss")
+    assert loss.key == "L" and math.isclose(loss.value, loss_net.predict(feed))
+    updates = {s.key: s.value for s in ex.steps if s.part == "update"}
+    assert updates["b2_1"] == pytest.approx(net.parameters[-1].value - 0.5 * grads["b2_1"])
+    assert ex.loss_after < loss.value
+
+
+def test_parameters_are_not_changed() -> None:
+    net = _celsius()
+    before = [p.value for p in net.parameters]
+    worked_example(net, {"x": 100.0}, target=37.78, loss="mse", lr=1e-4)
+    assert [p.value for p in net.parameters] == before
+
+
+CELSIUS = r"""\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, the value.
+\begin{align*}
+\hat{y} &= w x + b = 0.5 \cdot 100 - 17 = 33
+\end{align*}
+\noindent\textbf{Loss.}
+\begin{align*}
+L &= \left(\hat{y} - y\right)^{2} = \left(33 - 37.78\right)^{2} = 22.85
+\end{align*}
+\noindent\textbf{Backward pass.} Each line: local derivative $\times$ upstream gradient, summed over the uses of the node; then the numbers and the value.
+\begin{align*}
+\frac{\partial L}{\partial \hat{y}} &= 2 \left(\hat{y} - y\right) = 2 \cdot \left(33 - 37.78\right) = -9.56 \\
+\frac{\partial L}{\partial w} &= x \frac{\partial L}{\partial \hat{y}} = 100 \cdot \left(-9.56\right) = -956 \\
+\frac{\partial L}{\partial b} &= \frac{\partial L}{\partial \hat{y}} = -9.56
+\end{align*}"""
+
+
+def test_golden_linear_example() -> None:
+    ex = worked_example(_celsius(), {"x": 100.0}, target=37.78, loss="mse")
+    assert ex.latex() == CELSIUS
+
+
+def test_blank_and_key() -> None:
+    ex = worked_example(_celsius(), {"x": 100.0}, target=37.78, loss="mse", lr=1e-5)
+    assert ex.loss_after < 22.85
+    sheet = ex.latex(blank=["backward", "update"])
+    key = ex.latex(blank=["backward", "update"], key=True)
+    assert "-956" not in sheet and r"\boxed{-956}" in key and r"\phantom" in sheet
+    assert "33" in sheet                                     # the forward pass stays
+    only = ex.latex(blank=["forward:yhat", "update:w"])
+    assert r"0.5 \cdot 100 - 17" not in only and r"\boxed{\phantom" in only and "-956" in only
+    by_name = ex.blanked(["b"])
+    assert {ex.steps[k].part for k in by_name} == {"backward", "update"}
+
+
+@pytest.mark.parametrize("bad", [["nothing"], ["sideways:w"], ["forward:nope"]])
+def test_bad_blank(bad: list[str]) -> None:
+    ex = worked_example(_celsius(), {"x": 1.0}, target=1.0, loss="mse")
+    with pytest.raises(sn.InputError, match="cannot blank"):
+        ex.latex(blank=bad)
+
+
+def test_cross_entropy_and_vector_targets() -> None:
+    sn.seed(2)
+    ex = worked_example(sn.compile(sn.MLP(2, [3], output_activation="softmax")), [0.1, 0.2], target=1,
+                        loss="cross_entropy")
+    assert [s.key for s in ex.steps if s.part == "loss"] == ["L"]
+    sn.seed(2)
+    two = sn.compile(sn.MLP(2, [2]))
+    ex = worked_example(two, [0.1, 0.2], target=[1.0, 0.0], loss="mse")
+    assert {"y1", "y2"} <= set(with_loss(two, [0.1, 0.2], [1.0, 0.0], "mse")[1])
+    assert ex.steps[-1].part == "backward"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"target": 1.0}, "needs a loss"), ({"loss": "hinge", "target": 1.0}, "unknown loss"),
+    ({"loss": "mse"}, "needs a target"), ({"loss": "mse", "target": [1.0, 2.0]}, "2 value"),
+    ({"loss": "mse", "target": 1.0, "lr": -1.0}, "lr must be"),
+])
+def test_bad_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(sn.InputError, match=match):
+        worked_example(_celsius(), {"x": 1.0}, **kwargs)
+
+
+def test_network_already_with_loss() -> None:
+    x, w, y = sn.Input("x"), sn.Parameter(2.0, name="w"), sn.Input("y")
+    ex = worked_example(sn.compile(sn.mse(w * x, y)), {"x": 1.0, "y": 0.0})
+    assert [s.key for s in ex.steps] == ["L", "w"]
+    assert ex.steps[-1].value == 4.0
