@@ -1,0 +1,211 @@
+"""A standalone LaTeX document: the network, its graph, the loss, every gradient, a worked example.
+
+The document uses only the article class and packages from texlive-latex-base,
+-recommended and -pictures (amsmath, amssymb, geometry, tikz), and compiles with
+pdflatex. :func:`write_report` writes it atomically and, with ``pdf=True``, runs
+``pdflatex`` in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from typing import Any, Iterable, Sequence
+
+from . import engine
+from .emit import chainrule
+from .emit.graphs import to_tikz
+from .emit.latex import aligned, equations, format_number, latex_name, LatexOptions, to_latex
+from .errors import InputError, SymnetError
+from .fileio import atomic_write_bytes, atomic_write_text
+from .worked import worked_example, with_loss
+
+__all__ = ["latex_report", "write_report", "run_pdflatex", "PREAMBLE"]
+
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[a4paper,margin=2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{tikz}
+\allowdisplaybreaks
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{4pt}
+"""
+
+#: Visible characters of one display line (11pt, 17 cm).
+WIDTH = 78
+#: Draw every elementary op up to this many nodes; above, neurons only.
+OPS_VIEW_NODES = 16
+#: List parameter values in a table up to this many parameters.
+TABLE_PARAMETERS = 64
+
+
+def _escape_text(text: str) -> str:
+    out = []
+    for ch in str(text):
+        if ch in "&%$#_{}":
+            out.append("\\" + ch)
+        elif ch in "~^\\":
+            out.append({"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}[ch])
+        elif ch.isprintable():
+            out.append(ch)
+    return "".join(out)
+
+
+def latex_report(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
+                 lr: float | None = None, exercise: bool = False, key: bool = False,
+                 blank: Iterable[str] | None = None, title: str | None = None, digits: int = 4,
+                 times: str = "") -> str:
+    """A complete ``.tex`` document for ``network`` at input ``values`` (with ``target``
+    and ``loss`` put on top when given): the equations, a TikZ drawing of the graph with
+    values and gradients, the loss, every gradient in closed form and a worked example
+    (one SGD step with ``lr``). ``exercise=True`` blanks the ``blank`` steps (default:
+    the backward pass and the update) for a student sheet; ``key=True`` gives its
+    answer key.
+
+    >>> import symnet as sn
+    >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
+    >>> tex = latex_report(sn.compile(w * x + b), {"x": 2.0}, target=1.0, loss="mse")
+    >>> tex.startswith(r"\\documentclass") and tex.rstrip().endswith(r"\\end{document}")
+    True
+    """
+    net, feed = with_loss(network, values, target, loss)
+    program = net.program
+    ex = worked_example(network, values, target, loss, lr=lr, digits=digits)
+    vals = net.forward_values(feed)
+    out = program.outputs[0] if len(program.outputs) == 1 else None
+    if exercise and blank is None:
+        blank = ["backward", "update"]
+    blank = list(blank or ()) if exercise else []
+    chosen = ex.blanked(blank)
+    hide_values = any(ex.steps[k].part in ("forward", "loss") for k in chosen)
+    hide_grads = any(ex.steps[k].part == "backward" for k in chosen)
+    heading = title or ("Backpropagation exercise" if exercise else "A network, its gradients and a worked example")
+    if exercise:
+        heading += " (answer key)" if key else ""
+    body = [PREAMBLE, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip", _intro(net, feed)]
+
+    body.append(r"\section*{The network}")
+    opts = LatexOptions(times=times, layers="auto", width=WIDTH)
+    inline = to_latex(net, times=times, layers="auto", width=WIDTH, equation=True)
+    if inline.startswith(r"\begin{aligned}"):
+        body.append("Each named intermediate in turn (a neuron's weighted sum $z$, its activation $h$):")
+        body.append(aligned(equations(net, opts), WIDTH, "align*"))
+    else:
+        body.append(rf"\[ {inline} \]")
+    body.append(_parameter_table(net, digits))
+
+    body.append(r"\section*{The computation graph}")
+    body.append(_graph(net, vals, out, digits, hide_values, hide_grads))
+
+    if out is not None:
+        body.append(r"\section*{Gradients}")
+        body.append(_gradient_intro(net, out))
+        rows = chainrule.gradient_rows(net, None, times=times)
+        body.append(aligned(rows, WIDTH, "align*"))
+
+    body.append(r"\section*{Worked example}")
+    body.append(ex.latex(blank=blank, key=key, width=WIDTH))
+    body.append(r"\end{document}")
+    return "\n\n".join(body) + "\n"
+
+
+def _intro(net: Any, feed: dict[str, float]) -> str:
+    p = net.program
+    ins = ", ".join(f"${latex_name(n)} = {format_number(v)}$" for n, v in feed.items())
+    return (f"The network has {len(p.inputs)} input(s), {len(p.parameters)} parameter(s) and "
+            f"{len(p.op_indices)} elementary operation(s). The example uses {ins}.")
+
+
+def _parameter_table(net: Any, digits: int) -> str:
+    p = net.program
+    if not p.parameters:
+        return ""
+    if len(p.parameters) > TABLE_PARAMETERS:
+        return (f"The {len(p.parameters)} parameter values are too many to list here; the worked example "
+                "below shows each one where it is used.")
+    cells = [f"${latex_name(p.names[i])}$ & ${format_number(p.nodes[i]._value, digits)}$" for i in p.parameters]
+    per_row = 4
+    rows = [" & ".join(cells[k:k + per_row] + ["&"] * (per_row - len(cells[k:k + per_row])))
+            for k in range(0, len(cells), per_row)]
+    return ("Parameter values:\n\n\\begin{center}\\small\n\\begin{tabular}{" + "rl" * per_row + "}\n"
+            + " \\\\\n".join(rows) + "\n\\end{tabular}\n\\end{center}")
+
+
+def _graph(net: Any, vals: Sequence[float], out: int | None, digits: int, hide_values: bool,
+           hide_grads: bool) -> str:
+    p = net.program
+    grads = None
+    if out is not None and not hide_grads:
+        grads = engine.backward(p, vals, {out: 1.0})
+    shown = [v if (not hide_values or p.nodes[i].kind in ("parameter", "constant", "input")) else None
+             for i, v in enumerate(vals)]
+    level = "ops" if len(p.nodes) <= OPS_VIEW_NODES else "named"
+    try:
+        pic = to_tikz(net, shown, grads=grads, level=level, digits=3)
+    except InputError as exc:
+        return (f"The graph is too large to draw on a page ({_escape_text(str(exc))}); "
+                "\\texttt{net.to\\_dot()} gives it as Graphviz text.")
+    what = ("every elementary operation" if level == "ops"
+            else "the inputs and the named intermediates (parameters are left out)")
+    legend = "its name, its value" + (r" and, in red, the gradient of the output with respect to it" if grads else "")
+    return (f"The drawing shows {what}; each node gives {legend}.\n\n"
+            "\\begin{center}\n" + pic + "\n\\end{center}")
+
+
+def _gradient_intro(net: Any, out: int) -> str:
+    name = latex_name(net.program.names[out])
+    return (rf"Backpropagation from the output ${name}$ down: each line multiplies a local derivative by the "
+            rf"gradient flowing from above and sums over the uses of the node; "
+            rf"$\delta^{{(l)}}_{{j}}$ is $\partial {name} / \partial z^{{(l)}}_{{j}}$ for neuron $j$ of layer $l$. "
+            rf"The last lines give the gradient with respect to every parameter.")
+
+
+def run_pdflatex(tex: str, *, timeout: float = 120.0) -> bytes:
+    """Compile ``tex`` with ``pdflatex -halt-on-error`` in a temporary folder and return
+    the PDF; a failure raises SymnetError with the end of the log."""
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        raise SymnetError("pdflatex was not found; install texlive-latex-base, texlive-latex-recommended "
+                          "and texlive-pictures (or write the .tex file only)")
+    with tempfile.TemporaryDirectory(prefix="symnet-tex-") as tmp:
+        with open(os.path.join(tmp, "report.tex"), "w", encoding="utf-8") as fh:
+            fh.write(tex)
+        cmd = [exe, "-halt-on-error", "-interaction=nonstopmode", "-no-shell-escape", "report.tex"]
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SymnetError(f"pdflatex did not finish within {timeout:g} s") from None
+        pdf = os.path.join(tmp, "report.pdf")
+        if proc.returncode != 0 or not os.path.exists(pdf):
+            log = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+            tail = "\n".join(log[-25:])
+            raise SymnetError(f"pdflatex failed (exit code {proc.returncode}); end of its log:\n{tail}")
+        with open(pdf, "rb") as fh:
+            return fh.read()
+
+
+def write_report(network: Any, path: str | os.PathLike[str], values: Any, target: Any = None,
+                 loss: str | None = None, *, pdf: bool = False, **options: Any) -> list[str]:
+    """Write :func:`latex_report` to ``path`` (atomically) and return the paths written.
+
+    With ``exercise=True`` the student sheet goes to ``path`` and its answer key next to
+    it (``name-key.tex``). With ``pdf=True`` each document is also compiled with pdflatex
+    to a ``.pdf`` beside it; nothing is written if any compilation fails.
+    """
+    target_path = os.fspath(path)
+    stem, _ = os.path.splitext(target_path)
+    options.pop("key", None)
+    docs = [(target_path, latex_report(network, values, target, loss, **options))]
+    if options.get("exercise"):
+        docs.append((f"{stem}-key.tex", latex_report(network, values, target, loss, key=True, **options)))
+    pdfs = [(os.path.splitext(p)[0] + ".pdf", run_pdflatex(t)) for p, t in docs] if pdf else []
+    written = []
+    for p, t in docs:
+        atomic_write_text(p, t)
+        written.append(p)
+    for p, data in pdfs:
+        atomic_write_bytes(p, data)
+        written.append(p)
+    return written
