@@ -236,6 +236,62 @@ class Network:
 
         return gradient_sympy(self, wrt, **options)
 
+    def worked_example(self, values: Any, target: Any = None, loss: str | None = None, **options: Any) -> Any:
+        """The forward and backward pass at ``values`` step by step, with numbers (and one
+        SGD step with ``lr=``); ``.latex(blank=..., key=...)`` writes it. See
+        :func:`symnet.worked.worked_example`.
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+        >>> ex = sn.compile(w * x).worked_example({"x": 2.0}, target=0.0, loss="mse")
+        >>> [(s.key, s.value) for s in ex.steps]
+        [('yhat', 1.0), ('L', 1.0), ('yhat', 2.0), ('w', 4.0)]
+        """
+        from .worked import worked_example
+
+        return worked_example(self, values, target, loss, **options)
+
+    def latex_report(self, values: Any, target: Any = None, loss: str | None = None, **options: Any) -> str:
+        """A complete ``.tex`` document (equations, TikZ graph, loss, every gradient, worked
+        example); options ``lr``, ``exercise``, ``key``, ``blank``, ``title``, ``digits``,
+        ``times`` as for :func:`symnet.report.latex_report`. To write it (and a PDF) use
+        :func:`symnet.report.write_report`.
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+        >>> sn.compile(w * x).latex_report({"x": 2.0}, target=0.0, loss="mse").count(r"\\section*")
+        4
+        """
+        from .report import latex_report
+
+        return latex_report(self, values, target, loss, **options)
+
+    # -- graph drawings (symnet.emit.graphs) ---------------------------------------
+
+    def to_dot(self, values: Any = None, **options: Any) -> str:
+        """Graphviz DOT text of the graph (names, values; ``level="named"`` for neurons only).
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+        >>> sn.compile(w * x).to_dot().splitlines()[0]
+        'digraph symnet {'
+        """
+        from .emit.graphs import to_dot
+
+        return to_dot(self, values, **options)
+
+    def to_mermaid(self, values: Any = None, **options: Any) -> str:
+        """A Mermaid flowchart of the graph for Markdown (options as for :meth:`to_dot`).
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+        >>> sn.compile(w * x).to_mermaid().splitlines()[0]
+        'flowchart LR'
+        """
+        from .emit.graphs import to_mermaid
+
+        return to_mermaid(self, values, **options)
+
     # -- the node-level API (cached forward, backward writing .grad) ----------
 
     def forward_cached(self) -> Any:

@@ -29,6 +29,7 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath,amssymb}
 \usepackage{tikz}
 \allowdisplaybreaks
+\setlength{\jot}{6pt}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{4pt}
 """
@@ -101,8 +102,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
     if out is not None:
         body.append(r"\section*{Gradients}")
-        body.append(_gradient_intro(net, out))
         rows = chainrule.gradient_rows(net, None, times=times)
+        body.append(_gradient_intro(net, out, rows))
         body.append(aligned(rows, WIDTH, "align*"))
 
     body.append(r"\section*{Worked example}")
@@ -127,9 +128,9 @@ def _parameter_table(net: Any, digits: int) -> str:
                 "below shows each one where it is used.")
     cells = [f"${latex_name(p.names[i])}$ & ${format_number(p.nodes[i]._value, digits)}$" for i in p.parameters]
     per_row = 4
-    rows = [" & ".join(cells[k:k + per_row] + ["&"] * (per_row - len(cells[k:k + per_row])))
-            for k in range(0, len(cells), per_row)]
-    return ("Parameter values:\n\n\\begin{center}\\small\n\\begin{tabular}{" + "rl" * per_row + "}\n"
+    rows = [" & ".join(cells[k:k + per_row]) for k in range(0, len(cells), per_row)]
+    return ("Parameter values:\n\n\\begin{center}\\small\\renewcommand{\\arraystretch}{1.5}\n"
+            "\\begin{tabular}{" + "r@{${}={}$}l@{\\hspace{2em}}" * per_row + "}\n"
             + " \\\\\n".join(rows) + "\n\\end{tabular}\n\\end{center}")
 
 
@@ -154,11 +155,12 @@ def _graph(net: Any, vals: Sequence[float], out: int | None, digits: int, hide_v
             "\\begin{center}\n" + pic + "\n\\end{center}")
 
 
-def _gradient_intro(net: Any, out: int) -> str:
+def _gradient_intro(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
     name = latex_name(net.program.names[out])
+    delta = (rf" $\delta^{{(l)}}_{{j}}$ is $\partial {name} / \partial z^{{(l)}}_{{j}}$ for neuron $j$ of layer $l$."
+             if any(left.startswith(r"\delta") for left, _ in rows) else "")
     return (rf"Backpropagation from the output ${name}$ down: each line multiplies a local derivative by the "
-            rf"gradient flowing from above and sums over the uses of the node; "
-            rf"$\delta^{{(l)}}_{{j}}$ is $\partial {name} / \partial z^{{(l)}}_{{j}}$ for neuron $j$ of layer $l$. "
+            rf"gradient flowing from above, summed over the uses of the node.{delta} "
             rf"The last lines give the gradient with respect to every parameter.")
 
 

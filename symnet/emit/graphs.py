@@ -200,7 +200,7 @@ def to_tikz(network: Any, values: Any = None, *, grads: Sequence[float] | None =
     if ncols > MAX_COLUMNS or nrows > MAX_ROWS:
         raise InputError(f"the graph has {ncols} columns and {nrows} rows in the {level!r} view: too large to draw")
     col_sep = min(2.8, width_cm / max(ncols - 1, 1))
-    row_sep = 1.25 if grads is not None else 1.0
+    row_sep = 1.6 if grads is not None else 1.25
     height: dict[int, int] = {}
     for c, _ in pos.values():
         height[c] = height.get(c, 0) + 1
