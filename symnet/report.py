@@ -88,13 +88,13 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     body = [PREAMBLE, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip", _intro(net, feed)]
 
     body.append(r"\section*{The network}")
-    opts = LatexOptions(times=times, layers="auto", width=WIDTH)
-    inline = to_latex(net, times=times, layers="auto", width=WIDTH, equation=True)
-    if inline.startswith(r"\begin{aligned}"):
-        body.append("Each named intermediate in turn (a neuron's weighted sum $z$, its activation $h$):")
-        body.append(aligned(equations(net, opts), WIDTH, "align*"))
+    rows = equations(net, LatexOptions(times=times, width=WIDTH))
+    if len(rows) > 1:
+        body.append("The equations, one per named intermediate"
+                    + (" (a neuron's weighted sum $z$, its activation $h$):" if _has_neurons(net) else ":"))
+        body.append(aligned(rows, WIDTH, "align*"))
     else:
-        body.append(rf"\[ {inline} \]")
+        body.append(rf"\[ {to_latex(net, times=times, equation=True, width=WIDTH)} \]")
     body.append(_parameter_table(net, digits))
 
     body.append(r"\section*{The computation graph}")
@@ -110,6 +110,10 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     body.append(ex.latex(blank=blank, key=key, width=WIDTH))
     body.append(r"\end{document}")
     return "\n\n".join(body) + "\n"
+
+
+def _has_neurons(net: Any) -> bool:
+    return any(n.origin is not None and n.origin.role == "sum" for n in net.program.nodes)
 
 
 def _intro(net: Any, feed: dict[str, float]) -> str:
