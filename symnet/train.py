@@ -3,6 +3,14 @@
 ``train_model(model, loss, data, epochs=..., lr=..., print_every=...)`` takes a
 loss name (``"mse"``, ``"bce"``, ``"cross_entropy"``) or the articles' pair of
 callables ``(loss_fn, loss_grad_fn)``, and returns the mean loss of every epoch.
+
+Engines (``engine=``): ``"interpreted"`` walks the compiled graph with the scalar
+engine; ``"python"`` runs generated straight-line code (bit for bit the same
+updates); ``"numpy"`` runs the batched NumPy backend (the same to rounding);
+``"auto"`` picks the fastest that is available. The compiled engines keep the
+parameter values in a flat list between steps and write them back to the
+parameters' ``.value`` when training ends or fails; a step whose numbers go wrong
+is re-run by the interpreted engine, so errors are exactly the interpreted ones.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import numbers
 import random
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence, TextIO
+from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from . import engine
 from .compile import compile as compile_graph
@@ -21,7 +29,8 @@ from .graph import Input, Node
 from .losses import bce, cross_entropy, mse
 from .network import Network
 
-__all__ = ["train_model", "sgd_step", "LossGraph", "LOSSES"]
+__all__ = ["train_model", "sgd_step", "LossGraph", "LOSSES", "ENGINES", "Stepper", "Trainer", "make_trainer", "choose_engine",
+           "loss_graph"]
 
 LOSSES: dict[str, Callable[[Any, Any], Node]] = {"mse": mse, "bce": bce, "cross_entropy": cross_entropy}
 
@@ -141,13 +150,15 @@ def _batches(n: int, size: int | None) -> Iterable[range]:
 
 def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: int = 100, lr: float = 0.01,
                 print_every: int | None = None, *, batch_size: int | None = 1, shuffle: bool = False,
-                rng: random.Random | None = None, engine: str = "interpreted",
+                rng: random.Random | None = None, engine: str = "auto",
                 out: TextIO | None = None) -> list[float]:
     """Train the model's parameters by SGD and return the mean loss of each epoch.
 
     ``data`` is a list of ``(inputs, target)`` pairs; inputs as for ``predict``. Each
     batch (``batch_size`` samples; ``None`` = the whole data set) makes one update
     with the mean gradient. Every ``print_every`` epochs the mean loss is printed.
+    ``engine`` is ``"auto"`` (the default: the fastest compiled path available, see
+    :func:`choose_engine`), ``"python"``, ``"numpy"`` or ``"interpreted"``.
 
     >>> import symnet as sn
     >>> x, w, b = sn.Input("x"), sn.Parameter(0.0, name="w"), sn.Parameter(0.0, name="b")
@@ -157,40 +168,154 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     (2.0, 1.0)
     """
     cfg = _check_config(epochs, lr, print_every, batch_size)
+    if engine not in ENGINES:
+        raise InputError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
     data = list(data)
     if not data:
         raise InputError("train_model: data is empty")
     for k, item in enumerate(data):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {item!r:.60}")
-    step_fn = _pair_step(model, loss) if isinstance(loss, tuple) else _graph_step(model, loss)
+    trainer = make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine)
     out = sys.stdout if out is None else out
     order = list(range(len(data)))
     history: list[float] = []
     step = 0
-    for epoch in range(1, cfg.epochs + 1):
-        if shuffle:
-            (rng or random.Random(epoch)).shuffle(order)
-        total = 0.0
-        for batch in _batches(len(order), cfg.batch_size):
-            loss_sum, params, grads = step_fn([data[order[i]] for i in batch])
-            step += 1
-            if not math.isfinite(loss_sum):
-                raise NumericalError(f"training diverged: non-finite loss at step {step} (epoch {epoch}); "
-                                     "parameters keep their last finite values")
-            sgd_step(params, [g / len(batch) for g in grads], cfg.lr, step)
-            total += loss_sum
-        history.append(total / len(data))
-        if cfg.print_every and epoch % cfg.print_every == 0:
-            print(f"epoch {epoch:>5}  mean loss {history[-1]:.6g}", file=out)
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            if shuffle:
+                (rng or random.Random(epoch)).shuffle(order)
+            total = 0.0
+            for batch in _batches(len(order), cfg.batch_size):
+                step += 1
+                total += trainer.step([order[i] for i in batch], cfg.lr, step, epoch)
+            history.append(total / len(data))
+            if cfg.print_every and epoch % cfg.print_every == 0:
+                print(f"epoch {epoch:>5}  mean loss {history[-1]:.6g}", file=out)
+    finally:
+        trainer.finish()
     return history
+
+
+ENGINES = ("auto", "interpreted", "python", "numpy")
+
+#: ``engine="auto"`` uses NumPy (when installed) once a step's work, batch size times
+#: op nodes in the loss graph, reaches this; below it array overheads dominate and
+#: generated Python is faster.
+NUMPY_MIN_WORK = 4096
+
+
+def _numpy_available() -> bool:
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose_engine(engine: str, loss: Any, batch: int, op_nodes: int) -> str:
+    """The engine ``engine="auto"`` stands for (other values are returned as they are).
+
+    >>> choose_engine("auto", ("f", "g"), 100, 1000)
+    'python'
+    >>> choose_engine("interpreted", "mse", 100, 1000)
+    'interpreted'
+    """
+    if engine != "auto":
+        return engine
+    if isinstance(loss, str) and batch * op_nodes >= NUMPY_MIN_WORK and _numpy_available():
+        return "numpy"
+    return "python"
+
+
+def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batch_size: int | None = 1,
+                 engine: str = "auto") -> Stepper:
+    """The object that makes one SGD step on a batch of ``data`` (see :class:`Stepper`).
+
+    >>> import symnet as sn
+    >>> x, w = sn.Input("x"), sn.Parameter(0.0, name="w")
+    >>> t = make_trainer(w * x, "mse", [([1.0], 2.0)], engine="python")
+    >>> t.step([0], 0.25, 1, 1), t.step([0], 0.25, 2, 1)
+    (4.0, 1.0)
+    >>> t.finish(); w.value
+    1.5
+    """
+    from .backends.steps import Compiled, PairPython, PythonSteps, Rows
+
+    interpreted = Trainer(_pair_step(model, loss) if isinstance(loss, tuple) else _graph_step(model, loss), data)
+    if engine == "interpreted":
+        return interpreted
+    if isinstance(loss, tuple):
+        if engine == "numpy":
+            raise InputError("engine='numpy' needs a named loss ('mse', 'bce', 'cross_entropy')")
+        root = _model_root(model)
+        net = root.compile() if isinstance(root, Node) else compile_graph(root)
+        return PairPython(interpreted, net, loss, data)
+    graph: LossGraph = interpreted.graph
+    rows = Rows(graph, data)
+    batch = len(data) if batch_size is None else min(batch_size, len(data))
+    engine = choose_engine(engine, loss, batch, rows.op_nodes)
+    if engine == "numpy":
+        if not _numpy_available():
+            raise InputError("engine='numpy' needs NumPy: pip install 'symnet[numpy]'")
+        from .backends.numpy_train import NumpySteps
+
+        return Compiled(interpreted, graph.model.parameters, NumpySteps(rows))
+    return Compiled(interpreted, graph.model.parameters, PythonSteps(rows))
+
+
+class Stepper(Protocol):
+    """What a trainer does: ``step(indices, lr, step, epoch)`` updates the parameters
+    from the mean gradient over ``data[i] for i in indices`` and returns the summed
+    loss; ``finish()`` makes the parameters' ``.value`` current."""
+
+    def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float: ...
+
+    def finish(self) -> None: ...
+
+
+class Trainer:
+    """A :class:`Stepper` on the interpreted engine (the reference the others follow)."""
+
+    def __init__(self, step_fn: StepFn, data: Sequence[tuple[Any, Any]]) -> None:
+        self.step_fn = step_fn
+        self.data = data
+        self.graph = getattr(step_fn, "graph", None)
+
+    def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
+        loss_sum, params, grads = self.step_fn([self.data[i] for i in indices])
+        _check_loss(loss_sum, step, epoch)
+        sgd_step(params, [g / len(indices) for g in grads], lr, step)
+        return loss_sum
+
+    def finish(self) -> None:
+        pass
+
+
+def _check_loss(loss_sum: float, step: int, epoch: int) -> None:
+    if not math.isfinite(loss_sum):
+        raise NumericalError(f"training diverged: non-finite loss at step {step} (epoch {epoch}); "
+                             "parameters keep their last finite values")
 
 
 StepFn = Callable[[list[tuple[Any, Any]]], tuple[float, list[Node], list[float]]]
 
 
+def loss_graph(model: Any, loss: str) -> LossGraph:
+    """The model's :class:`LossGraph` for a named loss, cached on the compiled model so
+    that training again reuses the compiled (and generated) loss networks."""
+    root = _model_root(model)
+    net = root.compile() if isinstance(root, Node) else compile_graph(root)
+    key = ("loss", loss)
+    graph = net._compiled.get(key) if isinstance(loss, str) else None
+    if graph is None:
+        graph = LossGraph(model, loss)
+        net._compiled[key] = graph
+    return graph
+
+
 def _graph_step(model: Any, loss: str) -> StepFn:
-    graph = LossGraph(model, loss)
+    graph = loss_graph(model, loss)
     params = graph.model.parameters
 
     def step(batch: list[tuple[Any, Any]]) -> tuple[float, list[Node], list[float]]:
@@ -208,6 +333,7 @@ def _graph_step(model: Any, loss: str) -> StepFn:
                     grads[key] += adj[i]
         return total, params, [grads[id(p)] for p in params]
 
+    step.graph = graph  # type: ignore[attr-defined]
     return step
 
 

@@ -38,7 +38,7 @@ from ..errors import GraphError
 from ..ops import RUNTIME, Op
 
 __all__ = ["to_python", "accumulate_source", "op_counts", "codegen", "CompiledPython", "load", "Namespace",
-           "runtime_globals"]
+           "Writer", "runtime_globals"]
 
 #: Sums with more terms are split over several statements (``d = d + ...``), which
 #: keeps the evaluation order and the parser's nesting depth bounded.
@@ -176,9 +176,9 @@ class Writer:
     """Writes the statements of one network's forward and reverse passes.
 
     ``values[i]`` is the source that refers to node ``i``'s value (its name, or a
-    literal for constants). The reverse pass is computed for the nodes on a path to
-    ``wrt``; ``leaf_sink(i, terms)`` writes what happens with each wanted leaf's
-    adjoint terms.
+    literal for constants). Subclasses (the batched backend) change how an op is
+    written (:meth:`expression`, :meth:`partials`) and may take over nodes in the
+    reverse walk (:meth:`special`).
     """
 
     def __init__(self, program: Program, names: Namespace, values: list[str], env: dict[str, Any]) -> None:
@@ -191,6 +191,7 @@ class Writer:
     # -- forward -------------------------------------------------------------
 
     def attr(self, i: int) -> str:
+        """Source for node ``i``'s attribute: a literal, or a global holding it."""
         a = self.p.attrs[i]
         if a is None or isinstance(a, (bool, int)) or (isinstance(a, float) and math.isfinite(a)):
             return literal(a) if isinstance(a, float) else repr(a)
@@ -203,9 +204,10 @@ class Writer:
     def operands(self, i: int) -> list[str]:
         return [self.values[a] for a in self.p.args[i]]
 
-    def expression(self, i: int) -> str:
+    def expression(self, i: int, operands: Sequence[str] | None = None) -> str:
+        """Node ``i``'s op written over ``operands`` (default: its children's values)."""
         op = self.p.ops[i]
-        o = self.operands(i)
+        o = self.operands(i) if operands is None else list(operands)
         if op.python is not None and len(o) <= MAX_TEMPLATE_ARITY:
             return op.python(o, self.p.attrs[i])
         return f"{kernel_name(op)}.forward(({', '.join(o)},), {self.attr(i)})"
@@ -216,10 +218,13 @@ class Writer:
 
     # -- reverse ---------------------------------------------------------------
 
-    def partials(self, i: int, out: list[str], indent: str) -> list[str]:
+    def partials(self, i: int, out: list[str], indent: str, operands: Sequence[str] | None = None,
+                 y: str | None = None) -> list[str]:
+        """Node ``i``'s local partials as source, one per operand (statements they need
+        go to ``out``)."""
         op = self.p.ops[i]
-        o = self.operands(i)
-        y = self.values[i]
+        o = self.operands(i) if operands is None else list(operands)
+        y = self.values[i] if y is None else y
         if op.python_partials is not None and len(o) <= MAX_TEMPLATE_ARITY:
             ps = op.python_partials(o, y, self.p.attrs[i])
             if len(ps) == len(o) and sum(map(len, ps)) <= PARTIAL_CHARS_PER_OPERAND * len(o) + 64:
@@ -228,12 +233,10 @@ class Writer:
         out.append(f"{indent}{tmp} = {kernel_name(op)}.partials(({', '.join(o)},), {y}, {self.attr(i)})")
         return [f"{tmp}[{k}]" for k in range(len(o))]
 
-    def reverse(self, wrt: Sequence[int], seeds: Sequence[str], indent: str,
-                leaf_sink: Callable[[int, list[str], list[str]], None]) -> list[str]:
-        """Adjoint statements in reverse topological order; wanted leaves go to ``leaf_sink``."""
+    def needs(self, wrt: Sequence[int]) -> bytearray:
+        """1 for every node on a path to a node in ``wrt`` (only they need an adjoint)."""
         p = self.p
-        n = len(p.nodes)
-        need = bytearray(n)
+        need = bytearray(len(p.nodes))
         for i in wrt:
             need[i] = 1
         for i in p.op_indices:
@@ -242,14 +245,37 @@ class Writer:
                     if need[a]:
                         need[i] = 1
                         break
-        terms: list[list[str]] = [[] for _ in range(n)]
+        return need
+
+    def special(self, i: int, out: list[str], need: bytearray, terms: list[list[str]]) -> bool:
+        """Write node ``i``'s reverse step some other way; True if done (here: never)."""
+        return False
+
+    def adjoint(self, i: int, ts: list[str], out: list[str], indent: str) -> str:
+        """The adjoint of node ``i`` from its terms: an atom as is, else a new variable."""
+        if len(ts) == 1 and is_atom(ts[0]):
+            return ts[0]
+        g = self.names.claim(f"d_{self.p.names[i]}")
+        out.extend(sum_lines(g, ts, indent))
+        return g
+
+    def reverse(self, wrt: Sequence[int], seeds: Sequence[str], indent: str,
+                leaf_sink: Callable[[int, list[str], list[str]], None]) -> list[str]:
+        """Adjoint statements in reverse topological order; wanted leaves go to ``leaf_sink``.
+
+        Each node's adjoint is the sum of its terms, one per use, in the order in which
+        the engine accumulates them (parents in reverse order, children left to right).
+        """
+        p = self.p
+        need = self.needs(wrt)
+        terms: list[list[str]] = [[] for _ in range(len(p.nodes))]
         for o, s in zip(p.outputs, seeds):
             terms[o].append(s)
         wanted = frozenset(wrt)
         out: list[str] = []
         ops, args = p.ops, p.args
-        for i in range(n - 1, -1, -1):
-            if not need[i]:
+        for i in range(len(p.nodes) - 1, -1, -1):
+            if not need[i] or self.special(i, out, need, terms):
                 continue
             ts = terms[i]
             terms[i] = []
@@ -259,11 +285,7 @@ class Writer:
                 continue
             if not ts:
                 continue  # a zero adjoint contributes nothing (the engine skips it too)
-            if len(ts) == 1 and is_atom(ts[0]):
-                g = ts[0]
-            else:
-                g = self.names.claim(f"d_{p.names[i]}")
-                out.extend(sum_lines(g, ts, indent))
+            g = self.adjoint(i, ts, out, indent)
             kids = args[i]
             if not any(need[a] for a in kids):
                 continue

@@ -1,0 +1,176 @@
+"""Compiled training steps: generated Python per loss graph, and the trainer that keeps
+the parameter values flat between steps (see :mod:`symnet.train`, which makes them).
+
+A step computes the summed loss and gradient of a batch on a compiled path and
+updates the values as :func:`symnet.train.sgd_step` would. If anything goes wrong
+(an exception, a non-finite number), the step is handed to the interpreted trainer,
+so errors, and the values the parameters keep, are exactly the interpreted ones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+from ..emit.python import accumulate_source, load
+from ..errors import InputError
+from ..network import Network
+
+__all__ = ["Rows", "ListUpdate", "PythonSteps", "Compiled", "PairPython"]
+
+
+class Rows:
+    """Every sample as a tuple of the loss graph's input values, with the key of the
+    loss graph it needs (one graph, or one per class for cross-entropy)."""
+
+    def __init__(self, graph: Any, data: Sequence[tuple[Any, Any]]) -> None:
+        self.graph = graph
+        self.keys: list[Any] = []
+        self.rows: list[tuple[float, ...]] = []
+        self.nets: dict[Any, Network] = {}
+        params = graph.model.parameters
+        for x, t in data:
+            net, tvals = graph.network(t)
+            key = id(net)  # one key per loss graph
+            if key not in self.nets:
+                if [n for n in net.parameters] != list(params):
+                    raise InputError("the loss graph's parameters differ from the model's")
+                self.nets[key] = net
+            feed = graph.inputs_for(net, x, tvals)
+            self.keys.append(key)
+            self.rows.append(tuple(feed[name] for name in net.input_names))
+        self.op_nodes = max(len(n.program.op_indices) for n in self.nets.values())
+
+    def runs(self, indices: Sequence[int]) -> list[tuple[Any, list[int]]]:
+        """The indices cut into runs of samples that share a loss graph, in order."""
+        out: list[tuple[Any, list[int]]] = []
+        keys = self.keys
+        for i in indices:
+            if out and out[-1][0] == keys[i]:
+                out[-1][1].append(i)
+            else:
+                out.append((keys[i], [i]))
+        return out
+
+
+class ListUpdate:
+    """Parameter values as a list of floats, updated as :func:`sgd_step` updates them."""
+
+    @staticmethod
+    def load(values: Sequence[float]) -> list[float]:
+        return list(values)
+
+    @staticmethod
+    def update(values: Sequence[float], grads: Sequence[float], lr: float, n: int) -> list[float] | None:
+        """The new values, or None if any is not finite (the sum of finite floats can only
+        overflow, which at worst sends a good step to the interpreted engine)."""
+        new = [v - lr * (g / n) for v, g in zip(values, grads)]
+        return new if math.isfinite(sum(new)) else None
+
+
+class PythonSteps(ListUpdate):
+    """Loss and gradient sums from the generated ``accumulate`` function of each loss graph:
+    the same operations, in the same order, as the interpreted trainer."""
+
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
+        self.fns: dict[Any, Callable[..., tuple[float, ...]]] = {}
+        for key, net in rows.nets.items():
+            fn = net._compiled.get("accumulate")
+            if fn is None:
+                src, env = accumulate_source(net.program)
+                fn = net._compiled["accumulate"] = load(src, env, "train")["accumulate"]
+            self.fns[key] = fn
+        self.zero = (0.0,) * (len(rows.graph.model.parameters) + 1)
+
+    def __call__(self, indices: Sequence[int], params: Sequence[float]) -> tuple[float, Sequence[float]]:
+        acc = self.zero
+        rows = self.rows.rows
+        for key, run in self.rows.runs(indices):
+            acc = self.fns[key]([rows[i] for i in run], params, acc)
+        return acc[0], acc[1:]
+
+
+class Compiled:
+    """A trainer over a compiled path: parameter values live in a flat list (or array)
+    between steps; a step with a non-finite number or a failure is re-run by the
+    interpreted trainer, which raises exactly what it would have raised.
+
+    ``steps(indices, values) -> (loss_sum, grad_sums)`` computes, ``steps.load`` and
+    ``steps.update`` hold and update the values."""
+
+    def __init__(self, interpreted: Any, params: Sequence[Node], steps: Any) -> None:
+        self.interpreted = interpreted
+        self.params = list(params)
+        self.steps = steps
+        self.values: Any = None
+        self._load()
+
+    def _load(self) -> None:
+        self.values = self.steps.load([p._value for p in self.params])
+
+    def finish(self) -> None:
+        for p, v in zip(self.params, self.values):
+            p.value = float(v)
+
+    def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
+        try:
+            loss_sum, grads = self.steps(indices, self.values)
+        except (ArithmeticError, ValueError):
+            loss_sum, grads = math.nan, None
+        if math.isfinite(loss_sum):
+            new = self.steps.update(self.values, grads, lr, len(indices))
+            if new is not None:
+                self.values = new
+                return float(loss_sum)
+        # something went wrong: let the interpreted trainer redo this step from here
+        self.finish()
+        loss_sum = self.interpreted.step(indices, lr, step, epoch)
+        self._load()
+        return loss_sum
+
+
+class _PairSteps(ListUpdate):
+    def __init__(self, fn: Callable[..., tuple[float, list[float]]]) -> None:
+        self.fn = fn
+
+    def __call__(self, indices: Sequence[int], params: Sequence[float]) -> tuple[float, list[float]]:
+        return self.fn(indices, params)
+
+
+class PairPython:
+    """The articles' ``(loss_fn, loss_grad_fn)`` form on generated code: per sample, the
+    forward pass, the user's functions, then the gradient seeded with their result."""
+
+    def __init__(self, interpreted: Any, net: Network, pair: tuple[Any, ...], data: Sequence[tuple[Any, Any]]) -> None:
+        self.net = net
+        self.fns = self.net.codegen()
+        self.pair = pair
+        self.data = data
+        self.inputs = [self.net.input_values(x) for x, _ in data]
+        self.compiled = Compiled(interpreted, self.net.parameters, _PairSteps(self._steps))
+
+    def _steps(self, indices: Sequence[int], params: Sequence[float]) -> tuple[float, list[float]]:
+        loss_fn, loss_grad_fn = self.pair
+        vector = self.net.program.vector
+        n_params = len(params)
+        grads = [0.0] * n_params
+        total = 0.0
+        for i in indices:
+            outs = self.fns.raw_forward(self.inputs[i], params)
+            pred = list(outs) if vector else outs[0]
+            t = self.data[i][1]
+            total += float(loss_fn(pred, t))
+            g = loss_grad_fn(pred, t)
+            self.net._seeds(None, g)  # validates the seed's shape as the engine does
+            seeds = tuple(float(v) for v in g) if vector else (float(g),)
+            _, gs = self.fns.raw_gradient(self.inputs[i], params, seeds)
+            for k in range(n_params):
+                grads[k] += gs[k]
+        return total, grads
+
+    def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
+        return self.compiled.step(indices, lr, step, epoch)
+
+    def finish(self) -> None:
+        self.compiled.finish()

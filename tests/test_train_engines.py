@@ -1,0 +1,164 @@
+"""Training on every engine: the compiled paths update parameters as the interpreted one."""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import symnet as sn
+from symnet.train import NUMPY_MIN_WORK, choose_engine, make_trainer
+
+HAVE_NUMPY = True
+try:
+    import numpy  # noqa: F401
+except ImportError:  # pragma: no cover
+    HAVE_NUMPY = False
+
+ENGINES = ["python"] + (["numpy"] if HAVE_NUMPY else [])
+
+
+def dataset(loss: str, n: int = 40, classes: int = 3) -> list:
+    rng = random.Random(7)
+    xs = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(n)]
+    if loss == "cross_entropy":
+        return [(x, rng.randrange(classes)) for x in xs]
+    if loss == "bce":
+        return [(x, float(x[0] > x[1])) for x in xs]
+    return [(x, math.sin(3 * x[0]) + x[1]) for x in xs]
+
+
+def train(engine: str, loss: str, batch_size, shuffle: bool = False, epochs: int = 4, lr: float = 0.1):
+    sn.seed(11)
+    out_act = {"mse": None, "bce": "sigmoid", "cross_entropy": "softmax"}[loss]
+    sizes = [6, 5, 3] if loss == "cross_entropy" else [6, 5, 1]
+    model = sn.MLP(2, sizes, activation="tanh", output_activation=out_act)
+    history = sn.train_model(model, loss, dataset(loss), epochs=epochs, lr=lr, batch_size=batch_size,
+                             shuffle=shuffle, engine=engine)
+    return history, [p.value for p in sn.compile(model).parameters]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("loss", ["mse", "bce", "cross_entropy"])
+@pytest.mark.parametrize("batch_size, shuffle", [(1, False), (7, True), (None, False)])
+def test_compiled_engines_update_like_the_interpreted_one(engine, loss, batch_size, shuffle):
+    want_h, want_p = train("interpreted", loss, batch_size, shuffle)
+    got_h, got_p = train(engine, loss, batch_size, shuffle)
+    if engine == "python":  # the same operations in the same order
+        assert got_h == want_h and got_p == want_p
+    else:
+        assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) for a, b in zip(got_h, want_h))
+        assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) for a, b in zip(got_p, want_p))
+
+
+def test_default_engine_is_compiled_and_matches():
+    want = train("interpreted", "mse", None)
+    got = train("auto", "mse", None)
+    assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) for a, b in zip(got[1], want[1]))
+
+
+def test_auto_chooses_by_work_and_loss():
+    assert choose_engine("auto", ("f", "g"), 10**6, 10**6) == "python"
+    assert choose_engine("auto", "mse", 1, 10) == "python"
+    assert choose_engine("auto", "mse", NUMPY_MIN_WORK, 1) == ("numpy" if HAVE_NUMPY else "python")
+    assert choose_engine("python", "mse", 10**6, 10**6) == "python"
+
+
+def diverge(engine: str, lr: float, batch_size):
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.1, name="b")
+    data = [([v], 3.0 * v) for v in (1e5, 2e5, -3e5)]
+    with pytest.raises(sn.NumericalError) as info:
+        sn.train_model(w * x + b, "mse", data, epochs=50, lr=lr, batch_size=batch_size, engine=engine)
+    return str(info.value), w.value, b.value
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_divergence_names_the_parameter_and_step(engine):
+    message, w, b = diverge(engine, 1e308, None)
+    assert message == diverge("interpreted", 1e308, None)[0]
+    assert "parameter 'w' at step 1" in message
+    assert (w, b) == (0.5, 0.1)  # the last finite values
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("batch_size", [1, None])
+def test_slow_divergence_fails_as_the_interpreted_engine_does(engine, batch_size):
+    got, want = diverge(engine, 1.0, batch_size), diverge("interpreted", 1.0, batch_size)
+    assert got[0] == want[0]
+    assert all(math.isfinite(v) for v in got[1:])
+    assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(got[1:], want[1:]))
+
+
+@pytest.mark.parametrize("engine", ["interpreted"] + ENGINES)
+def test_op_failure_during_training_is_the_engines_error(engine):
+    x, w = sn.Input("x"), sn.Parameter(1.0, name="w")
+    model = (w * x).log()
+    data = [([1.0], 0.0), ([-1.0], 0.0)]
+    with pytest.raises(sn.NumericalError, match="log failed at node"):
+        sn.train_model(model, "mse", data, epochs=2, lr=0.1, batch_size=None, engine=engine)
+    assert w.value == 1.0
+
+
+def test_pair_loss_on_generated_code_is_bit_exact():
+    def run(engine):
+        sn.seed(3)
+        model = sn.MLP(2, [4, 1], activation="relu")
+        pair = (lambda p, t: (p - t) ** 2, lambda p, t: 2 * (p - t))
+        h = sn.train_model(model, pair, dataset("mse", 20), epochs=3, lr=0.05, engine=engine)
+        return h, [p.value for p in sn.compile(model).parameters]
+
+    assert run("python") == run("interpreted")
+    assert run("auto") == run("interpreted")
+
+
+def test_engine_option_is_validated():
+    x, w = sn.Input("x"), sn.Parameter(1.0, name="w")
+    with pytest.raises(sn.InputError, match="engine"):
+        sn.train_model(w * x, "mse", [([1.0], 1.0)], engine="gpu")
+    if HAVE_NUMPY:
+        with pytest.raises(sn.InputError, match="named loss"):
+            sn.train_model(w * x, (lambda p, t: p, lambda p, t: 1.0), [([1.0], 1.0)], engine="numpy")
+
+
+def test_printing_is_the_same_on_every_engine():
+    texts = []
+    for engine in ["interpreted"] + ENGINES:
+        x, w = sn.Input("x"), sn.Parameter(0.0, name="w")
+        buf = io.StringIO()
+        sn.train_model(w * x, "mse", [([1.0], 2.0), ([2.0], 4.0)], epochs=4, lr=0.05, print_every=2,
+                       engine=engine, out=buf)
+        texts.append(buf.getvalue())
+    assert len(set(texts)) == 1 and texts[0].count("mean loss") == 2
+
+
+def test_trainer_steps_one_batch_at_a_time():
+    x, w = sn.Input("x"), sn.Parameter(0.0, name="w")
+    t = make_trainer(w * x, "mse", [([1.0], 2.0), ([2.0], 4.0)], batch_size=None, engine="python")
+    assert t.step([0, 1], 0.1, 1, 1) == 20.0
+    assert w.value == 0.0  # written back by finish()
+    t.finish()
+    assert w.value == pytest.approx(1.0)
+
+
+def test_training_without_numpy_uses_generated_python(tmp_path):
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "import symnet as sn\n"
+        "x, w = sn.Input('x'), sn.Parameter(0.0, name='w')\n"
+        "h = sn.train_model(w * x, 'mse', [([float(v)], 2.0 * v) for v in range(200)], epochs=3, lr=1e-5,\n"
+        "                   batch_size=None)\n"
+        "assert 'numpy' not in [k for k, v in sys.modules.items() if v is not None]\n"
+        "try:\n"
+        "    sn.train_model(w * x, 'mse', [([1.0], 1.0)], engine='numpy')\n"
+        "except sn.InputError as exc:\n"
+        "    print('ok', 'NumPy' in str(exc))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok True"
