@@ -53,6 +53,8 @@ from .ops import OPS, define_op
 from .train import train_model
 from .files import load, save
 from .torch_import import from_torch
+from .check import check_gradients
+from .derivative import check_derivative
 
 __version__ = "0.1.0"
 
@@ -64,4 +66,5 @@ __all__ = [
     "Softmax", "Subtract", "SymnetError", "Tanh", "UnknownOpError", "bce", "compile", "cross_entropy",
     "define_op", "mse", "seed", "train_model",
     "from_torch", "load", "save",
+    "check_derivative", "check_gradients",
 ]
