@@ -188,8 +188,9 @@ def resolve_ops(order: Sequence[Node]) -> tuple[list[Op | None], list[tuple[int,
                 row = get_op(node.op, node._describe()) if isinstance(node.op, str) else get_op(repr(node.op), node._describe())
                 rows[node.op] = row
             kids = node.children
-            if row.arity != len(kids):
-                row.check_arity(len(kids), node._describe())
+            n = len(kids)
+            if n != row.arity and (row.arity is not None or n < row.min_arity):  # describe only on error
+                row.check_arity(n, node._describe())
             ops.append(row)
             args.append(tuple([pos[c] if c.kind != "macro" else pos[_target(c)] for c in kids]))
         else:

@@ -130,8 +130,9 @@ class Node:
             children = _as_sequence(children, op)
         kids = tuple([c if isinstance(c, Node) else as_node(c, f"operand {i + 1} of '{op}'")
                       for i, c in enumerate(children)])
-        if row.arity != len(kids):
-            row.check_arity(len(kids), f"'{op}' node" + (f" '{name}'" if name else ""))
+        n = len(kids)
+        if n != row.arity and (row.arity is not None or n < row.min_arity):  # format only on error
+            row.check_arity(n, f"'{op}' node" + (f" '{name}'" if name else ""))
         for k in kids:
             if k.kind == "output":
                 raise GraphError(f"'{op}': an Output (vector) cannot be an operand; use one of its components")
@@ -363,8 +364,13 @@ class Macro(Node):
 
 def _op_class(cls_name: str, op: str, doc: str) -> type:
     def __init__(self: Node, children: Any, name: str | None = None) -> None:
-        kids = tuple(as_node(c, f"operand {i + 1} of '{op}'") for i, c in enumerate(_as_sequence(children, op)))
-        get_op(op).check_arity(len(kids), f"'{op}' node" + (f" '{name}'" if name else ""))
+        # messages are formatted only on error: graphs of millions of nodes are built here
+        kids = tuple([c if isinstance(c, Node) else as_node(c, f"operand {i + 1} of '{op}'")
+                      for i, c in enumerate(_as_sequence(children, op))])
+        row = get_op(op)
+        n = len(kids)
+        if n != row.arity and (row.arity is not None or n < row.min_arity):
+            row.check_arity(n, f"'{op}' node" + (f" '{name}'" if name else ""))
         Node.__init__(self, "op", op, kids, None, name)
 
     return type(cls_name, (Node,), {"__slots__": (), "__init__": __init__, "__doc__": doc})
