@@ -89,7 +89,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
     from .cli_grad import gradient_text
 
     net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
-    _out(gradient_text(net, args.wrt, latex=args.latex, digits=args.digits))
+    _out(gradient_text(net, args.wrt, latex=args.latex, digits=args.digits, layers=args.layers or None))
     return OK
 
 
@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     _loss_options(p, "the target: a number, or a name for a new input (default y); a class index for cross_entropy")
     p.add_argument("--latex", action="store_true", help="LaTeX instead of text")
     p.add_argument("--digits", type=_digits, metavar="N", help="substitute parameter values, rounded to N digits")
+    p.add_argument("--layers", action="store_true",
+                   help="one definition per line (forward intermediates, then adjoints); automatic for large networks")
     p.set_defaults(func=cmd_grad)
 
     p = sub.add_parser("check", parents=[common], help="check every gradient against SymPy and finite differences",

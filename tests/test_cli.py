@@ -135,7 +135,7 @@ def test_user_module_that_fails_on_import(capsys, tmp_path, monkeypatch):
     (["check", "{model}", "--at", "x=nan"], "'nan' is not a finite number"),
     (["check", "{model}", "--at", "x=1,x=2"], "'x' is given twice"),
     (["check", "{model}", "--target", "1"], "--target needs --loss"),
-    (["grad", "{model}", "--wrt", "q"], "'q' is not a parameter or input"),
+    (["grad", "{model}", "--wrt", "q"], "'q' is not an input or parameter"),
     (["grad", "{model}", "--wrt", "w", "--loss", "cross_entropy", "--target", "a"], "CLASS_INDEX"),
 ])
 def test_bad_options_are_one_line_errors(capsys, model_file, argv, message):
@@ -165,10 +165,21 @@ def test_grad_text_and_latex(capsys, model_file):
 
 def test_grad_with_numeric_target(capsys, user_module):
     code, out, _ = run(capsys, "grad", "mymodel.py:square", "--wrt", "w", "--loss", "mse", "--target", "1")
-    assert code == 0 and out.strip() == "4*w*x**2*(-1 + (w*x)**2)"
+    assert code == 0 and out.strip() == "4*w*x**2*(w**2*x**2 - 1)"
     code, out, _ = run(capsys, "grad", "mymodel.py:square", "--wrt", "w", "--loss", "mse", "--target", "1",
                        "--digits", "3")
-    assert code == 0 and out.strip() == "8.0*x**2*(-1.0 + 4.0*x**2)"
+    assert code == 0 and out.strip() == "8.0*x**2*(4.0*x**2 - 1.0)"
+
+
+def test_grad_of_a_deep_network_uses_the_let_form(capsys, tmp_path):
+    sn.seed(1)
+    path = tmp_path / "deep.json"
+    sn.save(sn.MLP(2, [3] * 12 + [1], activation="tanh"), path)
+    code, out, _ = run(capsys, "grad", str(path), "--wrt", "w1_1_1", "--loss", "mse")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("z1_1 = ") and lines[-1].startswith("d L / d w1_1_1 = ")
+    code, out, _ = run(capsys, "grad", str(path), "--wrt", "b13_1", "--latex")
+    assert code == 0 and out.startswith("\\begin{aligned}")
 
 
 # -- check ---------------------------------------------------------------------------------------
