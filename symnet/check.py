@@ -7,9 +7,10 @@ For every parameter and input, at every point, the report compares three numbers
   each op's ``sympy`` form is differentiated by SymPy and the local derivatives
   are accumulated in 50-digit arithmetic along the graph (the *let form*; cost
   linear in the number of edges). Graphs whose inlined expression has at most
-  ``INLINE_MAX_TREE`` (400) nodes and ``INLINE_MAX_KINKS`` (4) kink ops are also
-  differentiated whole, and that value is the one shown. Forward values are
-  computed from the SymPy forms too, so a wrong forward rule is caught;
+  ``INLINE_MAX_TREE`` (400) nodes, ``INLINE_MAX_KINKS`` (4) kink ops and depth
+  ``INLINE_MAX_DEPTH`` (60) are also differentiated whole, and that value is the
+  one shown. Forward values are computed from the SymPy forms too, so a wrong
+  forward rule is caught;
 * **finite diff** -- a central difference of the engine's forward values in
   float64 with step ``h_i = 1e-6 * max(1, |theta_i|)`` (:mod:`symnet.check_fd`).
 
@@ -49,8 +50,8 @@ from typing import Any, Mapping, Sequence
 from . import engine, losses
 from .check_blame import accumulation_blame, fmt, local_blame
 from .check_fd import FDResult, consumers, downstream, finite_difference, kink_distances
-from .check_ref import INLINE_MAX_KINKS, INLINE_MAX_TREE, LocalForms, inlined_gradients, reference_adjoints, \
-    reference_values, tree_size
+from .check_ref import INLINE_MAX_DEPTH, INLINE_MAX_KINKS, INLINE_MAX_TREE, LocalForms, depths, \
+    inlined_gradients, reference_adjoints, reference_values, tree_size
 from .check_report import ForwardRow, GradientReport, GradRow, Tolerances
 from .compile import Program, compile
 from .errors import GradCheckError, InputError, NumericalError
@@ -254,14 +255,17 @@ class _Context:
         self.users = consumers(p)
         self.down = {i: downstream(self.users, i) for i in self.leaves}
         size, kinks = tree_size(p)
-        self.inline = all(size[o] <= INLINE_MAX_TREE and kinks[o] <= INLINE_MAX_KINKS for o in p.outputs)
+        depth = depths(p)
+        self.inline = all(size[o] <= INLINE_MAX_TREE and kinks[o] <= INLINE_MAX_KINKS
+                          and depth[o] <= INLINE_MAX_DEPTH for o in p.outputs)
 
     def reference_label(self) -> str:
         if self.inline:
             return ("SymPy's derivative of the fully inlined elementary expression, cross-checked with the "
                     "per-node let form; 50 digits")
         return ("SymPy's derivative of each op's SymPy form, accumulated along the graph (let form); 50 digits "
-                f"(the graph is above the inline limit of {INLINE_MAX_TREE} nodes / {INLINE_MAX_KINKS} kinks)")
+                f"(the graph is above the inline limit of {INLINE_MAX_TREE} nodes, {INLINE_MAX_KINKS} kinks "
+                f"or depth {INLINE_MAX_DEPTH})")
 
     def name(self, i: int) -> str:
         return self.program.names[i] or f"#{i}"

@@ -22,15 +22,17 @@ from .emit.sympy import elementary_nodes, leaf_symbols
 from .errors import GraphError
 from .ops import Op
 
-__all__ = ["DPS", "LocalForms", "Form", "hp", "number", "reference_values", "reference_adjoints",
-           "inlined_gradients", "INLINE_MAX_TREE", "INLINE_MAX_KINKS"]
+__all__ = ["DPS", "LocalForms", "Form", "hp", "number", "reference_values", "reference_adjoints", "tree_size",
+           "depths", "inlined_gradients", "INLINE_MAX_TREE", "INLINE_MAX_KINKS", "INLINE_MAX_DEPTH"]
 
 #: Decimal digits of every SymPy evaluation in the reference.
 DPS = 50
 #: The inlined expression is differentiated directly only if its tree has at most this many nodes ...
 INLINE_MAX_TREE = 400
-#: ... and at most this many kink ops (each ReLU is a Piecewise; nested ones multiply out).
+#: ... and at most this many kink ops (each ReLU is a Piecewise; nested ones multiply out) ...
 INLINE_MAX_KINKS = 4
+#: ... and at most this depth (SymPy's ``diff`` recurses; about 150 levels overflow the stack).
+INLINE_MAX_DEPTH = 60
 
 
 def hp(x: float) -> sp.Float:
@@ -157,19 +159,30 @@ def tree_size(program: Program) -> tuple[list[int], list[int]]:
     return size, kinks
 
 
+def depths(program: Program) -> list[int]:
+    """The depth of every node's expression (leaves are 1), computed iteratively."""
+    depth = [1] * len(program.nodes)
+    for i in program.op_indices:
+        depth[i] = 1 + max((depth[a] for a in program.args[i]), default=0)
+    return depth
+
+
 def inlined_gradients(program: Program, leaves: Sequence[float], output: int,
                       wrt: Sequence[int]) -> dict[int, Any] | None:
     """SymPy's derivative of the fully inlined elementary output with respect to each leaf
     in ``wrt``, at the point; ``None`` if the graph is above the documented size limits."""
     size, kinks = tree_size(program)
-    if size[output] > INLINE_MAX_TREE or kinks[output] > INLINE_MAX_KINKS:
+    if size[output] > INLINE_MAX_TREE or kinks[output] > INLINE_MAX_KINKS or depths(program)[output] > INLINE_MAX_DEPTH:
         return None
     symbols = leaf_symbols(program)
     exprs = elementary_nodes(program, symbols=symbols)
     out = exprs[output]
     subs = {symbols[i]: hp(leaves[i]) for i in symbols}
     result: dict[int, Any] = {}
-    for i in wrt:
-        d = sp.diff(out, symbols[i])
-        result[i] = number(d.xreplace(subs)) if d.free_symbols else number(d)
+    try:
+        for i in wrt:
+            d = sp.diff(out, symbols[i])
+            result[i] = number(d.xreplace(subs)) if d.free_symbols else number(d)
+    except RecursionError:  # the let form still answers
+        return None
     return result

@@ -19,6 +19,8 @@ Verdicts: FAIL if a probe disagrees (the counterexample is the first such point)
 else UNDEFINED if the claim is not finite or not real at a probe where the true
 derivative is, or if fewer than ``points`` probes could be evaluated (never PASS);
 else PASS. A symbolic proof is reported (``.symbolic``) but never replaces the probes.
+Models whose inlined expression exceeds ``MAX_TREE`` nodes or depth ``MAX_DEPTH``
+raise ExportLimitError (check_gradients handles any size).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any, Iterator, Sequence
 
 import sympy as sp
 
-from .check_ref import hp, number, reference_values, tree_size, LocalForms
+from .check_ref import LocalForms, depths, hp, number, reference_values, tree_size
 from .compile import Program, compile
 from .emit.sympy import elementary_nodes, leaf_symbols
 from .errors import ExportLimitError, FormulaError, InputError
@@ -40,7 +42,7 @@ from .graph import Input, Node, default_rng
 from .network import Network
 
 __all__ = ["check_derivative", "DerivativeVerdict", "Counterexample", "SYMBOLIC_MAX_OPS", "SYMBOLIC_SECONDS",
-           "MAX_TREE"]
+           "MAX_TREE", "MAX_DEPTH"]
 
 #: The symbolic test runs only on differences with at most this many operations ...
 SYMBOLIC_MAX_OPS = 400
@@ -48,6 +50,8 @@ SYMBOLIC_MAX_OPS = 400
 SYMBOLIC_SECONDS = 2.0
 #: A model whose inlined expression has more nodes than this is refused (ExportLimitError).
 MAX_TREE = 20_000
+#: ... or a depth above this (SymPy's ``diff`` recurses and overflows the stack at about 150).
+MAX_DEPTH = 100
 #: Probe agreement: ``|c - t| <= RTOL * max(|c|, |t|) + ATOL``.
 RTOL, ATOL = 1e-10, 1e-12
 KINK_BAND = 0.05
@@ -113,9 +117,10 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     """Check a hand-derived derivative ``claimed`` of ``model`` with respect to ``wrt``.
 
     ``model`` is a formula string (``inputs`` names its inputs; other names are
-    parameters), a node or a network. ``target``: in a formula string, the name
-    of the target variable (an input); for a node or network, a name or a number
-    ``y`` that makes the model the squared error ``(model - y)**2``.
+    parameters), a node or a network. ``target``: in a formula string, a name is
+    the target variable (an input of the formula); for a node or network a name
+    ``y``, and for any model a number ``y``, makes the model the squared error
+    ``(model - y)**2``.
 
     >>> import symnet as sn
     >>> w, x, b = sn.Parameter(name="w"), sn.Input("x"), sn.Parameter(name="b")
@@ -133,14 +138,22 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
         raise InputError(f"check_derivative: wrt={wrt!r} is not a variable of the model; "
                          f"its variables are {', '.join(sorted(names)) or 'none'}")
     claim_program, claim_label = _claim_program(claimed, program, names)
-    size, _ = tree_size(program)
-    if size[program.outputs[0]] > MAX_TREE:
-        raise ExportLimitError(f"check_derivative: the model's expression has more than {MAX_TREE} nodes; "
-                               "use check_gradients for large networks")
+    out = program.outputs[0]
+    size, depth = tree_size(program)[0][out], depths(program)[out]
+    if size > MAX_TREE or depth > MAX_DEPTH or depths(claim_program)[claim_program.outputs[0]] > MAX_DEPTH:
+        raise ExportLimitError(f"check_derivative: the expression is too large for SymPy (limits: {MAX_TREE} "
+                               f"nodes, depth {MAX_DEPTH}; the model has {size} and {depth}); "
+                               "use check_gradients, which works node by node")
     symbols = leaf_symbols(program)
-    model_expr = elementary_nodes(program, symbols=symbols)[program.outputs[0]]
+    model_expr = elementary_nodes(program, symbols=symbols)[out]
     claim_expr = elementary_nodes(claim_program)[claim_program.outputs[0]]
-    expected_expr = sp.diff(model_expr, symbols[names[wrt]])
+    label = label or _short(sp.sstr(model_expr))
+    claim_label = claim_label or _short(sp.sstr(claim_expr))
+    try:
+        expected_expr = sp.diff(model_expr, symbols[names[wrt]])
+    except RecursionError:
+        raise ExportLimitError("check_derivative: SymPy ran out of stack differentiating the model; "
+                               "use check_gradients") from None
     verdict = DerivativeVerdict(wrt=wrt, model=label, claimed=claim_label, expected=sp.sstr(expected_expr),
                                 expected_expr=expected_expr, verdict="PASS", seed=seed)
     verdict.symbolic = _symbolic_zero(expected_expr - claim_expr)
@@ -178,15 +191,14 @@ def _model_program(model: Any, inputs: Sequence[str] | None, target: Any) -> tup
             raise InputError("check_derivative: the network has several outputs; pass one of its output nodes")
         program = model.program
         if target is None:
-            return program, _short(model.funcify() if hasattr(model, "funcify") else "the network")
+            return program, ""
         model = program.nodes[program.outputs[0]]
     if not isinstance(model, Node):
         raise InputError(f"check_derivative: model must be a formula string, a node or a network, "
                          f"got {type(model).__name__}")
     if target is not None:
         model = _squared_error(model, target)
-    program = compile(model).program
-    return program, _short(sp.sstr(elementary_nodes(program)[program.outputs[0]]))
+    return compile(model).program, ""  # labelled from its SymPy form once the size limits passed
 
 
 def _squared_error(root: Node, target: Any) -> Node:
@@ -214,8 +226,6 @@ def _claim_program(claimed: Any, program: Program, names: dict[str, int]) -> tup
     if unknown:
         raise FormulaError(f"the claimed derivative uses {', '.join(map(repr, unknown))}, which the model does "
                            f"not have; its variables are {', '.join(sorted(names))}")
-    if not label:
-        label = sp.sstr(elementary_nodes(claim)[claim.outputs[0]])
     return claim, label
 
 

@@ -335,6 +335,15 @@ def test_values_may_override_parameters_and_do_not_mutate():
     assert report.points == [{"w": -2.0, "x": 1.5}] and w.value == 0.3
 
 
+def test_deep_chain_uses_the_let_form_without_recursion():
+    x, w = sn.Input("x"), sn.Parameter(0.9, name="w")
+    h = x
+    for _ in range(2000):
+        h = (h * w + 0.1).tanh()
+    report = check_gradients(h, {"x": 0.5})
+    assert report.ok and "let form" in report.reference
+
+
 def test_scale_337_parameters():
     sn.seed(0)
     report = check_gradients(sn.MLP(2, [16, 16, 1]), {"x1": 0.3, "x2": -0.7}, loss="mse", target=1.0)
