@@ -104,6 +104,71 @@ def cmd_check(args: argparse.Namespace) -> int:
     return OK if report.ok else FAILED
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .derivative import check_derivative
+
+    net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
+    verdict = check_derivative(net, args.wrt, args.claim, points=args.points, seed=args.seed)
+    _out(str(verdict))
+    return OK if verdict.correct else FAILED
+
+
+def _report_target(text: str | None, loss: str | None) -> Any:
+    if loss is None or loss == "cross_entropy":
+        return parse_target(text, loss)
+    if text is None:
+        raise InputError(f"--loss {loss} needs --target VALUE (comma-separated for several outputs)")
+    values = [parse_target(part, loss) for part in text.split(",")]
+    if any(isinstance(v, str) for v in values):
+        raise InputError(f"--target must be a number here (the worked example needs its value), got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    net = _network(args)
+    at = parse_assignments(args.at)
+    target = _report_target(args.target, args.loss)
+    options: dict[str, Any] = {"exercise": args.exercise, "digits": args.digits}
+    if args.lr is not None:
+        options["lr"] = args.lr
+    if args.title is not None:
+        options["title"] = args.title
+    with Progress("writing the report" + (" and running pdflatex" if args.pdf else "")):
+        written = write_report(net, args.output, at, target, args.loss, pdf=args.pdf, **options)
+    for path in written:
+        _out(f"wrote {path}")
+    return OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    with Progress("training the two examples"):
+        buffer = _Buffer()
+        run(buffer)
+    sys.stdout.write(buffer.getvalue())
+    return OK
+
+
+class _Buffer:
+    """Collects the demo's output so that the progress line never mixes with it."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+
 def cmd_ops(args: argparse.Namespace) -> int:
     rows = [("op", "arity", "formula", "derivative")]
     for row in OPS.values():
@@ -161,6 +226,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
     p.add_argument("--lenient", action="store_true", help="PyTorch's gradcheck tolerances (rtol 1e-3, atol 1e-5)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("verify", parents=[common], help="check a derivative derived by hand",
+                       description="Check a hand-derived derivative against SymPy's: prints the verdict, a "
+                                   "counterexample and the correct expression; exit 1 when it is wrong.")
+    _model_options(p)
+    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable the claim differentiates by")
+    p.add_argument("--claim", required=True, metavar="FORMULA", help="the derivative, e.g. '2*(w*x + b - y)*x'")
+    _loss_options(p, "the target: a number, or a name for a new input (default y)")
+    p.add_argument("--points", type=int, default=6, metavar="N", help="random probe points (default 6)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the probe points (default 0)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("report", parents=[common], help="write a LaTeX report (network, gradients, worked example)",
+                       description="Write a standalone LaTeX document: the network, its graph, the loss, every "
+                                   "gradient in closed form and a worked forward/backward example.")
+    _model_options(p)
+    p.add_argument("--at", action="append", required=True, metavar="NAME=V,...",
+                   help="the inputs of the worked example, e.g. --at x=1,y=0")
+    _loss_options(p, "the target value (comma-separated for several outputs; a class index for cross_entropy)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.tex", help="where to write the document")
+    p.add_argument("--pdf", action="store_true", help="also compile it with pdflatex")
+    p.add_argument("--exercise", action="store_true",
+                   help="a student sheet with the backward pass left blank, and its answer key (FILE-key.tex)")
+    p.add_argument("--lr", type=float, metavar="ETA", help="show one gradient-descent step with this learning rate")
+    p.add_argument("--digits", type=_digits, default=4, metavar="N", help="significant digits shown (default 4)")
+    p.add_argument("--title", help="the document's title")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", parents=[common], help="train the two classic examples and print their formulas",
+                       description="Train Fahrenheit-to-Celsius and above-the-line-y=x, then print their formulas "
+                                   "and gradients.")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("ops", parents=[common], help="list the elementary operations",
                        description="The op table: name, arity, formula and derivative of every op.")

@@ -209,6 +209,67 @@ def test_check_fails_with_exit_1_on_a_wrong_derivative(capsys, user_module, monk
     assert code == 1 and "FAIL" in out and err == ""
 
 
+# -- verify -------------------------------------------------------------------------------------------
+
+needs_parse = pytest.mark.skipif(not HAS_PARSE, reason="symnet.parse has not landed")
+
+
+@needs_parse
+def test_verify_right_and_wrong_claims(capsys, model_file):
+    code, out, _ = run(capsys, "verify", "w*x + b", "--inputs", "x", "--wrt", "w", "--claim", "x")
+    assert code == 0 and "correct" in out
+    code, out, err = run(capsys, "verify", "w*x + b", "--inputs", "x", "--loss", "mse", "--wrt", "w",
+                         "--claim", "(w*x + b - y)*x")
+    assert code == 1 and "WRONG" in out and "counterexample" in out and err == ""
+    code, out, _ = run(capsys, "verify", "w*x + b", "--inputs", "x", "--loss", "mse", "--wrt", "w",
+                       "--claim", "2*(w*x + b - y)*x")
+    assert code == 0
+
+
+@needs_parse
+def test_verify_hostile_claim_is_refused(capsys, model_file, tmp_path):
+    sentinel = tmp_path / "pwned"
+    claim = f"__import__('os').system('touch {sentinel}')"
+    code, _, err = run(capsys, "verify", model_file, "--wrt", "w", "--claim", claim)
+    assert code == 2 and one_line_error(err) and not sentinel.exists()
+
+
+# -- report -------------------------------------------------------------------------------------------
+
+
+def test_report_writes_tex_and_exercise(capsys, model_file, tmp_path):
+    out_tex = tmp_path / "out.tex"
+    code, out, err = run(capsys, "report", model_file, "--at", "x=2", "--loss", "mse", "--target", "1",
+                         "-o", str(out_tex), "--lr", "0.1")
+    assert code == 0 and out == f"wrote {out_tex}\n" and err == ""
+    tex = out_tex.read_text()
+    assert tex.startswith("\\documentclass") and "\\end{document}" in tex
+    code, out, _ = run(capsys, "report", model_file, "--at", "x=2", "-o", str(tmp_path / "ex.tex"), "--exercise")
+    assert code == 0 and (tmp_path / "ex-key.tex").exists()
+
+
+def test_report_needs_numeric_target(capsys, model_file, tmp_path):
+    code, _, err = run(capsys, "report", model_file, "--at", "x=2", "--loss", "mse", "--target", "t",
+                       "-o", str(tmp_path / "r.tex"))
+    assert code == 2 and "--target must be a number" in one_line_error(err)
+    assert not (tmp_path / "r.tex").exists()
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")
+def test_report_pdf(capsys, model_file, tmp_path):
+    code, out, _ = run(capsys, "report", model_file, "--at", "x=2", "-o", str(tmp_path / "r.tex"), "--pdf")
+    assert code == 0 and (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+
+
+# -- demo ----------------------------------------------------------------------------------------------
+
+
+def test_demo_prints_formulas_and_gradients(capsys):
+    code, out, err = run(capsys, "demo")
+    assert code == 0 and err == ""
+    assert "Fahrenheit" in out and "w*F + b" in out and "d/dw" in out and "relu" in out
+
+
 # -- ops --------------------------------------------------------------------------------------------
 
 
