@@ -146,6 +146,23 @@ class Network:
         p = self.program
         return {p.names[i]: adj[i] for i in p.parameters + p.inputs}
 
+    # -- SymPy (symnet.emit.sympy) ----------------------------------------------
+
+    def to_sympy(self, numeric: bool = False, form: str = "display", **options: Any) -> Any:
+        """The network as SymPy: an ``Expr`` (a ``Matrix`` for vector outputs); ``form`` is
+        ``"display"``, ``"elementary"`` or ``"let"`` (``(definitions, output)``); options
+        as for :func:`symnet.emit.sympy.to_sympy` (``max_depth``, ``max_kinks``).
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+        >>> net = sn.compile((w * x).relu())
+        >>> net.to_sympy(), net.to_sympy(numeric=True, form="elementary")
+        (relu(w*x), Piecewise((x/2, x > 0), (0, True)))
+        """
+        from .emit.sympy import to_sympy
+
+        return to_sympy(self.program, numeric, form, **options)
+
     # -- generated Python (symnet.emit.python) ---------------------------------
 
     def to_python(self) -> str:

@@ -1,35 +1,75 @@
 """SymPy emitter: a network as SymPy expressions, built programmatically from the op rows.
 
-Two forms:
+Three forms (:func:`to_sympy`):
 
+* the **display** form writes every call-form op whose row has no SymPy function
+  of the same name as a named SymPy function (``sigmoid(z)``, ``relu(z)``, a user
+  op's name) that SymPy can still evaluate, differentiate and print in LaTeX
+  (``\\sigma``, ``\\operatorname{ReLU}``), and everything else from the row's
+  ``sympy`` field;
 * the **elementary** form uses only SymPy's own functions (each row's ``sympy``
   field: ``exp``, ``log``, ``tanh``, ``Piecewise`` ...), so SymPy can differentiate
   it without knowing any of symnet's derivative rules -- the verifier's oracle;
-* the **let** form is an ordered list of ``(Symbol, Expr)`` definitions, one per op
-  node, plus the output symbol(s); it stays linear in the network's size however
-  deep or shared the graph is.
+* the **let** form is an ordered list of ``(Symbol, Expr)`` definitions plus the
+  output; it stays linear in the network's size however deep or shared the graph is.
 
 Symbols are ``real=True`` and named as the network names its inputs, parameters
-and intermediates. Nothing is parsed from strings.
+and intermediates. Nothing is parsed from strings. Expressions are built with
+SymPy's automatic evaluation off (``evaluate=False``), except for ops with a
+kink (their rows build ``Piecewise``, which SymPy must fold), so building is
+linear in the number of nodes.
+
+Limits (SymPy itself recurses over expression depth): an inlined form deeper
+than ``max_depth`` operations, or an elementary form with more than
+``max_kinks`` kink ops nested under one kink op (each nested ``Piecewise``
+multiplies SymPy's work), raises :class:`~symnet.errors.ExportLimitError`; the
+let form has neither limit.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import sympy as sp
+from mpmath.libmp import prec_to_dps
 
 from ..compile import Program
+from ..errors import ExportLimitError, SymnetError
+from ..ops import Op
 
-__all__ = ["leaf_symbols", "constant", "elementary_nodes", "let_form"]
+__all__ = ["leaf_symbols", "constant", "elementary_nodes", "let_form", "to_sympy", "display_function",
+           "FORMS", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_KINKS", "LET_DEPTH"]
+
+#: The forms :func:`to_sympy` writes.
+FORMS = ("display", "elementary", "let")
+#: Inlined forms deeper than this many operations raise ExportLimitError (SymPy's
+#: printers and ``diff`` recurse; about 110 levels already fail at the default
+#: recursion limit).
+DEFAULT_MAX_DEPTH = 100
+#: The elementary form allows at most this many kink ops (tree count) below any kink op.
+DEFAULT_MAX_KINKS = 4
+#: A let-form definition inlines at most this many levels of unnamed operations.
+LET_DEPTH = 12
 
 
 def constant(value: float) -> sp.Expr:
-    """A float as an exact SymPy number (integers stay integers)."""
+    """A float as an exact SymPy number (integers stay integers).
+
+    >>> constant(2.0), constant(0.5)
+    (2, 1/2)
+    """
     if float(value).is_integer():
         return sp.Integer(int(value))
     num, den = float(value).as_integer_ratio()
     return sp.Rational(num, den)
+
+
+def _display_number(value: float) -> sp.Expr:
+    """Integers and short binary fractions exactly (``1/2``), other values as Floats."""
+    v = float(value)
+    if v.is_integer() or v.as_integer_ratio()[1] <= 64:
+        return constant(v)
+    return sp.Float(v)
 
 
 def leaf_symbols(program: Program) -> dict[int, sp.Symbol]:
@@ -37,10 +77,11 @@ def leaf_symbols(program: Program) -> dict[int, sp.Symbol]:
     return {i: sp.Symbol(program.names[i], real=True) for i in program.inputs + program.parameters}
 
 
-def _leaf(program: Program, i: int, symbols: dict[int, sp.Symbol], numeric: bool) -> sp.Expr:
+def _leaf(program: Program, i: int, symbols: dict[int, sp.Symbol], numeric: bool,
+          number: Callable[[float], sp.Expr] = constant) -> sp.Expr:
     node = program.nodes[i]
     if node.kind == "constant" or (numeric and node.kind == "parameter"):
-        return constant(node._value)
+        return number(node._value)
     return symbols[i]
 
 
@@ -48,7 +89,10 @@ def elementary_nodes(program: Program, *, numeric: bool = False,
                      symbols: dict[int, sp.Symbol] | None = None) -> list[Any]:
     """The elementary SymPy expression of every node, inlined (SymPy shares subtrees).
 
-    With ``numeric=True`` parameters are replaced by their exact current values.
+    Built with SymPy's automatic evaluation, as each row's ``sympy`` field does by
+    default; :func:`to_sympy` with ``form="elementary"`` builds the same expressions
+    without it, which is much faster on large graphs. With ``numeric=True``
+    parameters are replaced by their exact current values.
     """
     symbols = leaf_symbols(program) if symbols is None else symbols
     exprs: list[Any] = [None] * len(program.nodes)
@@ -60,20 +104,215 @@ def elementary_nodes(program: Program, *, numeric: bool = False,
     return exprs
 
 
+def _elementary(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
+    # Piecewise forms (ops with a kink) must be folded by SymPy; the rest is built as written.
+    if op.kink is not None:
+        with sp.evaluate(True):
+            return op.sympy(sp, args, attr)
+    return op.sympy(sp, args, attr)
+
+
 def let_form(program: Program, *, numeric: bool = False,
-             symbols: dict[int, sp.Symbol] | None = None) -> tuple[list[tuple[sp.Symbol, Any]], list[Any]]:
-    """``(definitions, outputs)``: one ``(Symbol, elementary Expr)`` per op node, in order,
-    each over leaf symbols and earlier definitions; ``outputs`` are the output symbols."""
+             symbols: dict[int, sp.Symbol] | None = None,
+             named: Sequence[int] | None = None) -> tuple[list[tuple[sp.Symbol, Any]], list[Any]]:
+    """``(definitions, outputs)``: one ``(Symbol, elementary Expr)`` per named op node, in
+    order, each over leaf symbols and earlier definitions; ``outputs`` are the output
+    expressions (the output's symbol when it is named).
+
+    ``named`` lists the op nodes that get a definition (default: every op node);
+    the others are written inline where they are used.
+
+    >>> import symnet as sn
+    >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+    >>> let_form(sn.compile((w * x).tanh()).program)
+    ([(t1, w*x), (yhat, tanh(t1))], [yhat])
+    """
     symbols = leaf_symbols(program) if symbols is None else dict(symbols)
+    keep = set(program.op_indices if named is None else named)
     refs: list[Any] = [None] * len(program.nodes)
     defs: list[tuple[sp.Symbol, Any]] = []
-    for i, op in enumerate(program.ops):
-        if op is None:
-            refs[i] = _leaf(program, i, symbols, numeric)
-            continue
-        sym = sp.Symbol(program.names[i] or f"t{i}", real=True)
-        defs.append((sym, op.sympy(sp, tuple(refs[a] for a in program.args[i]), program.attrs[i])))
-        refs[i] = sym
+    with sp.evaluate(False):
+        for i, op in enumerate(program.ops):
+            if op is None:
+                refs[i] = _leaf(program, i, symbols, numeric)
+                continue
+            expr = _elementary(op, tuple(refs[a] for a in program.args[i]), program.attrs[i])
+            if i in keep:
+                sym = sp.Symbol(program.names[i] or f"t{i}", real=True)
+                defs.append((sym, expr))
+                refs[i] = sym
+            else:
+                refs[i] = expr
     return defs, [refs[o] for o in program.outputs]
 
 
+# -- display functions ------------------------------------------------------------
+
+_DISPLAY: dict[str, tuple[Op, Any]] = {}
+
+
+def _latex_symbol(op: Op, fallback: str) -> str:
+    return op.latex.symbol if op.latex.kind == "call" and op.latex.symbol else rf"\operatorname{{{fallback}}}"
+
+
+def display_function(op: Op) -> Any:
+    """The SymPy function the display form writes for a call-form op, or ``None``.
+
+    An op whose row already is SymPy's function of the same name (``exp``, ``log``,
+    ``tanh``) gets that function; another fixed-arity call-form op gets a SymPy
+    function named by its text symbol, which evaluates numerically, differentiates
+    and rewrites (``expr.rewrite("elementary")``) through the row's ``sympy`` field
+    and prints in LaTeX with the row's LaTeX symbol.
+
+    >>> from symnet.ops import OPS
+    >>> f = display_function(OPS["sigmoid"])
+    >>> f(sp.Integer(0)).evalf(5), f(sp.Symbol("z")).rewrite("elementary")
+    (0.50000, 1/(1 + exp(-z)))
+    """
+    cached = _DISPLAY.get(op.name)
+    if cached is not None and cached[0] is op:
+        return cached[1]
+    fn = _make_display_function(op)
+    _DISPLAY[op.name] = (op, fn)
+    return fn
+
+
+def _make_display_function(op: Op) -> Any:
+    form = op.text
+    name = form.symbol
+    if form.kind != "call" or op.arity is None or not name.isidentifier():
+        return None
+    dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
+    try:
+        probe = op.sympy(sp, dummies, None)
+    except Exception:  # a row that cannot be written over plain symbols: no display function
+        return None
+    if isinstance(probe, sp.Function) and type(probe).__name__ == name and probe.args == dummies:
+        return type(probe)
+    tex = _latex_symbol(op, name)
+
+    def elementary(self: Any) -> Any:
+        return op.sympy(sp, tuple(self.args), None)
+
+    def _eval_evalf(self: Any, prec: int) -> Any:
+        if not all(a.is_number for a in self.args):
+            return None
+        return elementary(self).evalf(prec_to_dps(prec))
+
+    def fdiff(self: Any, argindex: int = 1) -> Any:
+        if not 1 <= argindex <= len(dummies):
+            raise sp.ArgumentIndexError(self, argindex)
+        d = sp.diff(probe, dummies[argindex - 1])
+        return d.xreplace(dict(zip(dummies, self.args)))
+
+    def _eval_rewrite_as_elementary(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return op.sympy(sp, tuple(args), None)
+
+    def _latex(self: Any, printer: Any, exp: Any = None) -> str:
+        inner = ", ".join(printer._print(a) for a in self.args)
+        out = rf"{tex}\left({inner}\right)"
+        return out if exp is None else rf"{out}^{{{exp}}}"
+
+    namespace = {"nargs": op.arity, "_eval_evalf": _eval_evalf, "fdiff": fdiff,
+                 "_eval_rewrite_as_elementary": _eval_rewrite_as_elementary, "_latex": _latex,
+                 "__doc__": f"symnet op '{op.name}' ({op.doc}) as a named SymPy function."}
+    return type(name, (sp.Function,), namespace)
+
+
+def _display(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
+    fn = display_function(op) if attr is None else None
+    return fn(*args) if fn is not None else _elementary(op, args, attr)
+
+
+# -- limits ---------------------------------------------------------------------
+
+
+def _check_limits(program: Program, max_depth: int, max_kinks: int | None, form: str) -> None:
+    depth = [0] * len(program.nodes)
+    kinks = [0] * len(program.nodes)
+    cap = 1 << 30
+    for i in program.op_indices:
+        args = program.args[i]
+        depth[i] = 1 + max((depth[a] for a in args), default=0)
+        below = min(cap, sum(kinks[a] for a in args))
+        op = program.ops[i]
+        if op.kink is not None:  # type: ignore[union-attr]
+            if max_kinks is not None and below > max_kinks:
+                raise ExportLimitError(
+                    f"the elementary SymPy form of node '{program.names[i]}' nests {below} kink op(s) "
+                    f"(Piecewise) under it, past the limit max_kinks={max_kinks} (SymPy's work grows "
+                    "exponentially with them); use form='let' or form='display', or pass a larger max_kinks")
+            below = min(cap, below + 1)
+        kinks[i] = below
+    for o in program.outputs:
+        if depth[o] > max_depth:
+            raise ExportLimitError(
+                f"the {form} SymPy expression of output '{program.names[o]}' is {depth[o]} operations deep, "
+                f"past the export limit max_depth={max_depth} (SymPy recurses over depth); "
+                "use form='let' (named intermediates, any depth) or pass a larger max_depth "
+                "together with a higher sys.setrecursionlimit")
+
+
+def _let_names(program: Program, depth_cap: int = LET_DEPTH) -> list[int]:
+    """The op nodes the let form defines: the shared layered rule, every kink op (so no
+    Piecewise nests in another), and enough others that no definition is deeper than
+    ``depth_cap``."""
+    from .latex import intermediates
+
+    named = set(intermediates(program))
+    depth = [0] * len(program.nodes)
+    for i in program.op_indices:
+        d = 1 + max((depth[a] for a in program.args[i]), default=0)
+        if i in named or d >= depth_cap or program.ops[i].kink is not None:  # type: ignore[union-attr]
+            named.add(i)
+            d = 0
+        depth[i] = d
+    return sorted(named)
+
+
+def _pack(program: Program, outs: list[Any]) -> Any:
+    return sp.Matrix(len(outs), 1, outs) if program.vector else outs[0]
+
+
+def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
+             max_depth: int = DEFAULT_MAX_DEPTH, max_kinks: int = DEFAULT_MAX_KINKS) -> Any:
+    """The network as SymPy: an ``Expr`` (a ``Matrix`` column for vector outputs), or for
+    ``form="let"`` the pair ``(definitions, output)``.
+
+    ``numeric=True`` substitutes the parameters' current values (exact rationals in the
+    elementary and let forms, Floats in the display form). ``form`` is ``"display"``,
+    ``"elementary"`` or ``"let"`` (see the module docstring). Past ``max_depth`` /
+    ``max_kinks`` an inlined form raises :class:`~symnet.errors.ExportLimitError`.
+
+    >>> import symnet as sn
+    >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(2.0, name="b")
+    >>> p = sn.compile((w * x + b).sigmoid()).program
+    >>> to_sympy(p), to_sympy(p, numeric=True, form="elementary")
+    (sigmoid(b + w*x), 1/(1 + exp(-(x/2 + 2))))
+    >>> to_sympy(p, form="let")
+    ([(yhat, 1/(1 + exp(-(b + w*x))))], yhat)
+    """
+    if form not in FORMS:
+        raise SymnetError(f"unknown SymPy form {form!r}; use one of {', '.join(FORMS)}")
+    if not isinstance(numeric, bool):
+        raise SymnetError(f"numeric must be True or False, got {numeric!r}")
+    try:
+        if form == "let":
+            defs, outs = let_form(program, numeric=numeric, named=_let_names(program))
+            return defs, _pack(program, outs)
+        _check_limits(program, max_depth, max_kinks if form == "elementary" else None, form)
+        write_op = _display if form == "display" else _elementary
+        number = _display_number if form == "display" else constant
+        symbols = leaf_symbols(program)
+        exprs: list[Any] = [None] * len(program.nodes)
+        with sp.evaluate(False):
+            for i, op in enumerate(program.ops):
+                if op is None:
+                    exprs[i] = _leaf(program, i, symbols, numeric, number)
+                else:
+                    exprs[i] = write_op(op, tuple(exprs[a] for a in program.args[i]), program.attrs[i])
+        return _pack(program, [exprs[o] for o in program.outputs])
+    except RecursionError:
+        raise ExportLimitError(
+            f"SymPy ran out of recursion depth building the {form} form; use form='let' "
+            "or a higher sys.setrecursionlimit") from None
