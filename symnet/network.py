@@ -163,6 +163,22 @@ class Network:
 
         return to_sympy(self.program, numeric, form, **options)
 
+    # -- text (symnet.emit.text) -------------------------------------------------
+
+    def funcify(self, digits: int | None = None, layers: bool = False, **options: Any) -> str:
+        """The network as a formula that :func:`symnet.parse` reads back; ``digits=`` writes
+        parameter values rounded to that many significant digits, ``layers=True`` one
+        ``name = expr`` line per named intermediate (see :func:`symnet.emit.text.to_text`).
+
+        >>> import symnet as sn
+        >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(2.0, name="b")
+        >>> sn.compile(w * x + b).funcify(), sn.compile(w * x + b).funcify(digits=3)
+        ('w*x + b', '0.5*x + 2')
+        """
+        from .emit.text import to_text
+
+        return to_text(self.program, digits, layers, **options)
+
     # -- generated Python (symnet.emit.python) ---------------------------------
 
     def to_python(self) -> str:

@@ -1,0 +1,132 @@
+"""Text emitter (``funcify``): a network as a readable formula that :func:`symnet.parse` reads back.
+
+One walk over the compiled program with the shared precedence rules of
+:mod:`symnet.emit.render` (style ``TEXT``), so parentheses appear only where
+they are needed (``w*x + b``, ``a - (b - c)``, ``-(x**2)`` but ``(-x)**2``) and
+terms stay in the order they were built. Inputs and parameters are written by
+name; with ``digits=`` parameters are written as their values rounded to that
+many significant digits. Numbers are written in their shortest exact form
+(``2``, ``0.5``, ``1e-07``).
+
+With ``layers=True`` every named intermediate gets its own line ``name = expr``
+(the last line is the output), so a deep or shared network prints in size
+linear in its node count: the nodes of the shared layered rule
+(:func:`symnet.emit.latex.intermediates`: neurons' sums and activations,
+outputs, losses, user-named and shared nodes) and, in long chains, every node
+whose inline expression would nest deeper than ``max_depth`` operations. A
+vector output is written as a comma-separated list, on the last line when
+layered.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..compile import Program
+from ..errors import InputError
+from ..ops import PREC_ATOM, PREC_NEG
+from .render import DEFAULT_MAX_CHARS, TEXT, Piece, render
+
+__all__ = ["to_text", "format_number", "layer_nodes", "LAYER_DEPTH"]
+
+#: In the layered form no line nests deeper than this many operations, so that every
+#: line stays well inside the parser's default nesting limit.
+LAYER_DEPTH = 12
+
+
+def format_number(value: float, digits: int | None = None) -> str:
+    """A number as text: rounded to ``digits`` significant digits if given, then in
+    its shortest form that reads back exactly.
+
+    >>> format_number(2.0), format_number(0.5), format_number(0.6888437, 3), format_number(-1e-07)
+    ('2', '0.5', '0.689', '-1e-07')
+    """
+    v = float(value)
+    if not math.isfinite(v):
+        raise InputError(f"cannot write the non-finite number {v!r} as text")
+    if digits is not None:
+        v = float(f"{v:.{digits}g}")
+    if v == 0.0:
+        return "0"
+    if v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return repr(v)
+
+
+def _number_piece(value: float, digits: int | None = None) -> Piece:
+    text = format_number(value, digits)
+    return Piece(text, PREC_NEG if text.startswith("-") else PREC_ATOM)
+
+
+def _check_digits(digits: object) -> None:
+    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17):
+        raise InputError(f"digits must be an integer from 1 to 17 or None, got {digits!r}")
+
+
+def layer_nodes(program: Program, max_depth: int = LAYER_DEPTH) -> list[int]:
+    """The op nodes the layered form writes on lines of their own, in order.
+
+    >>> import symnet as sn
+    >>> x = sn.Input("x"); y = (x * 2).tanh()
+    >>> p = sn.compile(y + y).program
+    >>> [p.names[i] for i in layer_nodes(p)]
+    ['t2', 'yhat']
+    """
+    from .latex import intermediates
+
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+        raise InputError(f"max_depth must be a positive integer, got {max_depth!r}")
+    named = set(intermediates(program))
+    depth = [0] * len(program.nodes)
+    for i in program.op_indices:
+        d = 1 + max((depth[a] for a in program.args[i]), default=0)
+        if i in named or d >= max_depth:
+            named.add(i)
+            d = 0
+        depth[i] = d
+    return sorted(named)
+
+
+def to_text(program: Program, digits: int | None = None, layers: bool = False, *,
+            max_chars: int = DEFAULT_MAX_CHARS, max_depth: int = LAYER_DEPTH) -> str:
+    """The network as text; ``layers=True`` gives one ``name = expr`` line per named
+    intermediate. An inline expression longer than ``max_chars`` raises
+    :class:`~symnet.errors.ExportLimitError` (use ``layers=True``).
+
+    >>> import symnet as sn
+    >>> x, w, b = sn.Input("x"), sn.Parameter(0.5123, name="w"), sn.Parameter(-2.0, name="b")
+    >>> p = sn.compile((w * x + b).sigmoid()).program
+    >>> to_text(p), to_text(p, digits=2)
+    ('sigmoid(w*x + b)', 'sigmoid(0.51*x - 2)')
+    >>> print(to_text(sn.compile(sn.MLP(1, [1, 1])).program, layers=True))
+    z1_1 = w1_1_1*x1 + b1_1
+    h1_1 = relu(z1_1)
+    z2_1 = w2_1_1*h1_1 + b2_1
+    """
+    _check_digits(digits)
+    names = program.names
+
+    def leaf(i: int) -> Piece:
+        node = program.nodes[i]
+        if node.kind == "input" or (node.kind == "parameter" and digits is None):
+            return Piece(names[i] or f"t{i}", PREC_ATOM)
+        return _number_piece(node._value, digits)
+
+    named = layer_nodes(program, max_depth) if layers else []
+    pieces = render(program, leaf, TEXT, named, None, max_chars)
+
+    def ref(i: int) -> str:
+        if i in named_set:
+            return names[i] or f"t{i}"
+        p = pieces[i]
+        return leaf(i).text if p is None else p.text
+
+    named_set = frozenset(named)
+    lines = [f"{names[i]} = {pieces[i].text}" for i in named]  # type: ignore[union-attr]
+    outs = [ref(o) for o in program.outputs]
+    if not layers:
+        return ", ".join(outs)
+    if program.vector or not lines or program.outputs[0] != named[-1]:
+        lines.append(", ".join(outs))
+    return "\n".join(lines)
+
