@@ -21,30 +21,6 @@ from .train import train_model
 __all__ = ["run", "fahrenheit", "above_line"]
 
 
-def _formula(net: Network, digits: int | None = None) -> str:
-    """The network as a formula (the text emitter, once it is there)."""
-    funcify = getattr(net, "funcify", None)
-    if funcify is not None:
-        return funcify(digits=digits)
-    # Fallback until Network.funcify lands: the shared renderer with plain names.
-    from .emit.render import TEXT, Piece, render
-    from .ops import PREC_ATOM, PREC_NEG
-
-    program = net.program
-
-    def leaf(i: int) -> Piece:
-        node = program.nodes[i]
-        if node.kind == "constant" or (digits is not None and node.kind == "parameter"):
-            v = node.value if digits is None else round(node.value, digits)
-            text = repr(float(v)).removesuffix(".0")
-            return Piece(text, PREC_NEG if text.startswith("-") else PREC_ATOM)
-        return Piece(program.names[i], PREC_ATOM)
-
-    pieces = render(program, leaf)
-    out = program.outputs[0]
-    return pieces[out].text if pieces[out] is not None else leaf(out).text
-
-
 def _gradients(net: Network, values: Any, per_line: int = 4) -> str:
     items = [f"d/d{name} = {g:.6g}" for name, g in net.gradients(values).items()]
     lines = [", ".join(items[k:k + per_line]) for k in range(0, len(items), per_line)]
@@ -91,8 +67,8 @@ def run(out: TextIO | None = None) -> None:
     print("1. Fahrenheit to Celsius: a linear model learns C = w*F + b", file=out)
     net = fahrenheit()
     w, b = net.parameters
-    print(f"   model:    C = {_formula(net)}", file=out)
-    print(f"   learned:  C = {_formula(net, digits=4)}   (exact: 5/9 = {5 / 9:.4f}, -160/9 = {-160 / 9:.4f})",
+    print(f"   model:    C = {net.funcify()}", file=out)
+    print(f"   learned:  C = {net.funcify(digits=4)}   (exact: 5/9 = {5 / 9:.4g}, -160/9 = {-160 / 9:.4g})",
           file=out)
     print("   gradients of the output at F = 100:", file=out)
     print(f"      {_gradients(net, {'F': 100.0})}", file=out)
@@ -100,8 +76,8 @@ def run(out: TextIO | None = None) -> None:
 
     print("2. Above or below the line y = x: a 2-4-1 ReLU/sigmoid network", file=out)
     net, acc = above_line()
-    print(f"   model:    yhat = {_formula(net)}", file=out)
-    print(f"   learned:  yhat = {_formula(net, digits=2)}", file=out)
+    print(f"   model:    yhat = {net.funcify()}", file=out)
+    print(f"   learned:  yhat = {net.funcify(digits=2)}", file=out)
     print(f"   accuracy on 1000 fresh points: {acc:.1%}", file=out)
     print("   gradients of the output at (x1, x2) = (0.2, 0.3):", file=out)
     print(f"      {_gradients(net, [0.2, 0.3])}", file=out)

@@ -71,7 +71,7 @@ def test_demo_trains_both_examples_and_prints_formulas_and_gradients():
     demo.run(out)
     text = out.getvalue()
     assert "C = w*F + b" in text
-    assert "C = 0.5556*F - 17.7778" in text
+    assert "C = 0.5556*F - 17.78" in text
     assert "d/dw = 100" in text and "d/db = 1" in text
     assert "sigmoid(" in text and "relu(" in text
     accuracy = float(text.split("accuracy on 1000 fresh points: ")[1].split("%")[0])
