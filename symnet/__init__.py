@@ -50,6 +50,7 @@ from .layers import MLP, Dense, Linear
 from .losses import Softmax, bce, cross_entropy, mse
 from .network import Network
 from .ops import OPS, define_op
+from .parse import parse
 from .train import train_model
 from .files import load, save
 from .torch_import import from_torch
@@ -67,4 +68,5 @@ __all__ = [
     "define_op", "mse", "seed", "train_model",
     "from_torch", "load", "save",
     "check_derivative", "check_gradients",
+    "parse",
 ]

@@ -1,0 +1,606 @@
+"""The safe formula parser: text to a graph, with symnet's own tokenizer and an iterative parser.
+
+Nothing here evaluates user text (no ``eval``, ``exec``, ``compile``, ``sympify``
+or ``parse_expr``): a small tokenizer reads ASCII only, and an operator-precedence
+(shunting-yard) parser with explicit stacks builds graph nodes directly, so
+neither deep nesting nor long chains can exhaust Python's stack.
+
+Grammar (Python's precedence)::
+
+    formula    := line (separator line)*          separator: newline or ';'
+    line       := [name '='] expression            only the last line may omit 'name ='
+                                                   and may be a comma list (a vector output)
+    expression := numbers, names, + - * / and ** (also written ^, a power),
+                  unary - and +, parentheses, calls f(a, ...)
+
+* ``-x**2`` is ``-(x**2)``; ``**`` is right-associative; ``a + b + c`` is one n-ary sum.
+* Exponents must be numeric constants with ``|p| <= 64`` (``x**(-1)``, ``x**(2*3)``,
+  ``x**0.5``); arithmetic on numbers alone is folded (``2*3`` is ``6``).
+* Functions are the call-form ops of the op table, by their text name (``exp``,
+  ``log``, ``relu``, ``sigmoid``, ``tanh`` and every op added with ``define_op``);
+  ``max(0, z)`` and ``max(z, 0)`` are ``relu(z)``.
+* Names listed in ``inputs`` become :class:`~symnet.graph.Input` nodes, every other
+  name a :class:`~symnet.graph.Parameter`, created in order of first appearance; a
+  name is one node however often it is used; ``name = ...`` lines name intermediates.
+* Limits (keyword arguments of :func:`parse`): ``max_length`` characters (2000),
+  nesting ``max_depth`` (64: parentheses, calls and unary signs), ``max_number``
+  characters in a number literal (64) and ``max_nodes`` graph nodes (10000).
+
+Every problem raises :class:`~symnet.errors.FormulaError` whose message names the
+1-based column (and line, for several lines) and shows the text with a caret; the
+error also carries ``.line``, ``.col`` and ``.offset``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import numbers
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, NoReturn
+
+from .errors import FormulaError, SymnetError
+from .graph import RESERVED_NAMES, Constant, Input, Node, Output, Parameter, check_name
+from .ops import OPS, Op
+
+__all__ = ["parse", "Limits", "functions"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds :func:`parse` enforces before and while reading a formula."""
+
+    max_length: int = 2000
+    max_depth: int = 64
+    max_number: int = 64
+    max_nodes: int = 10_000
+    max_exponent: float = 64.0
+
+    def __post_init__(self) -> None:
+        for field in ("max_length", "max_depth", "max_number", "max_nodes"):
+            v = getattr(self, field)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise FormulaError(f"{field} must be a positive integer, got {v!r}")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # num, name, op, lpar, rpar, comma, eq, sep, end, error
+    text: str
+    pos: int
+    value: float = 0.0
+
+
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SIMPLE = {"+": "op", "-": "op", "/": "op", "^": "op", "(": "lpar", ")": "rpar", ",": "comma", ";": "sep", "\n": "sep"}
+_NOT_ALLOWED = {
+    "@": "'@' (matrix multiplication) is not part of formulas",
+    "[": "'[' is not allowed (indexing and lists are not part of formulas)",
+    "]": "']' is not allowed (indexing and lists are not part of formulas)",
+    "{": "'{' is not allowed", "}": "'}' is not allowed",
+    "'": "quotes are not allowed (strings are not part of formulas)",
+    '"': "quotes are not allowed (strings are not part of formulas)",
+    "#": "'#' is not allowed (comments are not part of formulas)",
+    ":": "':' is not allowed (lambdas, slices and dicts are not part of formulas)",
+    "%": "'%' is not supported (no modulo in formulas)",
+    "<": "comparisons are not part of formulas", ">": "comparisons are not part of formulas",
+    "!": "'!' is not allowed (comparisons and factorials are not part of formulas)",
+    "&": "bitwise operators are not part of formulas", "|": "bitwise operators are not part of formulas",
+    "~": "bitwise operators are not part of formulas",
+}
+_BINARY = {"+": (10, False), "-": (10, False), "*": (20, False), "/": (20, False), "**": (40, True), "^": (40, True)}
+_UNARY_PREC = 30
+#: ``max(0, z)`` and ``max(z, 0)`` are read as this op.
+MAX_AS = "relu"
+
+
+def functions() -> dict[str, Op]:
+    """The functions formulas may call: every fixed-arity call-form op, by its text name.
+
+    >>> sorted(functions())[:5]
+    ['exp', 'log', 'relu', 'sigmoid', 'tanh']
+    """
+    table = {}
+    for row in OPS.values():
+        if row.text.kind == "call" and row.arity is not None and _NAME.fullmatch(row.text.symbol):
+            table[row.text.symbol] = row
+    return table
+
+
+class _Source:
+    """The text, for messages that point at a position."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.multiline = len(text.strip().splitlines()) > 1
+
+    def where(self, pos: int) -> tuple[int, int]:
+        line = bisect_right(self.starts, pos)
+        return line, pos - self.starts[line - 1] + 1
+
+    def error(self, pos: int, message: str) -> NoReturn:
+        line, col = self.where(pos)
+        at = f"line {line}, col {col}" if self.multiline else f"col {col}"
+        start = self.starts[line - 1]
+        end = self.text.find("\n", start)
+        shown = self.text[start:] if end < 0 else self.text[start:end]
+        offset = col - 1
+        if len(shown) > 72:  # a window around the position
+            lo = max(0, min(offset - 36, len(shown) - 72))
+            shown, offset = ("..." if lo else "") + shown[lo:lo + 72], offset - lo + (3 if lo else 0)
+        shown = "".join(c if " " <= c < "\x7f" else "?" for c in shown)
+        exc = FormulaError(f"{message} at {at}\n  {shown}\n  {' ' * offset}^")
+        exc.line, exc.col, exc.offset = line, col, pos  # type: ignore[attr-defined]
+        raise exc
+
+
+def _describe_char(c: str) -> str:
+    code = ord(c)
+    if code > 0x7F:
+        name = unicodedata.name(c, "")
+        return f"non-ASCII character U+{code:04X}" + (f" ({name})" if name else "")
+    if code < 0x20 or code == 0x7F:
+        return f"control character U+{code:04X}"
+    return _NOT_ALLOWED.get(c, f"character {c!r} is not allowed")
+
+
+def tokenize(source: _Source, limits: Limits) -> list[Token]:
+    """The tokens of the text; a lexical error becomes a final ``error`` token, so that
+    errors are reported in the order of their positions."""
+    text = source.text
+    n = len(text)
+    out: list[Token] = []
+    i = 0
+    while i < n:
+        c = text[i]
+        if c in " \t\r":
+            i += 1
+        elif c.isascii() and (c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit())):
+            m = _NUMBER.match(text, i)
+            assert m is not None  # the first character is a digit or '.digit'
+            lit = m.group()
+            nxt = text[m.end():m.end() + 1]
+            if len(lit) > limits.max_number:
+                return out + [Token("error", f"number literal too long ({len(lit)} > {limits.max_number} "
+                                             "characters)", i)]
+            if nxt and (nxt.isalnum() or nxt in "_."):
+                hint = f" (write {lit}*{nxt} for a product)" if nxt.isalpha() and nxt not in "eE" else ""
+                return out + [Token("error", f"malformed number {lit + nxt!r}{hint}", i)]
+            value = float(lit)
+            if not math.isfinite(value):
+                return out + [Token("error", f"number {lit!r} is out of range", i)]
+            out.append(Token("num", lit, i, value))
+            i = m.end()
+        elif c.isascii() and (c.isalpha() or c == "_"):
+            m = _NAME.match(text, i)
+            assert m is not None
+            word = m.group()
+            if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+                return out + [Token("error", f"{word!r} is a Python keyword, which formulas do not use", i)]
+            out.append(Token("name", word, i))
+            i = m.end()
+        elif c == "*":
+            if text.startswith("**", i):
+                out.append(Token("op", "**", i))
+                i += 2
+            else:
+                out.append(Token("op", "*", i))
+                i += 1
+        elif c == "/" and text.startswith("//", i):
+            return out + [Token("error", "'//' (floor division) is not supported", i)]
+        elif c == "=":
+            if text.startswith("==", i):
+                return out + [Token("error", "'==' is not allowed (comparisons are not part of formulas)", i)]
+            out.append(Token("eq", "=", i))
+            i += 1
+        elif c == ".":
+            return out + [Token("error", "'.' is not allowed here (attribute access is not part of formulas)", i)]
+        elif c in _SIMPLE:
+            out.append(Token(_SIMPLE[c], c, i))
+            i += 1
+        else:
+            return out + [Token("error", _describe_char(c), i)]
+    return out
+
+
+class _Chain:
+    """An n-ary sum or product still being read (``a + b + c`` becomes one node)."""
+
+    __slots__ = ("op", "items")
+
+    def __init__(self, op: str, items: list[Any]) -> None:
+        self.op = op
+        self.items = items
+
+
+@dataclass
+class _Pending:
+    kind: str  # bin, unary, group, call, list
+    tok: Token
+    prec: int = 0
+    right: bool = False
+    base: int = 0  # call/list/group: the value-stack height when opened
+    row: Op | None = None
+
+
+class _Parser:
+    def __init__(self, source: _Source, limits: Limits, inputs: list[str], values: dict[str, float]) -> None:
+        self.src = source
+        self.limits = limits
+        self.inputs = set(inputs)
+        self.values = values
+        self.functions = functions()
+        self.names: dict[str, Any] = {}  # name -> Node or float
+        self.kinds: dict[str, str] = {}  # name -> "input" / "parameter" / "defined"
+        self.nodes = 0
+
+    # -- nodes ----------------------------------------------------------------
+
+    def count(self, k: int, tok: Token) -> None:
+        self.nodes += k
+        if self.nodes > self.limits.max_nodes:
+            self.src.error(tok.pos, f"formula too large (more than {self.limits.max_nodes} nodes; "
+                                    "pass max_nodes= to allow more)")
+
+    def node(self, v: Any, tok: Token) -> Any:
+        """A value as an operand: chains are built into one node; numbers stay numbers."""
+        if isinstance(v, _Chain):
+            items = [self.node(x, tok) for x in v.items]
+            self.count(1 + sum(isinstance(x, float) for x in items), tok)
+            return self.build(v.op, items, tok)
+        return v
+
+    def build(self, op: str, args: Iterable[Any], tok: Token, attr: Any = None) -> Node:
+        try:
+            return Node.apply(op, tuple(args), attr=attr)
+        except SymnetError as exc:
+            self.src.error(tok.pos, str(exc))
+
+    def as_node(self, v: Any, tok: Token) -> Node:
+        v = self.node(v, tok)
+        if isinstance(v, float):
+            self.count(1, tok)
+            return Constant(v)
+        return v
+
+    def variable(self, tok: Token) -> Any:
+        name = tok.text
+        if name in self.names:
+            return self.names[name]
+        if name in self.functions or name == "max":
+            self.src.error(tok.pos, f"{name!r} is a function: call it as {name}(...)")
+        self.check_variable(name, tok)
+        self.count(1, tok)
+        if name in self.inputs:
+            node: Node = Input(name, self.values.get(name))
+            self.kinds[name] = "input"
+        else:
+            node = Parameter(self.values.get(name), name=name)
+            self.kinds[name] = "parameter"
+        self.names[name] = node
+        return node
+
+    def check_variable(self, name: str, tok: Token) -> None:
+        if name in RESERVED_NAMES:
+            hint = " (write exp(1) for Euler's number)" if name == "e" else ""
+            self.src.error(tok.pos, f"{name!r} is a reserved name and cannot be a variable{hint}")
+        try:
+            check_name(name)
+        except SymnetError:
+            self.src.error(tok.pos, f"invalid name {name!r}: names start with a letter, then letters, "
+                                    "digits or '_' (at most 64 characters)")
+
+    # -- operators ------------------------------------------------------------------
+
+    def fold(self, fn: Any, tok: Token, a: float, b: float) -> float:
+        try:
+            v = float(fn(a, b))
+        except ZeroDivisionError:
+            self.src.error(tok.pos, "division by zero in a constant")
+        except (OverflowError, ValueError):
+            v = math.nan
+        if not math.isfinite(v):
+            self.src.error(tok.pos, f"the constant {a:g} {tok.text} {b:g} is undefined or too large")
+        return v
+
+    def binary(self, tok: Token, a: Any, b: Any) -> Any:
+        sym = tok.text
+        if sym in ("**", "^"):
+            b = self.node(b, tok)
+            if not isinstance(b, float):
+                self.src.error(tok.pos, f"the exponent of {sym!r} must be a numeric constant, not an expression "
+                                        "with names (write exp(y*log(x)) for a variable exponent)")
+            if abs(b) > self.limits.max_exponent:
+                self.src.error(tok.pos, f"exponent {b:g} is out of range: exponents must be numeric constants "
+                                        f"with abs(p) <= {self.limits.max_exponent:g}")
+            a = self.node(a, tok)
+            if isinstance(a, float):
+                return self.fold(math.pow, tok, a, b)
+            self.count(1, tok)
+            return self.build("pow", (a,), tok, attr=b)
+        if sym in ("+", "*"):
+            op = "add" if sym == "+" else "mul"
+            if isinstance(a, float) and isinstance(b, float):
+                return self.fold((lambda x, y: x + y) if op == "add" else (lambda x, y: x * y), tok, a, b)
+            if isinstance(a, _Chain) and a.op == op:
+                a.items.append(self.node(b, tok))
+                return a
+            return _Chain(op, [self.node(a, tok), self.node(b, tok)])
+        a, b = self.node(a, tok), self.node(b, tok)
+        if isinstance(a, float) and isinstance(b, float):
+            return self.fold((lambda x, y: x - y) if sym == "-" else (lambda x, y: x / y), tok, a, b)
+        self.count(1 + isinstance(a, float) + isinstance(b, float), tok)
+        return self.build("sub" if sym == "-" else "div", (a, b), tok)
+
+    def unary(self, tok: Token, a: Any) -> Any:
+        if tok.text == "+":
+            return a
+        a = self.node(a, tok)
+        if isinstance(a, float):
+            return -a
+        self.count(1, tok)
+        return self.build("neg", (a,), tok)
+
+    def call(self, p: _Pending, args: list[Any], close: Token) -> Any:
+        name = p.tok.text
+        args = [self.node(a, p.tok) for a in args]
+        if name == "max":
+            if len(args) == 2:
+                a, b = args
+                if isinstance(a, float) and isinstance(b, float):
+                    return max(a, b)
+                if a == 0.0 or b == 0.0:
+                    z = b if a == 0.0 else a
+                    self.count(1, p.tok)
+                    return self.build(MAX_AS, (z,), p.tok)
+            self.src.error(p.tok.pos, "max() is only supported as max(0, z) or max(z, 0), which is relu(z)")
+        row = p.row
+        assert row is not None and row.arity is not None
+        if len(args) != row.arity:
+            plural = "s" if row.arity != 1 else ""
+            self.src.error(p.tok.pos, f"{name}() takes {row.arity} argument{plural}, got {len(args)}")
+        self.count(1 + sum(isinstance(a, float) for a in args), p.tok)
+        return self.build(row.name, args, p.tok)
+
+    # -- the expression loop ------------------------------------------------------------
+
+    def expression(self, toks: list[Token], end: int, many: bool) -> list[Any]:
+        """Read one line's expression (``many``: a comma list is allowed); iterative."""
+        src, limits = self.src, self.limits
+        vals: list[Any] = []
+        stack: list[_Pending] = [_Pending("list", Token("end", "", end))]
+        depth = 0
+        expect = True
+        i = 0
+        toks = toks + [Token("end", "", end)]
+
+        def reduce_to_marker() -> _Pending:
+            while stack[-1].kind in ("bin", "unary"):
+                pop_operator()
+            return stack[-1]
+
+        def pop_operator() -> None:
+            nonlocal depth
+            p = stack.pop()
+            if p.kind == "unary":
+                depth -= 1
+                vals.append(self.unary(p.tok, vals.pop()))
+            else:
+                b = vals.pop()
+                vals.append(self.binary(p.tok, vals.pop(), b))
+
+        def push(p: _Pending) -> None:
+            nonlocal depth
+            if p.kind in ("unary", "group", "call"):
+                depth += 1
+                if depth > limits.max_depth:
+                    src.error(p.tok.pos, f"nesting deeper than {limits.max_depth} "
+                                         "(pass max_depth= to allow deeper formulas)")
+            stack.append(p)
+
+        while True:
+            tok = toks[i]
+            i += 1
+            kind = tok.kind
+            if kind == "error":
+                src.error(tok.pos, tok.text)
+            if expect:
+                if kind == "num":
+                    vals.append(tok.value)
+                    expect = False
+                elif kind == "name":
+                    if toks[i].kind == "lpar":
+                        push(self.open_call(tok, len(vals)))
+                        i += 1
+                    else:
+                        vals.append(self.variable(tok))
+                        expect = False
+                elif kind == "lpar":
+                    push(_Pending("group", tok, base=len(vals)))
+                elif kind == "op" and tok.text in "+-":
+                    push(_Pending("unary", tok, _UNARY_PREC, True))
+                elif kind == "rpar" and stack[-1].kind == "call" and len(vals) == stack[-1].base:
+                    p = stack.pop()
+                    depth -= 1
+                    vals.append(self.call(p, [], tok))
+                    expect = False
+                elif kind == "end":
+                    after = f" after {toks[i - 2].text!r}" if i >= 2 else ""
+                    src.error(tok.pos, f"the expression ends where an operand is expected{after}")
+                else:
+                    src.error(tok.pos, f"unexpected {tok.text!r}: expected a number, a name or '('")
+                continue
+            if kind == "op":
+                prec, right = _BINARY[tok.text]
+                while stack[-1].kind in ("bin", "unary") and (
+                        stack[-1].prec > prec or (stack[-1].prec == prec and not right)):
+                    pop_operator()
+                push(_Pending("bin", tok, prec, right))
+                expect = True
+            elif kind == "rpar":
+                p = reduce_to_marker()
+                if p.kind == "group":
+                    stack.pop()
+                    depth -= 1
+                elif p.kind == "call":
+                    stack.pop()
+                    depth -= 1
+                    args = vals[p.base:]
+                    del vals[p.base:]
+                    vals.append(self.call(p, args, tok))
+                else:
+                    src.error(tok.pos, "unexpected ')'")
+            elif kind == "comma":
+                p = reduce_to_marker()
+                if p.kind == "group":
+                    src.error(tok.pos, "unexpected ',' inside parentheses (tuples are not part of formulas)")
+                if p.kind == "list" and not many:
+                    src.error(tok.pos, "unexpected ',': a line 'name = expression' defines one value")
+                expect = True
+            elif kind == "end":
+                p = reduce_to_marker()
+                if p.kind != "list":
+                    what = f"{p.tok.text}(" if p.kind == "call" else "("
+                    src.error(p.tok.pos, f"unclosed {what!r}")
+                return [self.node(v, tok) for v in vals]
+            else:
+                text = tok.text if kind != "sep" else "end of line"
+                prev = toks[i - 2].text
+                src.error(tok.pos, f"unexpected {text!r} after {prev!r}: an operator is missing")
+
+    def open_call(self, tok: Token, base: int) -> _Pending:
+        name = tok.text
+        if name == "max":
+            return _Pending("call", tok, base=base)
+        row = self.functions.get(name)
+        if row is None:
+            known = ", ".join(sorted([*self.functions, "max"]))
+            self.src.error(tok.pos, f"unknown function {name!r}; known functions: {known}")
+        return _Pending("call", tok, base=base, row=row)
+
+    # -- lines --------------------------------------------------------------------------
+
+    def program(self, toks: list[Token]) -> Any:
+        lines: list[list[Token]] = [[]]
+        for t in toks:
+            if t.kind == "sep":
+                lines.append([])
+            else:
+                lines[-1].append(t)
+        ends = [t.pos for t in toks if t.kind == "sep"] + [len(self.src.text)]
+        numbered = [(line, end) for line, end in zip(lines, ends) if line]
+        if not numbered:
+            raise FormulaError("empty formula")
+        result: list[Any] = []
+        for k, (line, end) in enumerate(numbered):
+            last = k == len(numbered) - 1
+            target = None
+            if len(line) >= 2 and line[0].kind == "name" and line[1].kind == "eq":
+                target, line = line[0], line[2:]
+                self.check_target(target)
+            elif not last and line[0].kind != "error":
+                self.src.error(line[0].pos, "only the last line may be a bare expression; "
+                                            "write 'name = expression' on the lines before it")
+            result = self.expression(line, end, many=last and target is None)
+            if target is not None:
+                self.define(target, result[0])
+        if len(result) == 1:
+            v = result[0]
+            return Constant(v) if isinstance(v, float) else v
+        return Output([Constant(v) if isinstance(v, float) else v for v in result])
+
+    def check_target(self, tok: Token) -> None:
+        name = tok.text
+        if name in self.functions or name == "max":
+            self.src.error(tok.pos, f"{name!r} is a function name and cannot be assigned")
+        self.check_variable(name, tok)
+        if name in self.kinds:
+            what = {"input": "an input", "parameter": "a parameter", "defined": "a name defined"}[self.kinds[name]]
+            self.src.error(tok.pos, f"{name!r} is already {what} earlier; each name is defined once, before its use")
+        if name in self.inputs:
+            self.src.error(tok.pos, f"{name!r} is an input and cannot be assigned")
+
+    def define(self, tok: Token, value: Any) -> None:
+        name = tok.text
+        if isinstance(value, Node) and value.kind == "op" and value._name is None:
+            value._name = name  # a fresh node the parser built: it takes the line's name
+        self.names[name] = value
+        self.kinds[name] = "defined"
+
+
+def _check_inputs(inputs: Any) -> list[str]:
+    if inputs is None:
+        return []
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    try:
+        names = list(inputs)
+    except TypeError:
+        raise FormulaError(f"inputs must be a list of names, got {type(inputs).__name__}") from None
+    for name in names:
+        if not isinstance(name, str):
+            raise FormulaError(f"inputs must be names (strings), got {name!r}")
+        if name in functions() or name == "max":
+            raise FormulaError(f"input name {name!r} is a function name")
+        try:
+            check_name(name, "input name")
+        except SymnetError as exc:
+            raise FormulaError(str(exc)) from None
+    return names
+
+
+def _check_values(values: Any) -> dict[str, float]:
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise FormulaError(f"values must be a dict of name -> number, got {type(values).__name__}")
+    out = {}
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+            raise FormulaError(f"values[{name!r}] must be a finite number, got {v!r}")
+        out[str(name)] = float(v)
+    return out
+
+
+def parse(text: str, inputs: Iterable[str] | None = None, values: Mapping[str, float] | None = None, *,
+          max_length: int = 2000, max_depth: int = 64, max_number: int = 64, max_nodes: int = 10_000) -> Node:
+    """Read a formula into a graph node (an :class:`~symnet.graph.Output` for a comma list).
+
+    Names in ``inputs`` become Inputs, the others Parameters (valued from ``values``,
+    else drawn from symnet's seeded generator). See the module docstring for the
+    grammar and the limits; every problem raises :class:`~symnet.errors.FormulaError`.
+
+    >>> import symnet as sn
+    >>> y = parse("sigmoid(w*x + b)", inputs=["x"], values={"w": 2.0, "b": -1.0, "x": 0.5})
+    >>> y.forward(), sn.compile(y).funcify()
+    (0.5, 'sigmoid(w*x + b)')
+    >>> parse("z = w*x + b; max(0, z)", inputs=["x"]).compile().funcify(layers=True)
+    'z = w*x + b\\nyhat = relu(z)'
+    >>> parse("2*(w*x+b-y)*x)")
+    Traceback (most recent call last):
+    ...
+    symnet.errors.FormulaError: unexpected ')' at col 14
+      2*(w*x+b-y)*x)
+                   ^
+    """
+    limits = Limits(max_length, max_depth, max_number, max_nodes)
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be a string, got {type(text).__name__}")
+    if len(text) > limits.max_length:
+        raise FormulaError(f"formula too long ({len(text)} > {limits.max_length} characters; "
+                           "pass max_length= to allow longer formulas)")
+    names = _check_inputs(inputs)
+    vals = _check_values(values)
+    source = _Source(text)
+    parser = _Parser(source, limits, names, vals)
+    root = parser.program(tokenize(source, limits))
+    unused = [name for name in vals if parser.kinds.get(name) not in ("input", "parameter")]
+    if unused:
+        raise FormulaError(f"values given for {', '.join(map(repr, unused))}, which the formula does not use "
+                           f"as a variable")
+    return root
