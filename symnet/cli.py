@@ -9,6 +9,7 @@ argument is described in :mod:`symnet.cli_model`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from typing import Any, Callable, Sequence
@@ -28,7 +29,14 @@ MODEL_HELP = ("a saved model file (*.json), a formula such as 'sigmoid(w*x + b)'
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    try:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader stopped (symnet ops | head): drop the rest, keep the exit status
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 # -- shared options ----------------------------------------------------------------------
@@ -148,7 +156,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with Progress("training the two examples"):
         buffer = _Buffer()
         run(buffer)
-    sys.stdout.write(buffer.getvalue())
+    _out(buffer.getvalue())
     return OK
 
 
