@@ -274,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split("\n")) or type(exc).__name__
-    return " ".join(text.split())
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[0].split()) if lines else type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,8 @@ A MODEL argument is one of
   module from the current folder or the installed packages (this runs the user's
   own code, at their explicit request; attributes may be dotted, ``m:nets.small``);
 * otherwise a formula string, read by symnet's own safe parser with ``--inputs``
-  naming the inputs (every other name is a parameter, valued by ``--set``).
+  naming the inputs (every other name is a parameter, valued by ``--set``; the
+  others are drawn from the generator seeded with 0, so every run agrees).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Sequence
 
 from .compile import compile as compile_graph
 from .errors import InputError, SymnetError
-from .graph import Constant, Input, Node
+from .graph import Constant, Input, Node, seed
 from .network import Network
 
 __all__ = ["ModelSpec", "resolve_model", "parse_assignments", "parse_names", "parse_target", "model_root", "with_loss"]
@@ -132,6 +133,7 @@ def _formula(spec: ModelSpec) -> Network:
     except ImportError:
         raise InputError("formula strings need symnet.parse, which this installation lacks") from None
     values = dict(spec.values)
+    seed(0)  # parameters without a value are drawn from the generator: the same in every run
     try:
         node = parse(spec.text, inputs=list(spec.inputs), values=values or None)
     except SymnetError as exc:

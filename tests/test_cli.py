@@ -143,6 +143,29 @@ def test_bad_options_are_one_line_errors(capsys, model_file, argv, message):
     assert code == 2 and message in one_line_error(err)
 
 
+# -- formula strings ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not HAS_PARSE, reason="symnet.parse has not landed")
+def test_formula_string_models(capsys):
+    code, out, _ = run(capsys, "formula", "sigmoid(w*x + b)", "--inputs", "x", "--latex")
+    assert code == 0 and out == "\\sigma\\left(w x + b\\right)\n"
+    code, out, _ = run(capsys, "formula", "sigmoid(w*x + b)", "--inputs", "x", "--set", "w=0.5,b=1", "--digits", "3")
+    assert code == 0 and out == "sigmoid(0.5*x + 1)\n"
+    first = run(capsys, "formula", "tanh(w*x)", "--inputs", "x", "--digits", "6")
+    assert first == run(capsys, "formula", "tanh(w*x)", "--inputs", "x", "--digits", "6")  # deterministic
+
+
+@pytest.mark.skipif(not HAS_PARSE, reason="symnet.parse has not landed")
+@pytest.mark.parametrize("formula", ["__import__('os').system('touch pwned')", "x.__class__", "w*x +", "exec(x)",
+                                     "(" * 500 + "x" + ")" * 500, "x" * 5000, "lambda: 1"])
+def test_hostile_formulas_are_one_line_errors(capsys, tmp_path, monkeypatch, formula):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "formula", formula, "--inputs", "x")
+    assert code == 2 and out == "" and one_line_error(err)
+    assert not (tmp_path / "pwned").exists()
+
+
 # -- formula -----------------------------------------------------------------------------------
 
 
