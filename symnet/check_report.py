@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import InputError
+
 __all__ = ["Tolerances", "GradRow", "ForwardRow", "GradientReport", "VERDICTS"]
 
 #: Row verdicts. KINK: finite differences skipped at a non-differentiable point (not a failure).
@@ -104,7 +106,8 @@ class GradientReport:
         for r in self.rows:
             if r.name == name and r.point == point and (output is None or r.output == output):
                 return r.verdict
-        raise KeyError(name)
+        raise InputError(f"no row for d {output or 'output'} / d {name} at point #{point}; "
+                         f"names: {', '.join(dict.fromkeys(r.name for r in self.rows))}")
 
     @property
     def first_failure(self) -> str | None:

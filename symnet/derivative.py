@@ -133,6 +133,8 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     if isinstance(points, bool) or not isinstance(points, int) or points < 2:
         raise InputError(f"check_derivative: points must be an integer >= 2, got {points!r}")
     program, label = _model_program(model, inputs, target)
+    if len(program.outputs) != 1:
+        raise InputError(f"check_derivative: the model has {len(program.outputs)} outputs; check one component")
     names = {program.names[i]: i for i in program.inputs + program.parameters}
     if not isinstance(wrt, str) or wrt not in names:
         raise InputError(f"check_derivative: wrt={wrt!r} is not a variable of the model; "
