@@ -253,6 +253,8 @@ def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batc
         return PairPython(interpreted, net, loss, data)
     graph: LossGraph = interpreted.graph
     rows = Rows(graph, data)
+    if not rows.uniform:
+        return interpreted  # a loss graph without some parameters: only the engine maps them
     batch = len(data) if batch_size is None else min(batch_size, len(data))
     engine = choose_engine(engine, loss, batch, rows.op_nodes)
     if engine == "numpy":

@@ -162,3 +162,13 @@ def test_training_without_numpy_uses_generated_python(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok True"
+
+
+def test_cross_entropy_on_raw_outputs_still_trains():
+    def run(engine):
+        sn.seed(2)
+        model = sn.MLP(2, [3, 2], activation="tanh", output_activation="sigmoid")
+        data = [([0.1, 0.2], 0), ([0.4, -0.3], 1)]
+        return sn.train_model(model, "cross_entropy", data, epochs=3, lr=0.1, batch_size=None, engine=engine)
+
+    assert run("python") == run("interpreted")

@@ -107,13 +107,11 @@ class _Writer(Writer):
         ok = self._kernels.get(key)
         if ok is None:
             dummy = [f"a{k}" for k in range(n)]
-            if n > MAX_TEMPLATE_ARITY:
-                ok = False
-            elif partials:
+            if partials:
                 ok = op.python_partials is not None and all(
                     self._array_form(s) for s in op.python_partials(dummy, "y", attr))
             else:
-                ok = op.python is not None and self._array_form(op.python(dummy, attr))
+                ok = op.python is not None and n <= MAX_TEMPLATE_ARITY and self._array_form(op.python(dummy, attr))
             self._kernels[key] = ok
         return ok
 

@@ -13,7 +13,6 @@ import math
 from typing import Any, Callable, Sequence
 
 from ..emit.python import accumulate_source, load
-from ..errors import InputError
 from ..network import Network
 
 __all__ = ["Rows", "ListUpdate", "PythonSteps", "Compiled", "PairPython"]
@@ -21,20 +20,30 @@ __all__ = ["Rows", "ListUpdate", "PythonSteps", "Compiled", "PairPython"]
 
 class Rows:
     """Every sample as a tuple of the loss graph's input values, with the key of the
-    loss graph it needs (one graph, or one per class for cross-entropy)."""
+    loss graph it needs (one graph, or one per class for cross-entropy). ``uniform``
+    is False when some loss graph does not use exactly the model's parameters (a
+    cross-entropy on outputs that are not a softmax); compiled steps need it True.
+
+    >>> import symnet as sn
+    >>> from symnet.train import LossGraph
+    >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+    >>> rows = Rows(LossGraph(w * x, "mse"), [([1.0], 0.5), ([2.0], 1.5)])
+    >>> rows.rows, rows.uniform
+    ([(1.0, 0.5), (2.0, 1.5)], True)
+    """
 
     def __init__(self, graph: Any, data: Sequence[tuple[Any, Any]]) -> None:
         self.graph = graph
         self.keys: list[Any] = []
         self.rows: list[tuple[float, ...]] = []
         self.nets: dict[Any, Network] = {}
-        params = graph.model.parameters
+        params = list(graph.model.parameters)
+        self.uniform = True
         for x, t in data:
             net, tvals = graph.network(t)
             key = id(net)  # one key per loss graph
             if key not in self.nets:
-                if [n for n in net.parameters] != list(params):
-                    raise InputError("the loss graph's parameters differ from the model's")
+                self.uniform = self.uniform and list(net.parameters) == params
                 self.nets[key] = net
             feed = graph.inputs_for(net, x, tvals)
             self.keys.append(key)

@@ -37,7 +37,9 @@ from ..compile import Program
 from ..errors import GraphError
 from ..ops import RUNTIME, Op
 
-__all__ = ["to_python", "accumulate_source", "op_counts", "codegen", "CompiledPython", "load", "Namespace",
+_FIXED = ("inputs", "params", "seeds", "rows", "acc")
+
+__all__ = ["to_python", "accumulate_source", "op_counts", "codegen", "CompiledPython", "load", "register", "Namespace",
            "Writer", "runtime_globals"]
 
 #: Sums with more terms are split over several statements (``d = d + ...``), which
@@ -50,10 +52,8 @@ MAX_TEMPLATE_ARITY = 256
 #: product's grow quadratically) are replaced by one call of the row's kernel.
 PARTIAL_CHARS_PER_OPERAND = 48
 
-_ATOM = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?|\d+\.\d*(?:e[+-]?\d+)?|\(-\d+\.\d*(?:e[+-]?\d+)?\))\Z")
-_FIXED = ("inputs", "params", "seeds", "rows", "acc")
-
-
+_NUMBER = r"\d+(?:\.\d*)?(?:e[+-]?\d+)?"
+_ATOM = re.compile(rf"(?:[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?|{_NUMBER}|\(-{_NUMBER}\))\Z")
 _CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(")
 
 
@@ -81,12 +81,20 @@ def is_atom(src: str) -> bool:
 
 
 def paren(src: str) -> str:
-    """``src`` in parentheses unless it is an atom."""
+    """``src`` in parentheses unless it is an atom.
+
+    >>> paren("1.0 - y"), paren("y")
+    ('(1.0 - y)', 'y')
+    """
     return src if is_atom(src) else f"({src})"
 
 
 def literal(value: float) -> str:
-    """A float as exact Python source (``repr`` round-trips); negatives in parentheses."""
+    """A float as exact Python source (``repr`` round-trips); negatives in parentheses.
+
+    >>> literal(0.1), literal(-2.0), literal(1e-05)
+    ('0.1', '(-2.0)', '1e-05')
+    """
     text = repr(float(value))
     if not math.isfinite(value):
         raise GraphError(f"cannot write the non-finite constant {value!r} as code")
@@ -127,7 +135,13 @@ def reserved_names(program: Program) -> set[str]:
 
 
 def runtime_globals(program: Program) -> dict[str, Any]:
-    """The globals generated code runs with: the scalar kernels and the op rows."""
+    """The globals generated code runs with: the scalar kernels and the op rows.
+
+    >>> import symnet as sn
+    >>> env = runtime_globals(sn.compile(sn.Input("x").relu()).program)
+    >>> env["relu"](-1.0), env["op_relu"].name
+    (0.0, 'relu')
+    """
     env: dict[str, Any] = {"__builtins__": builtins}
     env.update(RUNTIME)
     for op in program.ops:
@@ -151,7 +165,11 @@ def sum_expr(terms: Sequence[str], head: str | None = None) -> str:
 
 def sum_lines(target: str, terms: Sequence[str], indent: str) -> list[str]:
     """``target = t1 + t2 + ...`` as statements of at most CHUNK terms each, evaluated
-    exactly like one long left-to-right sum."""
+    exactly like one long left-to-right sum.
+
+    >>> sum_lines("d", ["a", "-b", "c * w"], "")
+    ['d = a - b + c * w']
+    """
     lines = []
     head = None
     for start in range(0, len(terms), CHUNK):
@@ -162,7 +180,11 @@ def sum_lines(target: str, terms: Sequence[str], indent: str) -> list[str]:
 
 def term(g: str, p: str) -> str:
     """The contribution ``g * p`` of a parent's adjoint ``g`` through local partial ``p``,
-    simplified only where the result is exactly the same float (``1.0``, ``-1.0``)."""
+    simplified only where the result is exactly the same float (``1.0``, ``-1.0``).
+
+    >>> term("d_z", "1.0"), term("d_z", "-1.0"), term("d_z", "1.0 - y * y"), term("1.0", "w")
+    ('d_z', '-d_z', 'd_z * (1.0 - y * y)', 'w')
+    """
     if p == "1.0":
         return g
     if p == "-1.0":
@@ -225,7 +247,7 @@ class Writer:
         op = self.p.ops[i]
         o = self.operands(i) if operands is None else list(operands)
         y = self.values[i] if y is None else y
-        if op.python_partials is not None and len(o) <= MAX_TEMPLATE_ARITY:
+        if op.python_partials is not None:  # each partial is its own expression: no nesting
             ps = op.python_partials(o, y, self.p.attrs[i])
             if len(ps) == len(o) and sum(map(len, ps)) <= PARTIAL_CHARS_PER_OPERAND * len(o) + 64:
                 return list(ps)
@@ -453,12 +475,28 @@ def op_counts(program: Program) -> dict[str, int]:
 _counter = iter(range(1, 1 << 62))
 
 
-def load(source: str, env: dict[str, Any], label: str) -> dict[str, Any]:
-    """Compile generated ``source`` into ``env`` under a unique file name that
-    :mod:`linecache` knows, so tracebacks through generated code show its lines."""
+def register(source: str, label: str) -> str:
+    """A unique file name for generated ``source``, registered with :mod:`linecache` so
+    that tracebacks through the generated code show its lines."""
     filename = f"<symnet-{label}-{next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), env)  # generated from op rows and validated names only
+    return filename
+
+
+def load(source: str, env: dict[str, Any], label: str, only: str | None = None) -> dict[str, Any]:
+    """Run generated ``source`` in ``env`` under a registered file name (``env["__file__"]``).
+
+    With ``only``, just that function is compiled (the rest of the source stays out
+    of the compiler; line numbers are kept), which halves the cost for a big network
+    when only its gradient is needed.
+    """
+    filename = env.get("__file__") or register(source, label)
+    text = source
+    if only is not None:
+        start = source.index(f"\ndef {only}(") + 1
+        end = source.find("\n\n\ndef ", start)
+        text = "\n" * source.count("\n", 0, start) + source[start:None if end < 0 else end + 1]
+    exec(compile(text, filename, "exec"), env)  # generated from op rows and validated names only
     env["__file__"] = filename
     return env
 
@@ -485,13 +523,27 @@ class CompiledPython:
     def __init__(self, network: Any) -> None:
         self.network = network
         self.program: Program = network.program
-        self.source, env = build(self.program)
-        env = load(self.source, env, "python")
-        self.filename: str = env["__file__"]
-        self.raw_forward: Callable[..., tuple[float, ...]] = env["forward"]
-        self.raw_gradient: Callable[..., tuple[tuple[float, ...], tuple[float, ...]]] = env["gradient"]
+        self.source, self._env = build(self.program)
+        self.filename: str = register(self.source, "python")
+        self._env["__file__"] = self.filename
         p = self.program
         self.gradient_names: list[str] = [p.names[i] for i in p.parameters + p.inputs]
+
+    def _function(self, name: str) -> Callable[..., Any]:
+        fn = self._env.get(name)
+        if fn is None:  # each function is compiled on first use
+            fn = load(self.source, self._env, "python", only=name)[name]
+        return fn
+
+    @property
+    def raw_forward(self) -> Callable[..., tuple[float, ...]]:
+        """The generated ``forward(inputs, params)``, as it is."""
+        return self._function("forward")
+
+    @property
+    def raw_gradient(self) -> Callable[..., tuple[tuple[float, ...], tuple[float, ...]]]:
+        """The generated ``gradient(inputs, params, seeds)``, as it is."""
+        return self._function("gradient")
 
     def _params(self, params: Sequence[float] | None) -> Sequence[float]:
         return [n._value for n in self.network.parameters] if params is None else params
@@ -517,9 +569,11 @@ class CompiledPython:
         (every parameter, then every input). ``seeds`` weight the outputs (default:
         1 for a scalar output; required for a vector output)."""
         params = self._params(params)
-        seed_map = self.network._seeds(None, seeds)
-        seq = tuple(float(s) for s in seeds) if self.program.vector and seeds is not None else (
-            (float(seeds),) if seeds is not None else (1.0,))
+        seed_map = self.network._seeds(None, seeds)  # checks them as the engine does
+        if seeds is None:
+            seq: tuple[float, ...] = (1.0,)
+        else:
+            seq = tuple(float(s) for s in seeds) if self.program.vector else (float(seeds),)
         try:
             outs, grads = self.raw_gradient(self._inputs(inputs), params, seq)
             if all(map(math.isfinite, outs)) and all(map(math.isfinite, grads)):
@@ -533,7 +587,13 @@ class CompiledPython:
 
 
 def codegen(network: Any) -> CompiledPython:
-    """The network's :class:`CompiledPython`, built on first use and cached."""
+    """The network's :class:`CompiledPython`, built on first use and cached.
+
+    >>> import symnet as sn
+    >>> net = sn.compile(sn.Input("x") * 3.0)
+    >>> codegen(net) is codegen(net), codegen(net).forward([2.0])
+    (True, (6.0,))
+    """
     cached = network._compiled.get("python")
     if cached is None:
         cached = network._compiled["python"] = CompiledPython(network)
