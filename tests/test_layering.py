@@ -35,6 +35,7 @@ LAYERS = [
     ("symnet.emit.*", 5),
     ("symnet.network", 6),
     ("symnet.files", 7),
+    ("symnet.files_read", 7),
     ("symnet.torch_import", 7),
     ("symnet.backends", 7),
     ("symnet.backends.*", 7),
