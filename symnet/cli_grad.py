@@ -50,7 +50,7 @@ def gradient_text(net: Network, wrt: str, *, latex: bool = False, digits: int | 
     yhat = (b + w*x)**2
     d yhat / d w = x*(2*b + 2*w*x)
     >>> print(gradient_text(sn.compile((w * x + b) ** 2), "w", digits=3))
-    2*x*(0.5*x + 1.0)
+    2.0*x*(0.5*x + 1.0)
     """
     if latex:
         return net.gradient_latex(wrt, digits=digits)
