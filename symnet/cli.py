@@ -97,7 +97,8 @@ def cmd_grad(args: argparse.Namespace) -> int:
     from .cli_grad import gradient_text
 
     net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
-    _out(gradient_text(net, args.wrt, latex=args.latex, digits=args.digits, layers=args.layers or None))
+    _out(gradient_text(net, args.wrt, latex=args.latex, digits=args.digits, layers=args.layers or None,
+                       output=args.output))
     return OK
 
 
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digits", type=_digits, metavar="N", help="substitute parameter values, rounded to N digits")
     p.add_argument("--layers", action="store_true",
                    help="one definition per line (forward intermediates, then adjoints); automatic for large networks")
+    p.add_argument("--output", type=int, metavar="K", help="which output of a vector network (from 0)")
     p.set_defaults(func=cmd_grad)
 
     p = sub.add_parser("check", parents=[common], help="check every gradient against SymPy and finite differences",

@@ -13,7 +13,7 @@ from typing import Any
 
 import sympy as sp
 
-from .errors import ExportLimitError
+from .errors import ExportLimitError, InputError
 from .network import Network
 
 __all__ = ["gradient_text", "INLINE_MAX_OPS", "MAX_CHARS"]
@@ -38,9 +38,10 @@ def _show(expr: Any, values: dict[Any, Any], digits: int | None) -> str:
 
 
 def gradient_text(net: Network, wrt: str, *, latex: bool = False, digits: int | None = None,
-                  layers: bool | None = None) -> str:
+                  layers: bool | None = None, output: int | None = None) -> str:
     """d output / d ``wrt`` as text or LaTeX; with ``digits`` the parameters are replaced
-    by their values, rounded to that many significant digits.
+    by their values, rounded to that many significant digits. ``output`` picks one
+    output of a vector network (counting from 0).
 
     >>> import symnet as sn
     >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(1.0, name="b")
@@ -52,17 +53,22 @@ def gradient_text(net: Network, wrt: str, *, latex: bool = False, digits: int | 
     >>> print(gradient_text(sn.compile((w * x + b) ** 2), "w", digits=3))
     2.0*x*(0.5*x + 1.0)
     """
-    if latex:
-        return net.gradient_latex(wrt, digits=digits)
     p = net.program
+    if len(p.outputs) > 1 and output is None:
+        raise InputError(f"the network has {len(p.outputs)} outputs: choose one with --output K "
+                         f"(0 to {len(p.outputs) - 1}) or put a loss on top with --loss")
+    if output is not None and not 0 <= output < len(p.outputs):
+        raise InputError(f"--output {output} is out of range: the network has {len(p.outputs)} output(s)")
+    if latex:
+        return net.gradient_latex(wrt, digits=digits, output=output)
     values = _values(net, digits)
     if layers is None:
         layers = len(p.op_indices) > INLINE_MAX_OPS
     if not layers:
-        text = _show(net.gradient_sympy(wrt), values, digits)
+        text = _show(net.gradient_sympy(wrt, output=output), values, digits)
     else:
-        defs, result = net.gradient_sympy(wrt, let=True)
-        out = p.names[p.outputs[0]] if len(p.outputs) == 1 else "output"
+        defs, result = net.gradient_sympy(wrt, let=True, output=output)
+        out = p.names[p.outputs[0 if output is None else output]]
         lines = [f"{s} = {_show(e, values, digits)}" for s, e in defs]
         lines.append(f"d {out} / d {wrt} = {_show(result, values, digits)}")
         text = "\n".join(lines)

@@ -205,6 +205,18 @@ def test_grad_of_a_deep_network_uses_the_let_form(capsys, tmp_path):
     assert code == 0 and out.startswith("\\begin{aligned}")
 
 
+def test_grad_of_a_vector_network_needs_an_output(capsys, tmp_path):
+    sn.seed(2)
+    path = tmp_path / "vec.json"
+    sn.save(sn.MLP(2, [2, 3], output_activation="softmax"), path)
+    code, _, err = run(capsys, "grad", str(path), "--wrt", "b2_1")
+    assert code == 2 and "choose one with --output K (0 to 2)" in one_line_error(err)
+    code, out, _ = run(capsys, "grad", str(path), "--wrt", "b2_1", "--output", "2", "--latex")
+    assert code == 0 and "\\hat{y}_{3}" in out
+    code, out, _ = run(capsys, "grad", str(path), "--wrt", "b2_1", "--loss", "cross_entropy", "--target", "0")
+    assert code == 0 and out.strip()
+
+
 # -- check ---------------------------------------------------------------------------------------
 
 
