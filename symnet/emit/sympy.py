@@ -104,12 +104,24 @@ def elementary_nodes(program: Program, *, numeric: bool = False,
     return exprs
 
 
+def _flat(expr: Any) -> Any:
+    # Unevaluated sums and products of sums and products print with needless parentheses
+    # ("(a + b) + c"); merge one level (the children are already flat).
+    cls = type(expr)
+    if (cls is sp.Add or cls is sp.Mul) and any(type(a) is cls for a in expr.args):
+        args: list[Any] = []
+        for a in expr.args:
+            args.extend(a.args if type(a) is cls else (a,))
+        return cls(*args, evaluate=False)
+    return expr
+
+
 def _elementary(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
     # Piecewise forms (ops with a kink) must be folded by SymPy; the rest is built as written.
     if op.kink is not None:
         with sp.evaluate(True):
             return op.sympy(sp, args, attr)
-    return op.sympy(sp, args, attr)
+    return _flat(op.sympy(sp, args, attr))
 
 
 def let_form(program: Program, *, numeric: bool = False,

@@ -1,0 +1,364 @@
+"""Tests for the safe formula parser: the grammar, positions in messages, limits and hostile input."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import time
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symnet as sn
+import symnet.parse as parse_module
+from symnet.parse import functions, parse
+
+
+def value(text, inputs=("x",), point=None, **values):
+    node = parse(text, inputs=list(inputs), values=values or None)
+    return sn.compile(node).predict(point if point is not None else {n: 0.5 for n in inputs})
+
+
+# -- the grammar -----------------------------------------------------------------------------
+
+GOOD = [
+    # text, expected funcify (names kept), value at x = 0.5 with w = 2, b = -1
+    ("w*x + b", "w*x + b", 0.0),
+    ("w * x+b", "w*x + b", 0.0),
+    ("sigmoid(w*x + b)", "sigmoid(w*x + b)", 0.5),
+    ("-x**2", "-(x**2)", -0.25),
+    ("(-x)**2", "(-x)**2", 0.25),
+    ("x^2", "x**2", 0.25),
+    ("x**-1", "x**(-1)", 2.0),
+    ("x**(-1)", "x**(-1)", 2.0),
+    ("x**(2*3)", "x**6", 0.015625),
+    ("x**0.5", "x**0.5", math.sqrt(0.5)),
+    ("x**2**-1", "x**0.5", math.sqrt(0.5)),
+    ("2**3**2 * x", "512*x", 256.0),
+    ("-2**2 + x", "-4 + x", -3.5),
+    ("+x", "x", 0.5),
+    ("- -x", "-(-x)", 0.5),
+    ("x - w - b", "x - w - b", -0.5),
+    ("x - (w - b)", "x - (w - b)", -2.5),
+    ("x/w/b", "x/w/b", -0.25),
+    ("x/(w*b)", "x/(w*b)", -0.25),
+    ("x + w + b + x", "x + w + b + x", 2.0),
+    ("max(0, w*x + b)", "relu(w*x + b)", 0.0),
+    ("max(w*x - b, 0.0)", "relu(w*x - b)", 2.0),
+    ("relu(x) + tanh(x) - exp(x)*log(x)", "relu(x) + tanh(x) - exp(x)*log(x)",
+     0.5 + math.tanh(0.5) - math.exp(0.5) * math.log(0.5)),
+    ("1e-3*x + .5 + 5. + 1E+2", "0.001*x + 0.5 + 5 + 100", 105.5005),
+    ("2*(w*x + b - 1)*x", "2*(w*x + b - 1)*x", -1.0),
+    ("  w*x  ", "w*x", 1.0),
+]
+
+
+@pytest.mark.parametrize("text, printed, expected", GOOD, ids=[g[0] for g in GOOD])
+def test_good_formulas(text, printed, expected):
+    values = {k: v for k, v in (("w", 2.0), ("b", -1.0)) if k in text}
+    net = sn.compile(parse(text, inputs=["x"], values=values))
+    assert net.funcify() == printed
+    assert net.predict({"x": 0.5}) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_sum_and_a_product_are_each_one_n_ary_node():
+    node = parse("a + b + c + d", inputs=["a", "b", "c", "d"])
+    assert node.op == "add" and len(node.children) == 4
+    node = parse("a*b*c", inputs=["a", "b", "c"])
+    assert node.op == "mul" and len(node.children) == 3
+
+
+def test_a_name_is_one_node_and_nodes_come_in_order_of_first_appearance():
+    node = parse("w*x + b*x + w", inputs=["x"])
+    net = sn.compile(node)
+    assert net.parameter_names == ["w", "b"] and net.input_names == ["x"]
+    w1, x1 = node.children[0].children
+    assert node.children[2] is w1 and node.children[1].children[1] is x1
+
+
+def test_inputs_and_values():
+    node = parse("w*x + b", inputs=["x"], values={"w": 3.0, "b": 0.5, "x": 2.0})
+    assert node.forward() == 6.5
+    net = sn.compile(node)
+    assert [type(n).__name__ for n in net.inputs + net.parameters] == ["Input", "Parameter", "Parameter"]
+
+
+def test_unvalued_parameters_come_from_the_seeded_generator():
+    sn.seed(11)
+    first = [p.value for p in sn.compile(parse("a*x + b", inputs=["x"])).parameters]
+    sn.seed(11)
+    assert [p.value for p in sn.compile(parse("a*x + b", inputs=["x"])).parameters] == first
+    assert all(-1.0 <= v <= 1.0 for v in first)
+
+
+def test_constants_fold():
+    assert isinstance(parse("2*3 - 1/4"), sn.Constant) and parse("2*3 - 1/4").value == 5.75
+    assert parse("-(2)").value == -2.0
+
+
+def test_functions_come_from_the_op_table_including_user_ops():
+    assert {"exp", "log", "relu", "sigmoid", "tanh"} <= set(functions())
+    sn.define_op("parse_test_cube", 1, forward=lambda v: v ** 3, partials=lambda v: (3 * v * v,),
+                 sympy=lambda e: e ** 3, text="cube3", replace=True)
+    assert "cube3" in functions()
+    assert value("cube3(x) + 1") == pytest.approx(1.125)
+    with pytest.raises(sn.FormulaError, match="known functions: .*cube3"):
+        parse("cube4(x)")
+
+
+def test_layered_text_lines_and_semicolons():
+    text = "z = w*x + b\nh = relu(z)\nyhat = 2*h + z"
+    node = parse(text, inputs=["x"], values={"w": 2.0, "b": 1.0, "x": 1.0})
+    assert node.name == "yhat" and node.forward() == 9.0
+    assert sn.compile(node).funcify(layers=True) == text
+    same = parse("z = w*x + b; h = relu(z); 2*h + z", inputs=["x"], values={"w": 2.0, "b": 1.0, "x": 1.0})
+    assert same.forward() == 9.0
+    assert parse("a = x\n\n  ;\nb = a*a\nb\n", inputs=["x"]).op == "mul"
+
+
+def test_a_comma_list_on_the_last_line_is_a_vector_output():
+    out = parse("h = w*x\nh, sigmoid(h), 2", inputs=["x"], values={"w": 1.0, "x": 0.0})
+    assert isinstance(out, sn.Output) and len(out) == 3
+    assert sn.compile(out).predict([0.0]) == [0.0, 0.5, 2.0]
+
+
+def test_a_line_that_names_a_leaf_or_a_number_is_an_alias():
+    node = parse("c = 2\nv = x\nc*v", inputs=["x"], values={"x": 3.0})
+    assert sn.compile(node).funcify() == "2*x" and node.forward() == 6.0
+
+
+# -- errors: positions ------------------------------------------------------------------------
+
+POSITIONS = [
+    ("2*(w*x+b-y)*x)", 14, "unexpected '\\)'"),
+    ("w*x + ", 7, "ends where an operand is expected after '\\+'"),
+    ("relu(x", 1, "unclosed 'relu\\('"),
+    ("(x + 1", 1, "unclosed '\\('"),
+    ("x + * 2", 5, "unexpected '\\*'"),
+    ("x y", 3, "unexpected 'y' after 'x'"),
+    ("foo(x) + 1", 1, "unknown function 'foo'; known functions: .*exp.*log.*max.*relu.*sigmoid.*tanh"),
+    ("x + __class__", 5, "invalid name '__class__'"),
+    ("x + 1.5.2", 5, "malformed number"),
+    ("w*x + 2b", 7, "malformed number '2b' \\(write 2\\*b for a product\\)"),
+    ("x**y", 2, "exponent of '\\*\\*' must be a numeric constant"),
+    ("sigmoid(x, x)", 1, "sigmoid\\(\\) takes 1 argument, got 2"),
+    ("x = 2", 1, "'x' is an input"),
+]
+
+
+@pytest.mark.parametrize("text, col, message", POSITIONS, ids=[p[0] for p in POSITIONS])
+def test_errors_name_the_column_and_draw_a_caret(text, col, message):
+    with pytest.raises(sn.FormulaError, match=message) as info:
+        parse(text, inputs=["x"])
+    err = info.value
+    first, shown, caret = str(err).split("\n")
+    assert first.endswith(f" at col {col}")
+    assert shown == "  " + text and caret == "  " + " " * (col - 1) + "^"
+    assert (err.line, err.col, err.offset) == (1, col, col - 1)
+
+
+def test_errors_in_layered_text_name_the_line():
+    with pytest.raises(sn.FormulaError) as info:
+        parse("z = w*x\nh = relu(z))\nh", inputs=["x"])
+    assert str(info.value).splitlines() == ["unexpected ')' at line 2, col 12", "  h = relu(z))", "             ^"]
+    assert (info.value.line, info.value.col) == (2, 12)
+
+
+def test_a_long_line_shows_a_window_around_the_error():
+    text = "x + " * 200 + "(" + " + x" * 200
+    with pytest.raises(sn.FormulaError) as info:
+        parse(text, inputs=["x"])
+    lines = str(info.value).splitlines()
+    assert lines[0] == "unclosed '(' at col 801"
+    assert lines[1].startswith("  ...") and len(lines[1]) <= 2 + 75
+    assert lines[1][lines[2].index("^")] == "("
+
+
+@pytest.mark.parametrize("text, message", [
+    ("z = x\nz = 2*x\nz", "'z' is already a name defined earlier"),
+    ("h = relu(z)\nz = w*x\nh", "'z' is already a parameter"),
+    ("relu = x\nrelu", "'relu' is a function name"),
+    ("x\ny", "only the last line may be a bare expression"),
+    ("a = x, x\na", "defines one value"),
+    ("w = = 1", "unexpected '='"),
+    ("relu", "'relu' is a function: call it as relu\\(...\\)"),
+    ("max(x, w)", "max\\(\\) is only supported as max\\(0, z\\) or max\\(z, 0\\)"),
+    ("(x, w)", "tuples are not part of formulas"),
+    ("relu()", "takes 1 argument, got 0"),
+    ("relu(x,)", "unexpected '\\)'"),
+    ("1/0 + x", "division by zero"),
+    ("(-8)**(1/3)*x", "undefined or too large"),
+    ("1e999*x", "out of range"),
+    ("x**65", "exponent 65 is out of range"),
+    ("x**-64.5", "exponent -64.5 is out of range"),
+])
+def test_more_errors(text, message):
+    with pytest.raises(sn.FormulaError, match=message):
+        parse(text, inputs=["x"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"inputs": 3}, "inputs must be a list of names"),
+    ({"inputs": ["x", 2]}, "inputs must be names"),
+    ({"inputs": ["2x"]}, "invalid input name"),
+    ({"inputs": ["lambda"]}, "reserved"),
+    ({"inputs": ["relu"]}, "function name"),
+    ({"values": [1, 2]}, "values must be a dict"),
+    ({"values": {"w": float("nan")}}, "must be a finite number"),
+    ({"values": {"w": True}}, "must be a finite number"),
+    ({"values": {"q": 1.0}}, "values given for 'q', which the formula does not use"),
+    ({"max_depth": 0}, "max_depth must be a positive integer"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(sn.FormulaError, match=message):
+        parse("w*x", **kwargs)
+
+
+def test_not_a_string():
+    with pytest.raises(sn.FormulaError, match="must be a string"):
+        parse(b"x")  # type: ignore[arg-type]
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+
+def test_limits_are_configurable():
+    deep = "(" * 70 + "x" + ")" * 70
+    with pytest.raises(sn.FormulaError, match="nesting deeper than 64"):
+        parse(deep, inputs=["x"])
+    assert parse(deep, inputs=["x"], max_depth=100).name == "x"
+    with pytest.raises(sn.FormulaError, match=r"formula too long \(2001 > 2000"):
+        parse("x" + " " * 2000, inputs=["x"])
+    assert parse("x" + " " * 2000, inputs=["x"], max_length=3000).name == "x"
+    with pytest.raises(sn.FormulaError, match="number literal too long"):
+        parse("1" * 70)
+    assert parse("1" * 70, max_number=80).value == float("1" * 70)
+    with pytest.raises(sn.FormulaError, match="more than 10 nodes"):
+        parse("x*w + x*b + x*c + x*d + x*e1", inputs=["x"], max_nodes=10)
+
+
+def test_long_chains_and_sums_parse_without_recursion():
+    n = 40_000
+    node = parse("+".join(["x"] * n), inputs=["x"], max_length=10**6)
+    assert len(node.children) == n
+    chain = "-" * 5000 + "x"
+    assert parse(chain, inputs=["x"], max_length=10**6, max_depth=10**4).op == "neg"
+    power = "x" + "**1" * 5000
+    assert parse(power, inputs=["x"], max_length=10**6).attr == 1.0
+
+
+# -- hostile strings (reliability.md F1-F15) ------------------------------------------------------
+
+HOSTILE = [
+    ("__import__('os').system('id')", "unknown function '__import__'"),
+    ("().__class__.__mro__[1].__subclasses__()", "unexpected '\\)'"),
+    ("x.__new__.__globals__['__builtins__']['__import__']('os').getcwd()", "'.' is not allowed"),
+    ("x.real", "'\\.' is not allowed here \\(attribute access.* at col 2"),
+    ("w.__class__", "attribute access"),
+    ("(lambda: 1)()", "'lambda' is a Python keyword"),
+    ("[c for c in ()]", "'\\[' is not allowed"),
+    ("f'{x}'", "quotes are not allowed"),
+    ("x if x else 1", "'if' is a Python keyword"),
+    ("x==1", "'==' is not allowed"),
+    ("x@x", "'@'"),
+    ("x; import os", "only the last line may be a bare expression"),
+    ("a = 1; import os", "'import' is a Python keyword"),
+    ("x\n+1", "only the last line may be a bare expression"),
+    ("9**9**9**9", "exponents must be numeric constants with abs\\(p\\) <= 64"),
+    ("2**10**7", "exponents must be numeric constants with abs\\(p\\) <= 64"),
+    ("x**(10**100)", "exponent 100 is out of range"),
+    ("factorial(10**6)", "unknown function 'factorial'"),
+    ("(" * 201 + "x" + ")" * 201, "nesting deeper than 64"),
+    ("(" * 10_000 + "x" + ")" * 10_000, "formula too long \\(20001 > 2000"),
+    ("-" * 10_000 + "x", "formula too long \\(10001 > 2000"),
+    ("+".join(["x"] * 100_000), "formula too long"),
+    ("1" * 5000, "formula too long"),
+    ("", "empty formula"),
+    ("   ", "empty formula"),
+    ("\n;\n", "empty formula"),
+    ("\x00x", "control character U\\+0000 at col 1"),
+    ("2*(w*x+b-y)*x)", "unexpected '\\)' at col 14"),
+    ("pi*x", "'pi' is a reserved name"),
+    ("e**x", "'e' is a reserved name"),
+    ("lambda", "'lambda' is a Python keyword"),
+    ("ｘ", "non-ASCII character U\\+FF58 \\(FULLWIDTH LATIN SMALL LETTER X\\) at col 1"),
+    ("х + 1", "non-ASCII character U\\+0445"),
+    ("∂x", "non-ASCII character U\\+2202"),
+    ("x\u200b + 1", "non-ASCII character U\\+200B \\(ZERO WIDTH SPACE\\) at col 2"),
+    ("x // 2", "floor division"),
+    ("x % 2", "modulo"),
+    ("x < 1", "comparisons"),
+    ("#x", "comments"),
+    ("{x}", "'\\{' is not allowed"),
+    ("x:1", "':' is not allowed"),
+    ("not x", "'not' is a Python keyword"),
+    ("x and y", "'and' is a Python keyword"),
+]
+
+
+@pytest.mark.parametrize("text, message", HOSTILE, ids=[repr(h[0][:30]) for h in HOSTILE])
+def test_hostile_strings_get_a_clear_error_in_milliseconds(text, message):
+    start = time.perf_counter()
+    with pytest.raises(sn.FormulaError, match=message):
+        parse(text, inputs=["x"])
+    assert time.perf_counter() - start < 0.05
+
+
+def test_number_literal_limit_when_the_length_is_allowed():
+    with pytest.raises(sn.FormulaError, match=r"number literal too long \(5000 > 64 characters\) at col 1"):
+        parse("1" * 5000, max_length=10_000)
+
+
+def test_names_resolve_only_through_symnets_own_table():
+    # SymPy would read these as the imaginary unit, Euler's number, ...; here they are parameters
+    net = sn.compile(parse("I*x + E + N + S + gamma + X", inputs=["x"]))
+    assert net.parameter_names == ["I", "E", "N", "S", "gamma", "X"]
+
+
+def test_no_code_runs_sentinel(tmp_path, monkeypatch):
+    sentinel = tmp_path / "sentinel"
+    attacks = [
+        f"__import__('os').system('touch {sentinel}')",
+        f"x.__class__.__init__.__globals__['os'].system('touch {sentinel}')",
+        f"open('{sentinel}', 'w')",
+        f"exec(\"open('{sentinel}', 'w')\")",
+        f"eval(\"open('{sentinel}', 'w')\")",
+    ]
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the parser must not evaluate text")
+
+    for name in ("eval", "exec", "compile"):
+        monkeypatch.setattr(builtins, name, forbidden)
+    monkeypatch.setattr(sympy, "sympify", forbidden)
+    monkeypatch.setattr(sympy, "parse_expr", forbidden, raising=False)
+    for attack in attacks:
+        with pytest.raises(sn.FormulaError):
+            parse(attack, inputs=["x"])
+    assert parse("sigmoid(w*x + b)", inputs=["x"]).op == "sigmoid"  # still works with them gone
+    assert not sentinel.exists()
+
+
+def test_the_parser_source_calls_no_evaluator():
+    tree = ast.parse(inspect.getsource(parse_module))
+    called = {n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, "attr", "")
+              for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert not called & {"eval", "exec", "compile", "sympify", "parse_expr", "__import__", "lambdify"}
+    imported = {alias.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for alias in n.names}
+    assert "sympy" not in imported and not any(m.startswith("sympy") for m in imported)
+
+
+@settings(deadline=None, derandomize=True, max_examples=300)
+@given(st.text(alphabet="xwb12.e()+-*/^,;=\n _rlu", max_size=40))
+def test_fuzz_any_text_gives_a_node_or_a_formula_error(text):
+    try:
+        node = parse(text, inputs=["x"])
+    except sn.FormulaError as exc:
+        assert " at " in str(exc) or "empty" in str(exc) or "values" in str(exc)
+        return
+    assert isinstance(node, sn.Node)
