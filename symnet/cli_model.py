@@ -3,6 +3,7 @@
 A MODEL argument is one of
 
 * a saved model file, any argument ending in ``.json`` (read with :func:`symnet.load`);
+  ``--set w=0.5`` changes parameter values of a saved or imported model too;
 * ``module:attribute`` naming a node or network in the user's own Python code:
   ``path/to/file.py:net`` imports that file, ``package.module:net`` imports the
   module from the current folder or the installed packages (this runs the user's
@@ -117,14 +118,29 @@ def resolve_model(spec: ModelSpec) -> Network:
     text = spec.text
     if not text.strip():
         raise InputError("MODEL is empty: give a .json file, a formula or module:attribute")
-    if text.lower().endswith(".json"):
+    match = _MODULE_ATTR.match(text)
+    if not text.lower().endswith(".json") and not match:
+        return _formula(spec)
+    if spec.inputs:
+        raise InputError("--inputs is only for formula strings; a saved or imported model names its own inputs")
+    if match:
+        net = _as_network(_import_attribute(match["module"], match["attr"]), text)
+    else:
         from .files import load
 
-        return load(text)
-    match = _MODULE_ATTR.match(text)
-    if match:
-        return _as_network(_import_attribute(match["module"], match["attr"]), text)
-    return _formula(spec)
+        net = load(text)
+    _set_parameters(net, dict(spec.values))
+    return net
+
+
+def _set_parameters(net: Network, values: dict[str, float]) -> None:
+    by_name = dict(zip(net.parameter_names, net.parameters))
+    unknown = [k for k in values if k not in by_name]
+    if unknown:
+        raise InputError(f"--set: {unknown[0]!r} is not a parameter of the model; "
+                         f"its parameters are {', '.join(by_name) or '(none)'}")
+    for name, value in values.items():
+        by_name[name].value = value
 
 
 def _formula(spec: ModelSpec) -> Network:

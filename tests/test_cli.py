@@ -166,6 +166,15 @@ def test_hostile_formulas_are_one_line_errors(capsys, tmp_path, monkeypatch, for
     assert not (tmp_path / "pwned").exists()
 
 
+def test_set_changes_parameters_of_files_and_modules(capsys, model_file, user_module):
+    code, out, _ = run(capsys, "formula", model_file, "--set", "w=2,b=0", "--digits", "3")
+    assert code == 0 and out == "sigmoid(2*x + 0)\n"
+    code, _, err = run(capsys, "formula", model_file, "--set", "q=1")
+    assert code == 2 and "'q' is not a parameter of the model" in one_line_error(err)
+    code, _, err = run(capsys, "formula", "mymodel.py:net", "--inputs", "x")
+    assert code == 2 and "--inputs is only for formula strings" in one_line_error(err)
+
+
 # -- formula -----------------------------------------------------------------------------------
 
 
