@@ -310,6 +310,40 @@ def test_random_dag_gradients_match_sympy(data):
         assert _bits(node.grad) == _bits(grads[node.name])
 
 
+@settings(deadline=None, derandomize=True, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_dag_gradients_match_finite_differences(data):
+    # an oracle independent of both the engine's rules and SymPy: central differences
+    # of the forward pass, with a loose mixed tolerance (the DAGs keep ReLUs 0.05 away
+    # from their kink, far beyond the step)
+    from symnet import engine
+
+    dag = random_dag(data.draw)
+    net = sn.compile(dag.root)
+    inputs = {name: dag.inputs[name] for name in net.input_names}
+    program = net.program
+    grads = net.gradients(inputs)
+    params = [program.nodes[i].value for i in program.parameters]
+    out = program.outputs[0]
+    base = engine.evaluate(program, net.leaf_values(inputs, params))[out]
+    scale = max(1.0, abs(base))
+    for k, i in enumerate(list(program.parameters) + list(program.inputs)):
+        name = program.names[i]
+        theta = params[k] if k < len(params) else inputs[name]
+        h = 1e-6 * max(1.0, abs(theta))
+        sides = []
+        for step in (h, -h):
+            p, v = list(params), dict(inputs)
+            if k < len(params):
+                p[k] = theta + step
+            else:
+                v[name] = theta + step
+            sides.append(engine.evaluate(program, net.leaf_values(v, p))[out])
+        fd = (sides[0] - sides[1]) / (2 * h)
+        a = grads[name]
+        assert abs(a - fd) <= 1e-7 * scale + 1e-5 * max(abs(a), abs(fd)), (name, a, fd, net.funcify())
+
+
 def _torch_value(torch, row_name, xs, attr):
     F = torch.nn.functional
     if row_name == "add":
