@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from .cli_model import ModelSpec, parse_assignments, parse_names, parse_target, resolve_model, with_loss
 from .errors import InputError, SymnetError
@@ -59,13 +59,6 @@ def _network(args: argparse.Namespace) -> Network:
     return resolve_model(spec)
 
 
-def _need(obj: Any, method: str, what: str) -> Callable[..., Any]:
-    fn = getattr(obj, method, None)
-    if fn is None:
-        raise InputError(f"{what} is not available in this installation of symnet")
-    return fn
-
-
 def _digits(value: str) -> int:
     try:
         n = int(value)
@@ -84,12 +77,12 @@ def cmd_formula(args: argparse.Namespace) -> int:
     if args.latex:
         _out(net.latex(digits=args.digits, layers=args.layers))
     elif args.sympy:
-        expr = _need(net, "to_sympy", "SymPy output")(numeric=args.digits is not None)
+        expr = net.to_sympy(numeric=args.digits is not None)
         _out(str(expr if args.digits is None else expr.evalf(args.digits)))
     elif args.python:
-        _out(_need(net, "to_python", "Python output")())
+        _out(net.to_python())
     else:
-        _out(_need(net, "funcify", "text output")(digits=args.digits, layers=args.layers))
+        _out(net.funcify(digits=args.digits, layers=args.layers))
     return OK
 
 
