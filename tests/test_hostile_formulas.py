@@ -224,10 +224,14 @@ def test_f16_a_claim_undefined_everywhere_is_never_pass(claim):
     assert "not finite" in str(verdict)
 
 
-def test_f16_singular_points_are_not_sampled():
-    # x**-1 and log(x) are fine away from 0; the probes keep clear of 0 and +-1
-    verdict = sn.check_derivative("log(x*x)", wrt="x", claimed="2*x**-1", inputs=["x"])
+def test_f16_points_where_the_model_is_undefined_are_resampled():
+    # log(w*x) is undefined wherever w*x <= 0, about half of all random points
+    verdict = sn.check_derivative("log(w*x)", wrt="w", claimed="1/w", inputs=["x"])
     assert verdict.verdict == "PASS"
+    assert len(verdict.points) >= 5
+    assert all(p["w"] * p["x"] > 0 for p in verdict.points)
+    # and the claims are still probed on both signs
+    assert any(p["w"] < 0 for p in verdict.points) and any(p["w"] > 0 for p in verdict.points)
 
 
 def test_f17_complex_values_are_undefined_not_compared():
