@@ -167,7 +167,7 @@ def tokenize(source: _Source, limits: Limits) -> list[Token]:
             nxt = text[m.end():m.end() + 1]
             if len(lit) > limits.max_number:
                 return out + [Token("error", f"number literal too long ({len(lit)} > {limits.max_number} "
-                                             "characters)", i)]
+                                             "characters; pass max_number= to allow longer ones)", i)]
             if nxt and (nxt.isalnum() or nxt in "_."):
                 hint = f" (write {lit}*{nxt} for a product)" if nxt.isalpha() and nxt not in "eE" else ""
                 return out + [Token("error", f"malformed number {lit + nxt!r}{hint}", i)]

@@ -36,6 +36,7 @@ from mpmath.libmp import prec_to_dps
 from ..compile import Program
 from ..errors import ExportLimitError, SymnetError
 from ..ops import Op
+from .text import layer_nodes
 
 __all__ = ["leaf_symbols", "constant", "elementary_nodes", "let_form", "to_sympy", "display_function",
            "FORMS", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_KINKS", "LET_DEPTH"]
@@ -265,21 +266,10 @@ def _check_limits(program: Program, max_depth: int, max_kinks: int | None, form:
                 "together with a higher sys.setrecursionlimit")
 
 
-def _let_names(program: Program, depth_cap: int = LET_DEPTH) -> list[int]:
-    """The op nodes the let form defines: the shared layered rule, every kink op (so no
-    Piecewise nests in another), and enough others that no definition is deeper than
-    ``depth_cap``."""
-    from .latex import intermediates
-
-    named = set(intermediates(program))
-    depth = [0] * len(program.nodes)
-    for i in program.op_indices:
-        d = 1 + max((depth[a] for a in program.args[i]), default=0)
-        if i in named or d >= depth_cap or program.ops[i].kink is not None:  # type: ignore[union-attr]
-            named.add(i)
-            d = 0
-        depth[i] = d
-    return sorted(named)
+def _let_names(program: Program) -> list[int]:
+    """The op nodes the let form defines: those of the layered text form, and every kink
+    op, so that no Piecewise nests inside another."""
+    return layer_nodes(program, LET_DEPTH, lambda i: program.ops[i].kink is not None)  # type: ignore[union-attr]
 
 
 def _pack(program: Program, outs: list[Any]) -> Any:

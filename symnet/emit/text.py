@@ -21,10 +21,12 @@ layered.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from ..compile import Program
 from ..errors import InputError
 from ..ops import PREC_ATOM, PREC_NEG
+from .latex import intermediates
 from .render import DEFAULT_MAX_CHARS, TEXT, Piece, render
 
 __all__ = ["to_text", "format_number", "layer_nodes", "LAYER_DEPTH"]
@@ -63,8 +65,11 @@ def _check_digits(digits: object) -> None:
         raise InputError(f"digits must be an integer from 1 to 17 or None, got {digits!r}")
 
 
-def layer_nodes(program: Program, max_depth: int = LAYER_DEPTH) -> list[int]:
-    """The op nodes the layered form writes on lines of their own, in order.
+def layer_nodes(program: Program, max_depth: int = LAYER_DEPTH,
+                also: Callable[[int], bool] | None = None) -> list[int]:
+    """The op nodes the layered form writes on lines of their own, in order: the shared
+    layered rule's intermediates, every node ``also(i)`` selects, and enough others that
+    no line nests deeper than ``max_depth`` operations.
 
     >>> import symnet as sn
     >>> x = sn.Input("x"); y = (x * 2).tanh()
@@ -72,15 +77,13 @@ def layer_nodes(program: Program, max_depth: int = LAYER_DEPTH) -> list[int]:
     >>> [p.names[i] for i in layer_nodes(p)]
     ['t2', 'yhat']
     """
-    from .latex import intermediates
-
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
         raise InputError(f"max_depth must be a positive integer, got {max_depth!r}")
     named = set(intermediates(program))
     depth = [0] * len(program.nodes)
     for i in program.op_indices:
         d = 1 + max((depth[a] for a in program.args[i]), default=0)
-        if i in named or d >= max_depth:
+        if i in named or d >= max_depth or (also is not None and also(i)):
             named.add(i)
             d = 0
         depth[i] = d
@@ -113,6 +116,7 @@ def to_text(program: Program, digits: int | None = None, layers: bool = False, *
         return _number_piece(node._value, digits)
 
     named = layer_nodes(program, max_depth) if layers else []
+    named_set = frozenset(named)
     pieces = render(program, leaf, TEXT, named, None, max_chars)
 
     def ref(i: int) -> str:
@@ -121,7 +125,6 @@ def to_text(program: Program, digits: int | None = None, layers: bool = False, *
         p = pieces[i]
         return leaf(i).text if p is None else p.text
 
-    named_set = frozenset(named)
     lines = [f"{names[i]} = {pieces[i].text}" for i in named]  # type: ignore[union-attr]
     outs = [ref(o) for o in program.outputs]
     if not layers:
