@@ -14,7 +14,7 @@ from typing import Callable, Collection, Sequence
 
 from ..compile import Program
 from ..errors import ExportLimitError
-from ..ops import PREC_ATOM, PREC_NEG, Form, Op, format_exponent
+from ..ops import PREC_ATOM, PREC_MUL, Form, Op, format_exponent
 
 __all__ = ["Piece", "Style", "TEXT", "render", "apply_form", "uses", "DEFAULT_MAX_CHARS"]
 
@@ -46,8 +46,10 @@ class Style:
     power: str | Callable[[str, str], str] = "{base}**{exp}"
     negative_exponent: str = "({exp})"
     form: Callable[[Op], Form] = lambda op: op.text
-    #: ``a + (-b)`` is written ``a - b`` when ``-b`` binds at least this tightly
-    minus_prec: int = PREC_NEG
+    #: ``a + (-b)`` is written ``a - b`` when ``-b`` binds at least this tightly. A
+    #: product or quotient whose first factor is negated qualifies: ``a + (-2)*x``
+    #: and ``a - 2*x`` are equal (negation is exact in floating point).
+    minus_prec: int = PREC_MUL
 
 
 TEXT = Style()
@@ -84,7 +86,7 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
         text = _paren(style, o, form.right_prec)
         if text.startswith("-"):
             if symbol == " + " and o.prec >= style.minus_prec:
-                # a + (-b) reads as a - b; the negation binds tighter than any sum
+                # a + (-b) reads as a - b
                 out.append(" - " + text[1:])
                 continue
             text = f"{style.lparen}{text}{style.rparen}"
