@@ -283,15 +283,30 @@ class Trainer:
         self.step_fn = step_fn
         self.data = data
         self.graph = getattr(step_fn, "graph", None)
+        self.params: list[Node] = list(getattr(step_fn, "params", ()))
 
     def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
-        loss_sum, params, grads = self.step_fn([self.data[i] for i in indices])
+        try:
+            loss_sum, params, grads = self.step_fn([self.data[i] for i in indices])
+        except ArithmeticError as exc:  # an op of the engine, or an overflow in the user's loss
+            raise _stopped(exc, self.params, step, epoch) from None
         _check_loss(loss_sum, step, epoch)
         sgd_step(params, [g / len(indices) for g in grads], lr, step)
         return loss_sum
 
     def finish(self) -> None:
         pass
+
+
+def _stopped(exc: BaseException, params: Sequence[Node], step: int, epoch: int) -> NumericalError:
+    """The error for a step whose forward or backward pass failed: where, why, and the
+    parameter most likely to blame (the largest in magnitude)."""
+    culprit = ""
+    if params:
+        big = max(params, key=lambda p: abs(p._value))
+        culprit = f"; the largest parameter is '{big.name}' = {big._value!r}"
+    return NumericalError(f"training diverged at step {step} (epoch {epoch}): {exc}{culprit}; "
+                          "parameters keep their last finite values")
 
 
 def _check_loss(loss_sum: float, step: int, epoch: int) -> None:
@@ -336,6 +351,7 @@ def _graph_step(model: Any, loss: str) -> StepFn:
         return total, params, [grads[id(p)] for p in params]
 
     step.graph = graph  # type: ignore[attr-defined]
+    step.params = params  # type: ignore[attr-defined]
     return step
 
 
@@ -361,4 +377,5 @@ def _pair_step(model: Any, pair: tuple[Any, ...]) -> StepFn:
                 grads[k] += adj[i]
         return total, net.parameters, grads
 
+    step.params = net.parameters  # type: ignore[attr-defined]
     return step

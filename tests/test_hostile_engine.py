@@ -157,8 +157,6 @@ def test_n9_diverging_training_stops_with_finite_parameters(engine):
     assert "'L'" in str(error) or "diverged" in str(error)
 
 
-@pytest.mark.xfail(strict=True, reason="train.py: a loss that overflows in the forward pass raises the engine's "
-                   "'pow failed at node L' error, which names neither a parameter nor the step")
 def test_n9_diverging_training_names_the_parameter_and_the_step():
     error, params = _diverging()
     message = str(error)
@@ -175,8 +173,6 @@ def test_n9_non_finite_gradient_is_refused_before_the_update():
     assert (w.value, v.value) == (0.5, 0.25)
 
 
-@pytest.mark.xfail(strict=True, reason="train.py: an OverflowError raised inside the user's loss function "
-                   "escapes train_model unwrapped")
 def test_n9_overflow_in_the_article_style_loss_is_a_numerical_error():
     x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
     pair = (lambda p, t: (p - t) ** 2, lambda p, t: 2 * (p - t))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..compile import Program
+from ..emit.render import uses as count_uses
 from ..ops import Op
 
 __all__ = ["Block", "Activation", "find_layers"]
@@ -62,16 +63,6 @@ def _is_sum(op: Op | None) -> bool:
     return op is not None and op.arity is None and _writes(op, ["a", "b", "c"], "a + b + c")
 
 
-def _uses(program: Program) -> list[int]:
-    count = [0] * len(program.nodes)
-    for args in program.args:
-        for a in args:
-            count[a] += 1
-    for o in program.outputs:
-        count[o] += 1
-    return count
-
-
 def _neuron(program: Program, i: int, uses: list[int]) -> tuple[tuple[int, ...], tuple[int, ...], int,
                                                                 tuple[int, ...]] | None:
     """``(inputs, weights, bias, products)`` if node ``i`` is a neuron's sum, else None."""
@@ -100,7 +91,7 @@ def find_layers(program: Program) -> tuple[list[Block], list[Activation]]:
     >>> [(len(b.sums), len(b.inputs)) for b in blocks], [len(a.nodes) for a in acts]
     ([(3, 2), (1, 3)], [3])
     """
-    uses = _uses(program)
+    uses = count_uses(program)
     groups: dict[Any, list[tuple[int, tuple[int, ...], int, tuple[int, ...]]]] = {}
     for i in program.op_indices:
         origin = program.nodes[i].origin
