@@ -85,7 +85,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     heading = title or ("Backpropagation exercise" if exercise else "A network, its gradients and a worked example")
     if exercise:
         heading += " (answer key)" if key else ""
-    body = [PREAMBLE, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip", _intro(net, feed)]
+    body = [PREAMBLE, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
+            _intro(net, feed, network)]
 
     body.append(r"\section*{The network}")
     rows = equations(net, LatexOptions(times=times, width=WIDTH))
@@ -116,11 +117,19 @@ def _has_neurons(net: Any) -> bool:
     return any(n.origin is not None and n.origin.role == "sum" for n in net.program.nodes)
 
 
-def _intro(net: Any, feed: dict[str, float]) -> str:
+def _intro(net: Any, feed: dict[str, float], model: Any) -> str:
     p = net.program
-    ins = ", ".join(f"${latex_name(n)} = {format_number(v)}$" for n, v in feed.items())
-    return (f"The network has {len(p.inputs)} input(s), {len(p.parameters)} parameter(s) and "
-            f"{len(p.op_indices)} elementary operation(s). The example uses {ins}.")
+    own = set(_model_network(model).input_names)
+    n_inputs = sum(1 for name in feed if name in own)
+    ins = ", ".join(f"${latex_name(n)} = {format_number(v)}$" for n, v in feed.items() if n in own)
+    targets = ", ".join(f"${latex_name(n)} = {format_number(v)}$" for n, v in feed.items() if n not in own)
+    uses = f"The example uses {ins}" + (f" and the target {targets}." if targets else ".")
+    return (f"The network has {n_inputs} input(s), {len(p.parameters)} parameter(s) and "
+            f"{len(p.op_indices)} elementary operation(s). {uses}")
+
+
+def _model_network(model: Any) -> Any:
+    return model if hasattr(model, "program") else model.compile()
 
 
 def _parameter_table(net: Any, digits: int) -> str:

@@ -15,6 +15,7 @@ import symnet.engine
 from symnet.check import check_gradients
 from symnet.graph import Node
 from symnet.ops import OPS
+from mutants import wrong_backward
 
 # -- random DAGs over every builtin op -------------------------------------------------
 
@@ -181,28 +182,12 @@ def test_wrong_forward_rule_is_caught(monkeypatch):
     assert report.first_failure.startswith("forward mismatch")
 
 
-def _backward_with(combine):
-    def backward(program, values, seeds):
-        adj = [0.0] * len(program.nodes)
-        for i, s in seeds.items():
-            adj[i] += s
-        for i in reversed(program.op_indices):
-            g = adj[i]
-            if g == 0.0:
-                continue
-            ps = program.ops[i].partials(tuple(values[a] for a in program.args[i]), values[i], program.attrs[i])
-            for a, p in zip(program.args[i], ps):
-                adj[a] = combine(adj[a], g, p)
-        return adj
-    return backward
-
-
 @pytest.mark.parametrize("combine, why", [
     (lambda old, g, p: g * p, "= instead of +="),
     (lambda old, g, p: old + p, "upstream gradient forgotten"),
 ])
 def test_wrong_accumulation_is_blamed_on_the_engine(monkeypatch, combine, why):
-    monkeypatch.setattr(symnet.engine, "backward", _backward_with(combine))
+    monkeypatch.setattr(symnet.engine, "backward", wrong_backward(combine))
     a, b = sn.Parameter(1.5, name="a"), sn.Parameter(0.5, name="b")
     report = check_gradients(((a - b) * (a + b) * 3.0).tanh(), {})
     assert not report.ok
@@ -211,7 +196,7 @@ def test_wrong_accumulation_is_blamed_on_the_engine(monkeypatch, combine, why):
 
 
 def test_shared_node_accumulation_names_the_shared_node(monkeypatch):
-    monkeypatch.setattr(symnet.engine, "backward", _backward_with(lambda old, g, p: g * p))
+    monkeypatch.setattr(symnet.engine, "backward", wrong_backward(lambda old, g, p: g * p))
     a, b = sn.Parameter(1.5, name="a"), sn.Parameter(0.5, name="b")
     report = check_gradients((a - b) + (a + b), {})
     assert report.blame[0].startswith("accumulation: node `a` (parameter) has engine gradient 1,")

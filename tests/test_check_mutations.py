@@ -21,6 +21,7 @@ import symnet as sn
 import symnet.engine
 from symnet.check import check_gradients
 from symnet.ops import OPS, power
+from mutants import wrong_backward
 
 # -- models: (root, loss, target) -------------------------------------------------------
 
@@ -159,23 +160,6 @@ def test_a_correct_rule_passes_and_a_planted_kink_is_flagged():
 
 
 # -- the engine's accumulation itself ----------------------------------------------------
-
-
-def wrong_backward(combine):
-    """The engine's reverse pass with its accumulation step replaced by ``combine``."""
-    def backward(program, values, seeds):
-        adj = [0.0] * len(program.nodes)
-        for i, s in seeds.items():
-            adj[i] += s
-        for i in reversed(program.op_indices):
-            g = adj[i]
-            if g == 0.0:
-                continue
-            ps = program.ops[i].partials(tuple(values[a] for a in program.args[i]), values[i], program.attrs[i])
-            for a, p in zip(program.args[i], ps):
-                adj[a] = combine(adj[a], g, p)
-        return adj
-    return backward
 
 
 ENGINE_MUTANTS = [
