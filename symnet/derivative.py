@@ -37,6 +37,7 @@ import sympy as sp
 from .check_ref import LocalForms, depths, hp, number, reference_values, tree_size
 from .compile import Program, compile
 from .emit.sympy import elementary_nodes, leaf_symbols
+from .emit.text import to_text
 from .errors import ExportLimitError, FormulaError, InputError
 from .graph import Input, Node, default_rng
 from .network import Network
@@ -193,14 +194,24 @@ def _model_program(model: Any, inputs: Sequence[str] | None, target: Any) -> tup
             raise InputError("check_derivative: the network has several outputs; pass one of its output nodes")
         program = model.program
         if target is None:
-            return program, ""
+            return program, _text(program)
         model = program.nodes[program.outputs[0]]
     if not isinstance(model, Node):
         raise InputError(f"check_derivative: model must be a formula string, a node or a network, "
                          f"got {type(model).__name__}")
     if target is not None:
         model = _squared_error(model, target)
-    return compile(model).program, ""  # labelled from its SymPy form once the size limits passed
+    program = compile(model).program
+    return program, _text(program)
+
+
+def _text(program: Program) -> str:
+    """The model as symnet writes it (terms in the order built), if that is short."""
+    try:
+        text = to_text(program, max_chars=200)
+    except ExportLimitError:
+        return ""  # labelled from its SymPy form once the size limits passed
+    return text if len(text) <= 80 else ""
 
 
 def _squared_error(root: Node, target: Any) -> Node:
