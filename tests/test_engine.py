@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import struct
-import sys
 from collections import Counter
 
 import pytest
@@ -225,15 +224,6 @@ def test_vector_output_backward_takes_a_seed_per_component():
 
 
 # -- depth and work --------------------------------------------------------------
-
-
-@pytest.fixture
-def default_recursion_limit():
-    """Run at CPython's default recursion limit, whatever a plugin may have set."""
-    before = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
-    yield
-    sys.setrecursionlimit(before)
 
 
 @pytest.mark.slow

@@ -17,7 +17,6 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 import warnings
 
 import pytest
@@ -181,14 +180,6 @@ def test_n9_overflow_in_the_article_style_loss_is_a_numerical_error():
 
 
 # -- G: graph structure and export --------------------------------------------------------
-
-
-@pytest.fixture
-def default_recursion_limit():
-    before = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
-    yield
-    sys.setrecursionlimit(before)
 
 
 def _chain(n):

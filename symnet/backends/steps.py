@@ -13,6 +13,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from ..emit.python import accumulate_source, load
+from ..graph import Node
 from ..network import Network
 
 __all__ = ["Rows", "ListUpdate", "PythonSteps", "Compiled", "PairPython"]
