@@ -13,6 +13,9 @@ from .graph import Node
 
 __all__ = ["Network"]
 
+#: ``str(network)`` writes the formula inline up to this many characters.
+STR_INLINE_CHARS = 80
+
 
 class Network:
     """A compiled network. Build one with ``sn.compile(node)`` or ``node.compile()``.
@@ -178,6 +181,28 @@ class Network:
         from .emit.text import to_text
 
         return to_text(self.program, digits, layers, **options)
+
+    def __str__(self) -> str:
+        """The formula (``funcify()``), or one line per named intermediate when the
+        inline formula would be longer than ``STR_INLINE_CHARS`` characters.
+
+        >>> import symnet as sn
+        >>> x = sn.Input("x")
+        >>> print(sn.compile(2 * x + 1))
+        2*x + 1
+        >>> print(sn.compile(sn.MLP(2, [2, 1], activation="tanh")))
+        z1_1 = w1_1_1*x1 + w1_1_2*x2 + b1_1
+        h1_1 = tanh(z1_1)
+        z1_2 = w1_2_1*x1 + w1_2_2*x2 + b1_2
+        h1_2 = tanh(z1_2)
+        z2_1 = w2_1_1*h1_1 + w2_1_2*h1_2 + b2_1
+        """
+        from .errors import ExportLimitError
+
+        try:
+            return self.funcify(max_chars=STR_INLINE_CHARS)
+        except ExportLimitError:
+            return self.funcify(layers=True)
 
     # -- generated Python (symnet.emit.python) ---------------------------------
 
