@@ -61,7 +61,7 @@ from .network import Network
 __all__ = ["check_gradients", "GradientReport", "GradRow", "ForwardRow", "Tolerances", "LOSSES"]
 
 #: The losses ``check_gradients(..., loss=...)`` can put on top of the model.
-LOSSES = {"mse": losses.mse, "bce": losses.bce, "cross_entropy": losses.cross_entropy}
+LOSSES = losses.LOSSES
 #: Random points: attempts per point, and the band around kinks that sampling avoids.
 MAX_TRIES = 100
 SAMPLE_KINK_BAND = 1e-3

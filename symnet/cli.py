@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from .cli_model import ModelSpec, parse_assignments, parse_names, parse_target, resolve_model, with_loss
 from .errors import InputError, SymnetError
+from .losses import LOSSES
 from .network import Network
 from .ops import OPS
 from .progress import Progress
@@ -50,7 +51,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _loss_options(p: argparse.ArgumentParser, target_help: str) -> None:
-    p.add_argument("--loss", choices=("mse", "bce", "cross_entropy"), help="put this loss on top of the model")
+    p.add_argument("--loss", choices=tuple(LOSSES), help="put this loss on top of the model")
     p.add_argument("--target", metavar="Y", help=target_help)
 
 

@@ -231,7 +231,7 @@ def with_loss(net: Network, loss: str | None, target: Any) -> Network:
     """
     if loss is None:
         return net
-    from .train import LOSSES
+    from .losses import LOSSES
 
     if loss not in LOSSES:
         raise InputError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")

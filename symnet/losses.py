@@ -7,12 +7,12 @@ like everything else.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import GraphError, InputError
 from .graph import Node, Origin, Output, as_node
 
-__all__ = ["Softmax", "mse", "bce", "cross_entropy"]
+__all__ = ["Softmax", "mse", "bce", "cross_entropy", "LOSSES", "loss_by_name"]
 
 
 def _components(pred: Any) -> list[Node]:
@@ -89,3 +89,16 @@ def cross_entropy(output: Any, target_index: int) -> Node:
     if all(c.kind == "op" and c.op == "softmax" and c.children == first.children for c in comps) and len(comps) == len(first.children):
         return _loss(Node.apply("neg", (Node.apply("log_softmax", first.children, attr=t),)))
     return _loss(Node.apply("neg", (Node.apply("log", (comps[t],)),)))
+
+
+#: The losses by name, as ``train_model``, ``check_gradients``, the reports and the
+#: command line accept them.
+LOSSES: dict[str, Callable[[Any, Any], Node]] = {"mse": mse, "bce": bce, "cross_entropy": cross_entropy}
+
+
+def loss_by_name(name: Any, where: str = "loss") -> Callable[[Any, Any], Node]:
+    """The loss builder called ``name``; InputError listing the known ones otherwise."""
+    fn = LOSSES.get(name) if isinstance(name, str) else None
+    if fn is None:
+        raise InputError(f"{where}: unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return fn

@@ -26,14 +26,11 @@ from . import engine
 from .compile import compile as compile_graph
 from .errors import InputError, NumericalError
 from .graph import Input, Node
-from .losses import bce, cross_entropy, mse
+from .losses import LOSSES, cross_entropy
 from .network import Network
 
 __all__ = ["train_model", "sgd_step", "LossGraph", "LOSSES", "ENGINES", "Stepper", "Trainer", "make_trainer", "choose_engine",
            "loss_graph"]
-
-LOSSES: dict[str, Callable[[Any, Any], Node]] = {"mse": mse, "bce": bce, "cross_entropy": cross_entropy}
-
 
 def _model_root(model: Any) -> Any:
     if isinstance(model, Network):

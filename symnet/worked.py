@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 from .compile import compile as compile_graph
 from .errors import InputError
 from .graph import Input, Node, Origin, Output
-from .losses import bce, cross_entropy, mse
+from .losses import LOSSES, bce, cross_entropy, mse
 from .emit import chainrule
 from .emit.latex import format_number, intermediates, latex_name, latex_style, number_piece, visible_width, wrap
 from .emit.render import Piece, apply_form, render
@@ -35,7 +35,7 @@ from . import engine
 
 __all__ = ["Step", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
 
-LOSS_NAMES = ("mse", "bce", "cross_entropy")
+LOSS_NAMES = tuple(LOSSES)
 PARTS = ("forward", "loss", "backward", "update")
 
 
