@@ -140,9 +140,7 @@ def _program(model: Any, loss: str | None, target: Any) -> Program:
         if target is not None:
             raise InputError("check_gradients: a target needs a loss (loss='mse', 'bce' or 'cross_entropy')")
         return compile(root).program
-    fn = LOSSES.get(loss) if isinstance(loss, str) else None
-    if fn is None:
-        raise InputError(f"check_gradients: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    fn = losses.loss_by_name(loss, "check_gradients")
     if target is None:
         raise InputError(f"check_gradients: loss={loss!r} needs a target")
     if loss != "cross_entropy":

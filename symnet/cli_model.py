@@ -231,17 +231,16 @@ def with_loss(net: Network, loss: str | None, target: Any) -> Network:
     """
     if loss is None:
         return net
-    from .losses import LOSSES
+    from .losses import loss_by_name
 
-    if loss not in LOSSES:
-        raise InputError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    build = loss_by_name(loss, "--loss")
     root = model_root(net)
     if loss == "cross_entropy":
-        return compile_graph(LOSSES[loss](root, target))
+        return compile_graph(build(root, target))
     if isinstance(target, str):
         if target in net.input_names or target in net.parameter_names:
             raise InputError(f"--target {target!r} is already a name in the model; choose another")
         t: Any = Input(target) if net.n_outputs == 1 else [Input(f"{target}{k}") for k in range(1, net.n_outputs + 1)]
     else:
         t = Constant(target) if net.n_outputs == 1 else [Constant(target)] * net.n_outputs
-    return compile_graph(LOSSES[loss](root, t))
+    return compile_graph(build(root, t))

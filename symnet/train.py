@@ -26,7 +26,7 @@ from . import engine
 from .compile import compile as compile_graph
 from .errors import InputError, NumericalError
 from .graph import Input, Node
-from .losses import LOSSES, cross_entropy
+from .losses import LOSSES, cross_entropy, loss_by_name
 from .network import Network
 
 __all__ = ["train_model", "sgd_step", "LossGraph", "LOSSES", "ENGINES", "Stepper", "Trainer", "make_trainer", "choose_engine",
@@ -49,8 +49,7 @@ class LossGraph:
     """
 
     def __init__(self, model: Any, loss: str) -> None:
-        if loss not in LOSSES:
-            raise InputError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        loss_by_name(loss, "train_model")
         self.root = _model_root(model)
         self.loss = loss
         self.model = self.root.compile() if isinstance(self.root, Node) else compile_graph(self.root)

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 from .compile import compile as compile_graph
 from .errors import InputError
 from .graph import Input, Node, Origin, Output
-from .losses import LOSSES, bce, cross_entropy, mse
+from .losses import LOSSES, bce, cross_entropy, loss_by_name, mse
 from .emit import chainrule
 from .emit.latex import format_number, intermediates, latex_name, latex_style, number_piece, visible_width, wrap
 from .emit.render import Piece, apply_form, render
@@ -150,8 +150,7 @@ def with_loss(network: Any, values: Any, target: Any = None, loss: str | None = 
         if target is not None:
             raise InputError("a target needs a loss: pass loss='mse', 'bce' or 'cross_entropy'")
         return network, dict(zip(network.input_names, network.input_values(values)))
-    if loss not in LOSS_NAMES:
-        raise InputError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_NAMES)}")
+    loss_by_name(loss, "worked example")
     if target is None:
         raise InputError(f"loss {loss!r} needs a target")
     root = network.root
