@@ -13,6 +13,7 @@ from typing import Any
 
 import sympy as sp
 
+from .emit.sympy import fold_functions
 from .errors import ExportLimitError, InputError
 from .network import Network
 
@@ -32,6 +33,7 @@ def _values(net: Network, digits: int | None) -> dict[Any, Any]:
 
 
 def _show(expr: Any, values: dict[Any, Any], digits: int | None) -> str:
+    expr = fold_functions(expr)
     if values:
         expr = expr.subs(values).evalf(max(digits or 1, 1))
     return str(expr)

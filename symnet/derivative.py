@@ -36,7 +36,7 @@ import sympy as sp
 
 from .check_ref import LocalForms, depths, hp, number, reference_values, tree_size
 from .compile import Program, compile
-from .emit.sympy import elementary_nodes, leaf_symbols
+from .emit.sympy import elementary_nodes, fold_functions, leaf_symbols
 from .emit.text import to_text
 from .errors import ExportLimitError, FormulaError, InputError
 from .graph import Input, Node, default_rng
@@ -157,7 +157,7 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     except RecursionError:
         raise ExportLimitError("check_derivative: SymPy ran out of stack differentiating the model; "
                                "use check_gradients") from None
-    verdict = DerivativeVerdict(wrt=wrt, model=label, claimed=claim_label, expected=sp.sstr(expected_expr),
+    verdict = DerivativeVerdict(wrt=wrt, model=label, claimed=claim_label, expected=sp.sstr(fold_functions(expected_expr)),
                                 expected_expr=expected_expr, verdict="PASS", seed=seed)
     verdict.symbolic = _symbolic_zero(expected_expr - claim_expr)
     _probe(verdict, program, claim_program, expected_expr, claim_expr, points, seed)

@@ -226,3 +226,22 @@ def test_let_form_of_a_shorter_chain_evaluates_like_the_engine():
 def test_bad_options(kwargs, message):
     with pytest.raises(sn.SymnetError, match=message):
         sn.compile(sn.Input("x") * 2).to_sympy(**kwargs)
+
+
+def test_fold_functions_names_builtin_forms_and_ignores_user_patterns(monkeypatch):
+    import sympy as sp
+
+    import symnet.emit.sympy as emit_sympy
+    import symnet.ops as ops_module
+
+    table = dict(ops_module.OPS)
+    monkeypatch.setattr(ops_module, "OPS", table)
+    monkeypatch.setattr(emit_sympy, "OPS", table)
+    # a user op whose SymPy form is the identity must not rewrite everything
+    sn.define_op("ident_fold", 1, forward=lambda x: x, partials=lambda x: (1.0,), sympy=lambda x: x)
+    z = sp.Symbol("z", real=True)
+    s = 1 / (1 + sp.exp(-2 * z))
+    expr = 2 * s * (1 - s)
+    folded = emit_sympy.fold_functions(expr)
+    assert str(folded) == "2*(1 - sigmoid(2*z))*sigmoid(2*z)"
+    assert sp.simplify(folded.rewrite("elementary") - expr) == 0

@@ -35,10 +35,10 @@ from mpmath.libmp import prec_to_dps
 
 from ..compile import Program
 from ..errors import ExportLimitError, SymnetError
-from ..ops import Op
+from ..ops import OPS, Op
 from .text import layer_nodes
 
-__all__ = ["leaf_symbols", "constant", "elementary_nodes", "let_form", "to_sympy", "display_function",
+__all__ = ["leaf_symbols", "constant", "elementary_nodes", "let_form", "to_sympy", "display_function", "fold_functions",
            "FORMS", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_KINKS", "LET_DEPTH"]
 
 #: The forms :func:`to_sympy` writes.
@@ -318,3 +318,28 @@ def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
         raise ExportLimitError(
             f"SymPy ran out of recursion depth building the {form} form; use form='let' "
             "or a higher sys.setrecursionlimit") from None
+
+
+def fold_functions(expr: Any) -> Any:
+    """Write each sub-expression that is a built-in one-input op's elementary form as
+    that op's named function, so that derivatives read as a textbook writes them. Every
+    rewrite is an identity; it changes how the expression prints, not its value.
+
+    >>> z = sp.Symbol("z", real=True)
+    >>> fold_functions((1 - 1 / (1 + sp.exp(-z))) / (1 + sp.exp(-z)))
+    (1 - sigmoid(z))*sigmoid(z)
+    """
+    for op in OPS.values():
+        # built-in rows only: a user's SymPy form may be any pattern (even the identity),
+        # and replacing by it could rewrite everything
+        if not op.builtin or op.text.kind != "call" or op.arity != 1:
+            continue
+        fn = display_function(op)
+        if fn is None:
+            continue
+        a = sp.Wild("a")
+        pattern = op.sympy(sp, (a,), None)
+        if getattr(pattern, "func", None) is fn:
+            continue  # exp, log, tanh: SymPy's function already is the named one
+        expr = expr.replace(pattern, fn(a))
+    return expr
