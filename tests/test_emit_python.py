@@ -30,6 +30,15 @@ def close(a: float, b: float) -> bool:
     return a == b or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
 
 
+def assert_matches_engine(net: sn.Network, xs: list[float]) -> None:
+    """The generated gradient gives the engine's output and every one of its gradients."""
+    outs, grads = net.codegen().gradient(xs)
+    want = net.gradients(xs)
+    assert close(outs[0], net.predict(xs))
+    assert all(close(g, want[n]) for n, g in zip(net.codegen().gradient_names, grads))
+    assert len(grads) == len(want)
+
+
 def random_graph(seed: int, size: int, outputs: int = 1) -> tuple[sn.Network, list[float]]:
     """A random DAG over 1-3 inputs, parameters and constants using every builtin op."""
     rng = random.Random(seed)
@@ -158,10 +167,7 @@ def test_cross_entropy_softmax_network():
     logits = sn.MLP(2, [4, 3], activation="tanh", output_activation="softmax")
     net = sn.compile(sn.cross_entropy(logits, 2))
     xs = [0.3, -0.7]
-    outs, grads = net.codegen().gradient(xs)
-    want = net.gradients(xs)
-    assert close(outs[0], net.predict(xs))
-    assert all(close(g, want[n]) for n, g in zip(net.codegen().gradient_names, grads))
+    assert_matches_engine(net, xs)
 
 
 def test_failure_is_a_numerical_error_naming_the_node():
@@ -224,10 +230,7 @@ def test_wide_sums_and_products_compile():
     wide = sn.Add([x * p for x in xs] + [sn.Multiply(xs[:300])])
     net = sn.compile(wide)
     vals = [1.0 + k / 1000 for k in range(len(xs))]
-    outs, grads = net.codegen().gradient(vals)
-    want = net.gradients(vals)
-    assert close(outs[0], net.predict(vals))
-    assert all(close(g, want[n]) for n, g in zip(net.codegen().gradient_names, grads))
+    assert_matches_engine(net, vals)
 
 
 def test_long_chain_compiles_without_recursion():
