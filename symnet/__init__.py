@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .compile import compile
+from .network import compile
 from .errors import (
     ArityError,
     ExportLimitError,
@@ -49,7 +49,8 @@ from .graph import (
 from .layers import MLP, Dense, Linear
 from .losses import Softmax, bce, cross_entropy, mse
 from .network import Network
-from .ops import OPS, define_op
+from .ops import OPS
+from .userops import define_op
 from .parse import parse
 from .train import train_model
 from .files import load, save
@@ -57,7 +58,14 @@ from .torch_import import from_torch
 from .check import check_gradients
 from .derivative import check_derivative
 
-__version__ = "0.1.0"
+from .version import __version__
+
+from . import graph as _graph
+from .network import NodeSession as _NodeSession
+
+# node.forward(), node.backward() and node.compile() evaluate through the compiler,
+# which sits above graph.py in the pipeline: wire it here, at the package's root.
+_graph.use_node_sessions(_NodeSession)
 
 __all__ = [
     "Add", "ArityError", "Constant", "Dense", "Divide", "Exp", "ExportLimitError", "FormulaError",

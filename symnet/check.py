@@ -53,7 +53,8 @@ from .check_fd import FDResult, consumers, downstream, finite_difference, kink_d
 from .check_ref import INLINE_MAX_DEPTH, INLINE_MAX_KINKS, INLINE_MAX_TREE, LocalForms, depths, \
     inlined_gradients, reference_adjoints, reference_values, tree_size
 from .check_report import ForwardRow, GradientReport, GradRow, Tolerances
-from .compile import Program, compile
+from .network import compile
+from .program import Program
 from .errors import GradCheckError, InputError, NumericalError
 from .graph import Node
 from .network import Network
@@ -172,7 +173,7 @@ def _given_points(program: Program, values: Any) -> list[list[Any]]:
 def _given_point(program: Program, values: Any) -> list[Any]:
     leaves = engine.leaf_template(program)
     for i in program.parameters:
-        leaves[i] = program.nodes[i]._value
+        leaves[i] = program.values[i]
     inputs = [program.names[i] for i in program.inputs]
     by_name = {program.names[i]: i for i in program.inputs + program.parameters}
     if isinstance(values, Mapping):
@@ -275,7 +276,7 @@ class _Context:
         if vals is None:
             for o in p.outputs:
                 report.forward.append(ForwardRow(k, self.name(o), None, None, False, why))
-                report.rows.extend(GradRow(k, self.name(o), self.name(i), p.nodes[i].kind, None, None, None,
+                report.rows.extend(GradRow(k, self.name(o), self.name(i), p.kinds[i], None, None, None,
                                            None, None, None, "UNDEFINED", why) for i in self.leaves)
             return True
         ref, bad = reference_values(p, leaves, self.forms)
@@ -333,7 +334,7 @@ class _Context:
     def _row(self, k: int, o: int, i: int, a: float | None, s: Any, fd: FDResult, scale: float,
              reason: str, branch: set[int]) -> GradRow:
         p, tol = self.program, self.tol
-        args = (k, self.name(o), self.name(i), p.nodes[i].kind)
+        args = (k, self.name(o), self.name(i), p.kinds[i])
         n = fd.value
         if a is None or s is None:
             return GradRow(*args, a, None if s is None else float(s), n, None, None, None, "UNDEFINED",

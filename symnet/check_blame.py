@@ -14,7 +14,7 @@ import math
 from typing import Any, Sequence
 
 from .check_ref import LocalForms, hp
-from .compile import Program
+from .program import Program
 
 __all__ = ["local_blame", "accumulation_blame", "fmt", "LOCAL_RTOL", "LOCAL_ATOL"]
 
@@ -44,13 +44,13 @@ def _label(program: Program, i: int) -> str:
 
 def _what(program: Program, i: int) -> str:
     op = program.ops[i]
-    return op.name if op is not None else program.nodes[i].kind
+    return op.name if op is not None else program.kinds[i]
 
 
 def _arg_label(program: Program, i: int, j: int) -> str:
     args = program.args[i]
     a = args[j]
-    name = program.names[a] if program.nodes[a].kind != "constant" else None
+    name = program.names[a] if program.kinds[a] != "constant" else None
     if name and args.count(a) == 1:
         return name
     return f"(argument {j + 1}{': ' + name if name else ''})"
@@ -130,7 +130,7 @@ def accumulation_blame(program: Program, values: Sequence[float], engine_adj: Se
         for a, p in zip(args[i], ps):
             contrib[a].append((g * p, i))
     for i in range(n):
-        if ops[i] is None and program.nodes[i].kind != "constant":
+        if ops[i] is None and program.kinds[i] != "constant":
             msg = check(i)
             if msg is not None:
                 return msg

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from .compile import Program
+from .program import Program
 
 __all__ = ["FDResult", "consumers", "downstream", "finite_difference", "kink_distances", "STEP"]
 

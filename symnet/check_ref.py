@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import sympy as sp
 
-from .compile import Program
+from .program import Program
 from .emit.sympy import elementary_nodes, leaf_symbols
 from .errors import GraphError
 from .ops import Op

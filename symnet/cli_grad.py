@@ -29,7 +29,7 @@ def _values(net: Network, digits: int | None) -> dict[Any, Any]:
     if digits is None:
         return {}
     p = net.program
-    return {sp.Symbol(p.names[i], real=True): sp.Float(repr(p.nodes[i]._value), 17) for i in p.parameters}
+    return {sp.Symbol(p.names[i], real=True): sp.Float(repr(p.values[i]), 17) for i in p.parameters}
 
 
 def _show(expr: Any, values: dict[Any, Any], digits: int | None) -> str:

@@ -24,9 +24,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .compile import compile as compile_graph
+from .network import compile as compile_graph
 from .errors import InputError, SymnetError
-from .graph import Constant, Input, Node, seed
+from .graph import Node, seed
 from .network import Network
 
 __all__ = ["ModelSpec", "resolve_model", "parse_assignments", "parse_names", "parse_target", "model_root", "with_loss"]
@@ -113,7 +113,7 @@ def resolve_model(spec: ModelSpec) -> Network:
     >>> resolve_model(ModelSpec("symnet.layers:Linear"))
     Traceback (most recent call last):
     ...
-    symnet.errors.InputError: 'symnet.layers:Linear' is a type, not a symnet node or network
+    symnet.errors.InputError: 'symnet.layers:Linear' is a class, not a symnet node or network
     """
     text = spec.text
     if not text.strip():
@@ -134,20 +134,17 @@ def resolve_model(spec: ModelSpec) -> Network:
 
 
 def _set_parameters(net: Network, values: dict[str, float]) -> None:
-    by_name = dict(zip(net.parameter_names, net.parameters))
-    unknown = [k for k in values if k not in by_name]
+    names = net.parameter_names
+    unknown = [k for k in values if k not in names]
     if unknown:
         raise InputError(f"--set: {unknown[0]!r} is not a parameter of the model; "
-                         f"its parameters are {', '.join(by_name) or '(none)'}")
-    for name, value in values.items():
-        by_name[name].value = value
+                         f"its parameters are {', '.join(names) or '(none)'}")
+    net.set_parameters(values)
 
 
 def _formula(spec: ModelSpec) -> Network:
-    try:
-        from .parse import parse
-    except ImportError:
-        raise InputError("formula strings need symnet.parse, which this installation lacks") from None
+    from .parse import parse
+
     values = dict(spec.values)
     seed(0)  # parameters without a value are drawn from the generator: the same in every run
     try:
@@ -210,7 +207,8 @@ def _as_network(obj: Any, text: str) -> Network:
         return obj.compile()
     if isinstance(obj, (list, tuple)) and obj and all(isinstance(o, Node) for o in obj):
         return compile_graph(list(obj))
-    raise InputError(f"{text!r} is a {type(obj).__name__}, not a symnet node or network")
+    what = "class" if isinstance(obj, type) else type(obj).__name__
+    raise InputError(f"{text!r} is a {what}, not a symnet node or network")
 
 
 def model_root(net: Network) -> Any:
@@ -231,16 +229,9 @@ def with_loss(net: Network, loss: str | None, target: Any) -> Network:
     """
     if loss is None:
         return net
-    from .losses import loss_by_name
-
-    build = loss_by_name(loss, "--loss")
-    root = model_root(net)
-    if loss == "cross_entropy":
-        return compile_graph(build(root, target))
-    if isinstance(target, str):
-        if target in net.input_names or target in net.parameter_names:
-            raise InputError(f"--target {target!r} is already a name in the model; choose another")
-        t: Any = Input(target) if net.n_outputs == 1 else [Input(f"{target}{k}") for k in range(1, net.n_outputs + 1)]
-    else:
-        t = Constant(target) if net.n_outputs == 1 else [Constant(target)] * net.n_outputs
-    return compile_graph(build(root, t))
+    model_root(net)
+    if isinstance(target, str) and (target in net.input_names or target in net.parameter_names):
+        raise InputError(f"--target {target!r} is already a name in the model; choose another")
+    if loss != "cross_entropy" and not isinstance(target, str) and net.n_outputs > 1:
+        target = [target] * net.n_outputs  # one number is the target of every output
+    return net.with_loss(loss, target)

@@ -35,7 +35,8 @@ from typing import Any, Iterator, Sequence
 import sympy as sp
 
 from .check_ref import LocalForms, depths, hp, number, reference_values, tree_size
-from .compile import Program, compile
+from .network import compile
+from .program import Program
 from .emit.sympy import elementary_nodes, fold_functions, leaf_symbols
 from .emit.text import to_text
 from .errors import ExportLimitError, FormulaError, InputError
@@ -296,7 +297,7 @@ def _draw(rng: random.Random) -> float:
 
 def _near_kink(program: Program, point: dict[str, float], forms: LocalForms) -> bool | None:
     """True if a kink input lies within KINK_BAND of its kink; None if the program is undefined."""
-    leaves: list[Any] = [n._value if n.kind == "constant" else None for n in program.nodes]
+    leaves: list[Any] = [v if k == "constant" else None for v, k in zip(program.values, program.kinds)]
     for i in program.inputs + program.parameters:
         leaves[i] = point[program.names[i]]
     vals, bad = reference_values(program, leaves, forms)

@@ -11,19 +11,18 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from .compile import Program
+from .program import Program
 from .errors import InputError, NumericalError
 
 __all__ = ["evaluate", "backward", "Cache"]
 
 
 def _fail(program: Program, i: int, xs: tuple[float, ...], exc: BaseException | None, what: str) -> NumericalError:
-    node = program.nodes[i]
     name = program.names[i] or "?"
     op = program.ops[i]
     ins = ", ".join(f"{program.names[a] or 'const'}={x!r}" for a, x in zip(program.args[i], xs))
     reason = f": {exc}" if exc is not None else ""
-    label = op.name if op is not None else node.kind
+    label = op.name if op is not None else program.kinds[i]
     return NumericalError(f"{what} at node '{name}' ({label}) with inputs {ins}{reason}")
 
 
@@ -39,8 +38,8 @@ def _apply(program: Program, i: int, xs: tuple[float, ...]) -> float:
 
 
 def leaf_template(program: Program) -> list[Any]:
-    """A value list with the constants filled in and every other slot ``None``."""
-    return [n._value if n.kind == "constant" else None for n in program.nodes]
+    """A value list with the program's leaf values filled in and every op slot ``None``."""
+    return list(program.values)
 
 
 def evaluate(program: Program, values: list[Any]) -> list[Any]:
@@ -75,7 +74,9 @@ def backward(program: Program, values: Sequence[float], seeds: Mapping[int, floa
 
 
 class Cache:
-    """Forward values kept between calls, recomputed only where a leaf changed.
+    """Forward values kept between calls for the node-level API, recomputed only
+    where a leaf changed. It reads the leaf nodes' current values (the program's
+    node handles); nothing else in the engine looks at nodes.
 
     A leaf counts as changed when its ``.value`` was assigned since the last pass
     (each assignment bumps the node's version); an op node is recomputed only if
@@ -92,20 +93,26 @@ class Cache:
         program = self.program
         values, versions = self.values, self.versions
         dirty = bytearray(len(program.nodes))
-        for i, node in enumerate(program.nodes):
-            if program.ops[i] is None and node._version != versions[i]:
-                if node._value is None:
-                    raise InputError(f"{node._describe()} has no value; set .value first")
-                values[i] = node._value
-                versions[i] = node._version
-                dirty[i] = 1
+        nodes, kinds = program.nodes, program.kinds
+        for i, kind in enumerate(kinds):
+            if kind == "constant":
+                if versions[i] < 0:
+                    values[i] = program.values[i]
+                    versions[i] = 0
+                    dirty[i] = 1
+            elif kind != "op":
+                node = nodes[i]  # the node-level API reads the leaves' current values
+                if node._version != versions[i]:
+                    if node._value is None:
+                        raise InputError(f"{program.describe(i)} has no value; set .value first")
+                    values[i] = node._value
+                    versions[i] = node._version
+                    dirty[i] = 1
         everything = not self.fresh
-        args, nodes = program.args, program.nodes
+        args = program.args
         for i in program.op_indices:
             if everything or any(dirty[a] for a in args[i]):
-                v = _apply(program, i, tuple(values[a] for a in args[i]))
-                values[i] = v
-                nodes[i]._value = v
+                values[i] = _apply(program, i, tuple(values[a] for a in args[i]))
                 dirty[i] = 1
         self.fresh = True
         return values

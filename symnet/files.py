@@ -59,12 +59,13 @@ import math
 import os
 from typing import Any
 
-from .compile import compile as compile_graph
+from .network import compile as compile_graph
 from .errors import InputError, ModelFileError, NumericalError, SymnetError
 from .fileio import atomic_write_text
 from .files_read import FORMAT, MAX_FILE_BYTES, MAX_INT_DIGITS, VERSION, Decoder, parse_document, read_bytes
 from .graph import Node
 from .network import Network
+from .version import __version__
 
 __all__ = ["save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_FILE_BYTES", "MAX_INT_DIGITS"]
 
@@ -108,28 +109,29 @@ def _encode(net: Network) -> dict[str, Any]:
     p = net.program
     # Inputs and parameters first, in the network's order (so that a loaded network
     # orders them the same way), then constants and ops in the program's order.
-    leaves = sorted(p.inputs + p.parameters, key=lambda i: p.nodes[i].serial)
-    order = leaves + [i for i in range(len(p.nodes)) if p.nodes[i].kind not in ("input", "parameter")]
+    leaves = list(p.inputs + p.parameters)
+    order = leaves + [i for i in range(len(p)) if p.kinds[i] not in ("input", "parameter")]
     position = {i: k for k, i in enumerate(order)}
     records: list[dict[str, Any]] = []
     for i in order:
-        node = p.nodes[i]
-        rec: dict[str, Any] = {"kind": node.kind}
-        label = f"{node.kind} '{p.names[i]}'" if p.names[i] else f"{node.kind} (node {i})"
+        kind = p.kinds[i]
+        rec: dict[str, Any] = {"kind": kind}
+        label = f"{kind} '{p.names[i]}'" if p.names[i] else f"{kind} (node {i})"
         op = p.ops[i]
         if op is not None:
             rec["op"] = op.name
             rec["children"] = [position[a] for a in p.args[i]]
             if p.attrs[i] is not None:
                 rec["attr"] = _attr_out(p.attrs[i], label)
-        if node._name is not None:
-            rec["name"] = node._name
-        elif node.kind in ("input", "parameter"):
+        if p.given[i]:
+            rec["name"] = p.names[i]
+        elif kind in ("input", "parameter"):
             rec["hint"] = p.names[i]
-        if op is None and (node._value is not None or node.kind != "input"):
-            rec["value"] = _number_out(node._value, label)
-        if node.origin is not None:
-            o = node.origin
+        value = p.values[i]
+        if op is None and (value is not None or kind != "input"):
+            rec["value"] = _number_out(value, label)
+        o = p.origins[i]
+        if o is not None:
             rec["origin"] = {"role": o.role, "layer": o.layer, "unit": o.unit}
         records.append(rec)
     doc: dict[str, Any] = {
@@ -143,13 +145,12 @@ def _encode(net: Network) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
 def _integrity(net: Network) -> dict[str, Any] | None:
-    at = {name: (node._value if node._value is not None else _PROBE) for name, node in zip(net.input_names, net.inputs)}
+    p = net.program
+    at = {p.names[i]: (p.values[i] if p.values[i] is not None else _PROBE) for i in p.inputs}
     try:
         vals = net.forward_values(at)
     except (SymnetError, ArithmeticError, ValueError, TypeError):

@@ -7,7 +7,7 @@ import math
 import os
 from typing import Any, Sequence
 
-from .compile import compile as compile_graph
+from .network import compile as compile_graph
 from .errors import GraphCycleError, ModelFileError, SymnetError, UnknownOpError
 from .graph import Constant, Input, Node, Origin, Output, Parameter, check_name
 from .network import Network

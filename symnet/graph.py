@@ -22,7 +22,7 @@ import numbers
 import random
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import GraphError, InputError, NameConflictError, OperandError
 from .ops import get_op
@@ -38,6 +38,18 @@ _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 RESERVED_NAMES = frozenset(keyword.kwlist) | {"max", "min", "abs", "e", "pi", "inf", "nan"}
 
 _rng = random.Random()
+
+#: Makes the node-level evaluation of a root node (``node.forward()``, ``.backward()``,
+#: ``.compile()``). This module sits below the compiler, so it never imports it: the
+#: package's ``__init__`` passes :class:`symnet.network.NodeSession` to
+#: :func:`use_node_sessions` (dependency injection, so that imports point one way).
+_node_sessions: Callable[[Node], Any] | None = None
+
+
+def use_node_sessions(factory: Callable[[Node], Any]) -> None:
+    """Set the factory of node-level evaluations (called once, by ``symnet/__init__``)."""
+    global _node_sessions
+    _node_sessions = factory
 # Creation order of nodes: the documented order of a network's inputs and parameters.
 _serials = itertools.count()
 
@@ -102,7 +114,7 @@ class Node:
     classes (``Add([a, b])``), arithmetic (``w * x + b``) or methods (``z.relu()``)."""
 
     __slots__ = ("kind", "op", "children", "attr", "_name", "hint", "_value", "_version",
-                 "grad", "origin", "_network", "_auto", "serial", "__weakref__")
+                 "grad", "origin", "_network", "serial", "__weakref__")
 
     def __init__(self, kind: str, op: str | None = None, children: Sequence[Node] = (),
                  attr: Any = None, name: str | None = None) -> None:
@@ -117,7 +129,6 @@ class Node:
         self.grad: float | None = None
         self.origin: Origin | None = None
         self._network: Any = None
-        self._auto: str | None = None
         self.serial = next(_serials)
 
     # -- construction ------------------------------------------------------
@@ -145,8 +156,11 @@ class Node:
 
     @property
     def name(self) -> str | None:
-        """The node's name: the one given, else the one compile() assigned, else None."""
-        return self._name if self._name is not None else self._auto
+        """The node's name: the one given, else the structured name a macro suggested
+        (``w1_2_1``), else ``None``. A network may name an unnamed node differently
+        (``x1``, ``w1``, ``t3``): see ``Network.parameter_names`` and
+        ``Network.named_parameters()``; compiling never writes to a node."""
+        return self._name if self._name is not None else self.hint
 
     @property
     def value(self) -> Any:
@@ -161,24 +175,31 @@ class Node:
         self._version += 1
 
     def _describe(self) -> str:
-        label = self._name or self._auto
+        label = self._name or self.hint
         what = self.op if self.kind == "op" else self.kind
         return f"{what} '{label}'" if label else f"{what} node"
 
     # -- passes (implemented in compile/engine; imported lazily to keep imports one-way)
 
-    def compile(self) -> Any:
-        """The compiled :class:`~symnet.network.Network` of this node (cached)."""
+    def _session(self) -> Any:
+        """The node-level evaluation of this node (its program compiled once and kept)."""
         if self._network is None:
-            from .compile import compile as _compile
-
-            self._network = _compile(self)
+            if _node_sessions is None:
+                raise GraphError("the node-level API is not wired: import symnet")
+            self._network = _node_sessions(self)
         return self._network
 
+    def compile(self) -> Any:
+        """The :class:`~symnet.network.Network` of this node, with the leaves' current
+        values (the structure is compiled once and kept; values are read again when a
+        leaf changed since the last call)."""
+        return self._session().network()
+
     def forward(self) -> Any:
-        """Compute and return this node's value; nodes whose inputs did not change reuse
-        their cached value."""
-        return self.compile().forward_cached()
+        """Compute and return this node's value from the leaves' current values, and
+        write ``.value`` on every op node below. Nodes whose inputs did not change
+        since the last call reuse their cached value."""
+        return self._session().forward()
 
     def backward(self, seed: Any = None) -> None:
         """Set ``.grad`` on every node below to d(this node)/d(that node).
@@ -187,7 +208,7 @@ class Node:
         values, computing only what changed since the last forward pass. For an
         Output, ``seed`` gives the upstream gradient of each component.
         """
-        self.compile().backward_cached(seed)
+        self._session().backward(seed)
 
     def predict(self, values: Any = None) -> Any:
         """Shortcut for ``self.compile().predict(values)``."""
@@ -333,12 +354,26 @@ class Output(Node):
         return iter(self.children)
 
 
-class Macro(Node):
-    """A node that expands into elementary ops when the graph is compiled.
+class _MacroType(type):
+    """Expands a macro as soon as its constructor returns, so that the expansion is
+    part of the macro from then on and compiling only reads it."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        macro = super().__call__(*args, **kwargs)
+        out = macro.expand()
+        if not isinstance(out, Node) or out.kind == "output":
+            raise GraphError(f"macro {cls.__name__}.expand() must return a single node, got {out!r:.60}")
+        macro._expansion = out
+        return macro
+
+
+class Macro(Node, metaclass=_MacroType):
+    """A node that stands for a small graph of elementary ops.
 
     Subclasses implement :meth:`expand`, returning a node built from
-    ``self.children`` (and any parameters the macro made); the expansion is
-    built once and cached. See :mod:`symnet.layers` for Linear, Dense and MLP.
+    ``self.children`` (and any parameters the macro made). It is called once, when
+    the macro's constructor returns; compiling reads the result. See
+    :mod:`symnet.layers` for Linear, Dense and MLP.
     """
 
     __slots__ = ("_expansion",)
@@ -353,12 +388,9 @@ class Macro(Node):
         raise NotImplementedError
 
     def expansion(self) -> Node:
-        """The elementary node this macro stands for (built on first use)."""
+        """The elementary node this macro stands for."""
         if self._expansion is None:
-            out = self.expand()
-            if not isinstance(out, Node) or out.kind == "output":
-                raise GraphError(f"macro {type(self).__name__}.expand() must return a single node, got {out!r:.60}")
-            self._expansion = out
+            raise GraphError(f"macro {type(self).__name__} is used before its constructor returned")
         return self._expansion
 
 

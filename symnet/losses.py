@@ -7,12 +7,14 @@ like everything else.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
 
 from .errors import GraphError, InputError
-from .graph import Node, Origin, Output, as_node
+from .graph import Constant, Input, Node, Origin, Output, as_node, check_name
 
-__all__ = ["Softmax", "mse", "bce", "cross_entropy", "LOSSES", "loss_by_name"]
+__all__ = ["Softmax", "mse", "bce", "cross_entropy", "LOSSES", "loss_by_name", "attach_loss", "Attached",
+           "TARGET_NAMES"]
 
 
 def _components(pred: Any) -> list[Node]:
@@ -23,8 +25,13 @@ def _components(pred: Any) -> list[Node]:
     return [as_node(pred, "prediction")]
 
 
-def _loss(node: Node) -> Node:
-    node.origin = Origin("loss")
+def _term(op: str, children: Sequence[Any], attr: Any = None, role: str = "loss_term") -> Node:
+    """A node the loss builder makes, marked with its role: ``loss`` for the loss
+    itself, ``loss_term`` for the others, ``loss_logits`` where the operands are
+    logits. The compiler tells the predictions a loss compares (and names them
+    ``yhat``) by these marks; the user's nodes are never marked."""
+    node = Node.apply(op, children, attr=attr)
+    node.origin = Origin(role)
     return node
 
 
@@ -52,10 +59,10 @@ def mse(pred: Any, target: Any) -> Node:
     ts = _components(target) if isinstance(target, (list, tuple, Output)) else [as_node(target, "target")]
     if len(ps) != len(ts):
         raise InputError(f"mse: {len(ps)} prediction(s) but {len(ts)} target(s)")
-    terms = [Node.apply("pow", (Node.apply("sub", (p, t)),), attr=2.0) for p, t in zip(ps, ts)]
-    if len(terms) == 1:
-        return _loss(terms[0])
-    return _loss(Node.apply("div", (Node.apply("add", terms), float(len(terms)))))
+    if len(ps) == 1:
+        return _term("pow", (_term("sub", (ps[0], ts[0])),), 2.0, role="loss")
+    terms = [_term("pow", (_term("sub", (p, t)),), 2.0) for p, t in zip(ps, ts)]
+    return _term("div", (_term("add", terms), float(len(terms))), role="loss")
 
 
 def bce(pred: Any, target: Any) -> Node:
@@ -64,7 +71,7 @@ def bce(pred: Any, target: Any) -> Node:
     (p,) = _one(pred, "bce")
     if isinstance(target, numbers.Real) and not isinstance(target, bool) and not 0.0 <= float(target) <= 1.0:
         raise InputError(f"bce: target must lie in [0, 1], got {target!r}")
-    return _loss(Node.apply("bce", (p, as_node(target, "bce target"))))
+    return _term("bce", (p, as_node(target, "bce target")), role="loss")
 
 
 def _one(pred: Any, what: str) -> list[Node]:
@@ -87,8 +94,8 @@ def cross_entropy(output: Any, target_index: int) -> Node:
     t = int(target_index)
     first = comps[0]
     if all(c.kind == "op" and c.op == "softmax" and c.children == first.children for c in comps) and len(comps) == len(first.children):
-        return _loss(Node.apply("neg", (Node.apply("log_softmax", first.children, attr=t),)))
-    return _loss(Node.apply("neg", (Node.apply("log", (comps[t],)),)))
+        return _term("neg", (_term("log_softmax", first.children, t, role="loss_logits"),), role="loss")
+    return _term("neg", (_term("log", (comps[t],)),), role="loss")
 
 
 #: The losses by name, as ``train_model``, ``check_gradients``, the reports and the
@@ -102,3 +109,69 @@ def loss_by_name(name: Any, where: str = "loss") -> Callable[[Any, Any], Node]:
     if fn is None:
         raise InputError(f"{where}: unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
     return fn
+
+
+#: Names a loss's target input takes, the first one the model does not use.
+TARGET_NAMES = ("y", "target", "y_true")
+
+
+@dataclass(frozen=True)
+class Attached:
+    """A loss put on top of a model: the loss node, its target inputs (none for
+    ``cross_entropy``, whose class index is part of the graph) and their names."""
+
+    node: Node
+    targets: tuple[Node, ...]
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.targets)
+
+
+def attach_loss(root: Any, loss: str, target: Any = None, *, taken: Iterable[str] = (),
+                target_name: str | None = None) -> Attached:
+    """Put the loss called ``loss`` on top of ``root`` (a node or an Output): the one
+    way training, worked examples, the verifier and the command line do it.
+
+    * ``cross_entropy``: ``target`` is the class index (required; part of the graph).
+    * ``mse``, ``bce``: the target of each output is an Input, named ``target_name``
+      when given (``name1 .. namek`` for k outputs), else the first of
+      :data:`TARGET_NAMES` that is not in ``taken`` (the model's names), so a
+      model with an input ``y`` gets a target ``target``. ``target`` may be a
+      string (the name to use), ``None``, or numbers, which become Constants.
+
+    Raises InputError for an unknown loss, a missing class index or a target name
+    that clashes with ``taken``.
+
+    >>> import symnet as sn
+    >>> x, y = sn.Input("x"), sn.Input("y")
+    >>> att = attach_loss(2 * x + y, "mse", taken=["x", "y"])
+    >>> att.target_names, sn.compile(att.node).funcify()
+    (('target',), '(2*x + y - target)**2')
+    """
+    build = loss_by_name(loss, "attach_loss")
+    comps = _components(root)
+    if loss == "cross_entropy":
+        if target is None:
+            raise InputError("cross_entropy needs the target class index")
+        return Attached(build(root, target), ())
+    taken = set(taken)
+    if target is not None and not isinstance(target, str):
+        values = list(target) if isinstance(target, (list, tuple)) else [target]
+        if len(values) != len(comps):
+            raise InputError(f"{loss}: {len(values)} target value(s) for {len(comps)} output(s)")
+        consts = [Constant(v) for v in values]
+        return Attached(build(root if len(comps) == 1 else comps, consts[0] if len(consts) == 1 else consts), ())
+    stem = target if isinstance(target, str) else target_name
+    if stem is not None:
+        check_name(stem, "target name")
+    else:
+        stem = next((n for n in TARGET_NAMES if n not in taken and not any(
+            f"{n}{k}" in taken for k in range(1, len(comps) + 1))), "y_target")
+    names = [stem] if len(comps) == 1 else [f"{stem}{k}" for k in range(1, len(comps) + 1)]
+    clash = [n for n in names if n in taken]
+    if clash:
+        raise InputError(f"{loss}: the target name {clash[0]!r} is already a name in the model; choose another")
+    targets = tuple(Input(n) for n in names)
+    node = build(root if len(comps) == 1 else comps, targets[0] if len(targets) == 1 else list(targets))
+    return Attached(node, targets)

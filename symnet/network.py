@@ -7,21 +7,48 @@ import numbers
 from typing import Any, Mapping, Sequence
 
 from . import engine
-from .compile import Program
+from .program import Program, compile_program
 from .errors import InputError
 from .graph import Node
+from .losses import attach_loss
 
-__all__ = ["Network"]
+__all__ = ["Network", "compile", "NodeSession", "finite_value", "seeds_for"]
 
 #: ``str(network)`` writes the formula inline up to this many characters.
 STR_INLINE_CHARS = 80
+
+
+def compile(root: Node | Sequence[Node]) -> Network:
+    """Compile a node (or an ``Output``, or a list of nodes) into a :class:`Network`.
+
+    The network holds its own copy of the parameter values; the nodes are read,
+    never written (see :func:`symnet.program.compile_program` for the order and
+    the names).
+
+    >>> import symnet as sn
+    >>> x, w, b = sn.Input("x"), sn.Parameter(2.0, name="w"), sn.Parameter(1.0, name="b")
+    >>> net = sn.compile(w * x + b)
+    >>> net.parameter_names, net.input_names
+    (['w', 'b'], ['x'])
+    >>> net.predict([3.0])
+    7.0
+    """
+    return Network(compile_program(root), root)
 
 
 class Network:
     """A compiled network. Build one with ``sn.compile(node)`` or ``node.compile()``.
 
     ``inputs`` and ``parameters`` are the leaf nodes in the documented order (see
-    :mod:`symnet.compile`); every one of them is named.
+    :mod:`symnet.program`); ``input_names`` and ``parameter_names`` name every one.
+
+    A network holds its own parameter values, copied from the Parameter nodes when
+    it was compiled. Evaluating, printing and training a network read and write
+    those values, never the nodes: setting ``w.value`` afterwards changes the next
+    network compiled from ``w``, not this one. What writes to nodes:
+    ``train_model(node, ...)`` (a node, not a Network) writes the trained values
+    back to its Parameter nodes, ``node.forward()`` writes ``.value`` and
+    ``node.backward()`` writes ``.grad``; :meth:`write_parameters` writes on request.
     """
 
     def __init__(self, program: Program, root: Any = None) -> None:
@@ -29,14 +56,83 @@ class Network:
         self.root = root
         self.inputs: list[Node] = [program.nodes[i] for i in program.inputs]
         self.parameters: list[Node] = [program.nodes[i] for i in program.parameters]
-        self._cache = engine.Cache(program)
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[Any, Any] = {}
+
+    # -- parameter values ----------------------------------------------------
+
+    @property
+    def parameter_values(self) -> list[float]:
+        """The network's parameter values, in ``parameters`` order."""
+        values = self.program.values
+        return [values[i] for i in self.program.parameters]
+
+    def named_parameters(self) -> dict[str, Node]:
+        """``{name: Parameter node}`` in the documented order.
+
+        >>> import symnet as sn
+        >>> x = sn.Input("x"); w = sn.Parameter(2.0)
+        >>> list(sn.compile(w * x).named_parameters())
+        ['w1']
+        """
+        return dict(zip(self.parameter_names, self.parameters))
+
+    def set_parameters(self, values: Any) -> None:
+        """Set this network's parameter values from a list in ``parameters`` order or
+        a dict by name (a dict may give some of them). The nodes are not changed.
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+        >>> net = sn.compile(w * x); net.set_parameters({"w": 3.0})
+        >>> net.predict([1.0]), w.value
+        (3.0, 2.0)
+        """
+        p = self.program
+        names = self.parameter_names
+        if isinstance(values, Mapping):
+            unknown = [k for k in values if k not in names]
+            if unknown:
+                raise InputError(f"unknown parameter name(s) {', '.join(map(repr, unknown))}; parameters are {names}")
+            pairs = [(p.parameters[names.index(k)], k, v) for k, v in values.items()]
+        else:
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+                raise InputError(f"parameter values must be a list or a dict by name, got {type(values).__name__}")
+            seq = list(values)
+            if len(seq) != len(names):
+                raise InputError(f"expected {len(names)} parameter value(s), got {len(seq)}")
+            pairs = list(zip(p.parameters, names, seq))
+        updates = {i: finite_value(v, f"parameter '{name}'") for i, name, v in pairs}
+        self.program = p.with_values(updates)
+
+    def write_parameters(self) -> None:
+        """Write this network's parameter values to its Parameter nodes (``p.value = v``)."""
+        for node, v in zip(self.parameters, self.parameter_values):
+            node.value = v
+
+    def with_loss(self, loss: str, target: Any = None, *, target_name: str | None = None) -> Network:
+        """A new network: this one with ``loss`` on top (see
+        :func:`symnet.losses.attach_loss`), keeping this network's parameter values.
+
+        For ``mse`` and ``bce`` the target becomes a new input (``y``, or the first
+        free name, or ``target_name``), listed after this network's inputs; a number
+        makes it a constant. For ``cross_entropy`` ``target`` is the class index.
+
+        >>> import symnet as sn
+        >>> x, y, w = sn.Input("x"), sn.Input("y"), sn.Parameter(0.5, name="w")
+        >>> net = sn.compile(w * x + y).with_loss("mse")
+        >>> net.input_names, net.predict({"x": 2.0, "y": 0.0, "target": 1.0})
+        (['x', 'y', 'target'], 0.0)
+        """
+        root = self.root
+        if not isinstance(root, Node):
+            raise InputError("this network was compiled from a list of nodes; compile an Output to add a loss")
+        taken = [n for n in self.program.names if n is not None]
+        att = attach_loss(root, loss, target, taken=taken, target_name=target_name)
+        net = compile(att.node)
+        mine = dict(zip(self.parameter_names, self.parameter_values))
+        net.set_parameters({n: mine[n] for n in net.parameter_names if n in mine})
+        return net
 
     # -- names -------------------------------------------------------------
-
-    def name_of(self, node: Node) -> str | None:
-        """The name this network gives ``node``."""
-        return self.program.names[self.program.index(node)]
 
     @property
     def input_names(self) -> list[str]:
@@ -79,25 +175,18 @@ class Network:
                 raise InputError(f"input values must be a list or a dict by name, got {type(values).__name__}") from None
             if len(seq) != len(names):
                 raise InputError(f"expected {len(names)} input value(s) {names}, got {len(seq)}")
-        out = []
-        for name, v in zip(names, seq):
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
-                raise InputError(f"input '{name}': expected a real number, got {type(v).__name__} {v!r:.40}")
-            f = float(v)
-            if not math.isfinite(f):
-                raise InputError(f"input '{name}': value must be finite, got {f!r}")
-            out.append(f)
-        return out
+        return [finite_value(v, f"input '{name}'") for name, v in zip(names, seq)]
 
     def leaf_values(self, values: Any, parameters: Sequence[float] | None = None) -> list[Any]:
-        """The full value list of the program with inputs and parameters filled in."""
+        """The full value list of the program with inputs and parameters filled in
+        (the network's own parameter values unless ``parameters`` are given)."""
         p = self.program
-        vals = engine.leaf_template(p)
+        vals = list(p.values)
         for i, v in zip(p.inputs, self.input_values(values)):
             vals[i] = v
-        params = [n._value for n in self.parameters] if parameters is None else parameters
-        for i, v in zip(p.parameters, params):
-            vals[i] = v
+        if parameters is not None:
+            for i, v in zip(p.parameters, parameters):
+                vals[i] = v
         return vals
 
     def forward_values(self, values: Any) -> list[Any]:
@@ -117,24 +206,7 @@ class Network:
         return outs if self.program.vector else outs[0]
 
     def _seeds(self, output: int | None, seed: Any) -> dict[int, float]:
-        outs = self.program.outputs
-        if seed is not None:
-            if not self.program.vector:
-                seed = [seed]
-            seed = list(seed)
-            if len(seed) != len(outs):
-                raise InputError(f"seed has {len(seed)} value(s) for {len(outs)} output(s)")
-            seeds: dict[int, float] = {}
-            for i, s in zip(outs, seed):
-                seeds[i] = seeds.get(i, 0.0) + float(s)
-            return seeds
-        if output is None:
-            if self.program.vector and len(outs) > 1:
-                raise InputError(f"this network has {len(outs)} outputs: pass output=k or a seed per output")
-            output = 0
-        if not 0 <= output < len(outs):
-            raise InputError(f"output index {output} out of range (0..{len(outs) - 1})")
-        return {outs[output]: 1.0}
+        return seeds_for(self.program, output, seed)
 
     def gradients(self, values: Any = None, *, output: int | None = None, seed: Any = None) -> dict[str, float]:
         """``{name: d output / d name}`` for every parameter and every input.
@@ -350,23 +422,93 @@ class Network:
 
         return to_mermaid(self, values, **options)
 
-    # -- the node-level API (cached forward, backward writing .grad) ----------
 
-    def forward_cached(self) -> Any:
-        vals = self._cache.forward()
-        outs = [vals[i] for i in self.program.outputs]
-        for node, i in self.program.aliases.items():
+def finite_value(v: Any, where: str) -> float:
+    """``v`` as a finite float; InputError naming ``where`` otherwise."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise InputError(f"{where}: expected a real number, got {type(v).__name__} {v!r:.40}")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise InputError(f"{where}: {v!r:.40} is too large for a float") from None
+    if not math.isfinite(f):
+        raise InputError(f"{where}: value must be finite, got {f!r}")
+    return f
+
+
+def seeds_for(program: Program, output: Any, seed: Any) -> dict[int, float]:
+    """The seeds of a reverse pass: ``seed`` (one finite number per output), else 1
+    for output ``output`` (required when there are several)."""
+    outs = program.outputs
+    if seed is not None:
+        if not program.vector or isinstance(seed, numbers.Real):
+            seed = [seed]
+        if isinstance(seed, (str, bytes)) or not hasattr(seed, "__iter__"):
+            raise InputError(f"seed must be a number or a list of numbers, got {type(seed).__name__}")
+        seed = list(seed)
+        if len(seed) != len(outs):
+            raise InputError(f"seed has {len(seed)} value(s) for {len(outs)} output(s)")
+        seeds: dict[int, float] = {}
+        for k, (i, s) in enumerate(zip(outs, seed)):
+            seeds[i] = seeds.get(i, 0.0) + finite_value(s, f"seed {k}")
+        return seeds
+    if output is None:
+        if program.vector and len(outs) > 1:
+            raise InputError(f"this network has {len(outs)} outputs: pass output=k or a seed per output")
+        output = 0
+    if isinstance(output, bool) or not isinstance(output, numbers.Integral) or not 0 <= output < len(outs):
+        raise InputError(f"output must be an integer index in 0..{len(outs) - 1}, got {output!r:.40}")
+    return {outs[int(output)]: 1.0}
+
+
+class NodeSession:
+    """The node-level API of one root node: ``node.forward()``, ``node.backward()``
+    and ``node.compile()``. The structure is compiled once; leaf values are read
+    from the nodes at each call (only what changed is recomputed), and the results
+    are written back as ``.value`` and ``.grad``, as the articles' API expects.
+    """
+
+    def __init__(self, root: Node) -> None:
+        self.root = root
+        self.program = compile_program(root)
+        self.cache = engine.Cache(self.program)
+        self._network: Network | None = None
+        self._versions: list[int] = []
+
+    def network(self) -> Network:
+        """The root's Network, with the values of leaves that changed since the last call."""
+        p = self.program
+        leaves = p.inputs + p.parameters
+        nodes = p.nodes
+        if self._network is None:
+            self._network = Network(p, self.root)
+        else:
+            changed = {i: nodes[i]._value for i, seen in zip(leaves, self._versions)
+                       if nodes[i]._version != seen and nodes[i]._value is not None}
+            if changed:
+                self._network.program = self._network.program.with_values(changed)
+        self._versions = [nodes[i]._version for i in leaves]
+        return self._network
+
+    def forward(self) -> Any:
+        p = self.program
+        vals = self.cache.forward()
+        nodes = p.nodes
+        for i in p.op_indices:
+            nodes[i]._value = vals[i]
+        for node, i in p.aliases.items():
             node._value = vals[i]
-        if self.program.vector:
+        outs = [vals[i] for i in p.outputs]
+        if p.vector:
             if isinstance(self.root, Node):
                 self.root._value = outs
             return outs
         return outs[0]
 
-    def backward_cached(self, seed: Any = None) -> None:
-        self.forward_cached()
+    def backward(self, seed: Any = None) -> None:
+        self.forward()
         p = self.program
-        adj = engine.backward(p, self._cache.values, self._seeds(None, seed))
+        adj = engine.backward(p, self.cache.values, seeds_for(p, None, seed))
         for node, g in zip(p.nodes, adj):
             node.grad = g
         for node, i in p.aliases.items():

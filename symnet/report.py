@@ -114,7 +114,7 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
 
 def _has_neurons(net: Any) -> bool:
-    return any(n.origin is not None and n.origin.role == "sum" for n in net.program.nodes)
+    return any(o is not None and o.role == "sum" for o in net.program.origins)
 
 
 def _intro(net: Any, feed: dict[str, float], model: Any) -> str:
@@ -139,7 +139,7 @@ def _parameter_table(net: Any, digits: int) -> str:
     if len(p.parameters) > TABLE_PARAMETERS:
         return (f"The {len(p.parameters)} parameter values are too many to list here; the worked example "
                 "below shows each one where it is used.")
-    cells = [f"${latex_name(p.names[i])}$ & ${format_number(p.nodes[i]._value, digits)}$" for i in p.parameters]
+    cells = [f"${latex_name(p.names[i])}$ & ${format_number(p.values[i], digits)}$" for i in p.parameters]
     per_row = 4
     rows = [" & ".join(cells[k:k + per_row]) for k in range(0, len(cells), per_row)]
     return ("Parameter values:\n\n\\begin{center}\\small\\renewcommand{\\arraystretch}{1.5}\n"
@@ -153,7 +153,7 @@ def _graph(net: Any, vals: Sequence[float], out: int | None, digits: int, hide_v
     grads = None
     if out is not None and not hide_grads:
         grads = engine.backward(p, vals, {out: 1.0})
-    shown = [v if (not hide_values or p.nodes[i].kind in ("parameter", "constant", "input")) else None
+    shown = [v if (not hide_values or p.kinds[i] in ("parameter", "constant", "input")) else None
              for i, v in enumerate(vals)]
     level = "ops" if len(p.nodes) <= OPS_VIEW_NODES else "named"
     try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .compile import compile as compile_graph
+from .network import compile as compile_graph
 from .errors import GraphError, InputError, NumericalError
 from .graph import Input, Node, Origin, Output
 from .layers import Linear, activate

@@ -7,10 +7,16 @@ callables ``(loss_fn, loss_grad_fn)``, and returns the mean loss of every epoch.
 Engines (``engine=``): ``"interpreted"`` walks the compiled graph with the scalar
 engine; ``"python"`` runs generated straight-line code (bit for bit the same
 updates); ``"numpy"`` runs the batched NumPy backend (the same to rounding);
-``"auto"`` picks the fastest that is available. The compiled engines keep the
-parameter values in a flat list between steps and write them back to the
-parameters' ``.value`` when training ends or fails; a step whose numbers go wrong
-is re-run by the interpreted engine, so errors are exactly the interpreted ones.
+``"auto"`` picks the fastest that is available. Every engine updates one flat
+list of parameter values (:class:`ParameterValues`); a step whose numbers go wrong
+on a compiled engine is re-run by the interpreted engine, so errors are exactly the
+interpreted ones.
+
+Where the trained values go: ``train_model(network, ...)`` sets the network's own
+parameter values (its nodes are not touched); ``train_model(node, ...)`` trains
+``node.compile()`` and writes the values back to the Parameter nodes, as the
+articles' examples expect. Either happens when training ends, and also when it
+stops with an error (the last finite values are kept).
 """
 
 from __future__ import annotations
@@ -23,14 +29,43 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from . import engine
-from .compile import compile as compile_graph
 from .errors import InputError, NumericalError
-from .graph import Input, Node
-from .losses import LOSSES, cross_entropy, loss_by_name
-from .network import Network
+from .graph import Node
+from .losses import LOSSES, attach_loss, loss_by_name
+from .network import Network, compile as compile_graph
 
 __all__ = ["train_model", "sgd_step", "LossGraph", "LOSSES", "ENGINES", "Stepper", "Trainer", "make_trainer", "choose_engine",
-           "loss_graph"]
+           "loss_graph", "ParameterValues"]
+
+def _model_network(model: Any) -> Network:
+    if isinstance(model, Network):
+        return model
+    if isinstance(model, Node):
+        return model.compile()
+    raise InputError(f"model must be a node or a compiled Network, got {type(model).__name__}")
+
+
+class ParameterValues:
+    """The values being trained, in the model network's ``parameters`` order: one
+    flat list that every engine of a ``train_model`` call reads and updates.
+
+    ``slots(program)`` maps a loss program's parameters to positions in the list
+    (loss graphs share the model's Parameter nodes)."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.values: list[float] = net.parameter_values
+        self._slot = {id(node): k for k, node in enumerate(net.parameters)}
+
+    def slots(self, program: Any) -> list[int]:
+        return [self._slot[id(program.nodes[i])] for i in program.parameters]
+
+    def save(self, nodes_too: bool) -> None:
+        """Write the values to the model network, and to its Parameter nodes if asked."""
+        self.net.set_parameters(self.values)
+        if nodes_too:
+            self.net.write_parameters()
+
 
 def _model_root(model: Any) -> Any:
     if isinstance(model, Network):
@@ -52,9 +87,9 @@ class LossGraph:
         loss_by_name(loss, "train_model")
         self.root = _model_root(model)
         self.loss = loss
-        self.model = self.root.compile() if isinstance(self.root, Node) else compile_graph(self.root)
+        self.model = _model_network(model)
         self._nets: dict[Any, Network] = {}
-        self.targets: list[Input] = []
+        self.targets: tuple[Node, ...] = ()
 
     def network(self, target: Any) -> tuple[Network, list[float]]:
         """The compiled loss graph for this target and the target's input values."""
@@ -69,14 +104,12 @@ class LossGraph:
             key = "y"
         net = self._nets.get(key)
         if net is None:
-            root = self.root
             if self.loss == "cross_entropy":
-                node = cross_entropy(root, key)
+                node = attach_loss(self.root, self.loss, key).node
             else:
-                if not self.targets:
-                    self.targets = [Input("y")] if n_out == 1 else [Input(f"y{k}") for k in range(1, n_out + 1)]
-                tgt = self.targets[0] if n_out == 1 else list(self.targets)
-                node = LOSSES[self.loss](root, tgt)
+                att = attach_loss(self.root, self.loss, taken=[n for n in self.model.program.names if n])
+                self.targets = att.targets
+                node = att.node
             net = compile_graph(node)
             self._nets[key] = net
         return net, tvals
@@ -86,7 +119,7 @@ class LossGraph:
         xs = self.model.input_values(x)
         feed = dict(zip(names, xs))
         for node, v in zip(self.targets, tvals):
-            feed[node.name] = v
+            feed[node.name] = v  # the target's name: y, or the first free one (attach_loss)
         if self.loss == "bce" and not all(0.0 <= v <= 1.0 for v in tvals):
             raise InputError(f"bce: targets must lie in [0, 1], got {list(tvals)}")
         return feed
@@ -109,7 +142,7 @@ def sgd_step(parameters: Sequence[Node], grads: Sequence[float], lr: float, step
     gradient or new value would be non-finite."""
     new = []
     for p, g in zip(parameters, grads):
-        v = p._value - lr * g
+        v = p.value - lr * g
         if not (math.isfinite(g) and math.isfinite(v)):
             raise NumericalError(f"training diverged: non-finite gradient or value for parameter '{p.name}' "
                                  f"at step {step} (gradient {g!r}); parameters keep their last finite values")
@@ -172,7 +205,9 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     for k, item in enumerate(data):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {item!r:.60}")
-    trainer = make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine)
+    net = _model_network(model)
+    store = ParameterValues(net)
+    trainer = make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
     out = sys.stdout if out is None else out
     order = list(range(len(data)))
     history: list[float] = []
@@ -190,6 +225,7 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
                 print(f"epoch {epoch:>5}  mean loss {history[-1]:.6g}", file=out)
     finally:
         trainer.finish()
+        store.save(nodes_too=isinstance(model, Node))
     return history
 
 
@@ -225,28 +261,30 @@ def choose_engine(engine: str, loss: Any, batch: int, op_nodes: int) -> str:
 
 
 def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batch_size: int | None = 1,
-                 engine: str = "auto") -> Stepper:
-    """The object that makes one SGD step on a batch of ``data`` (see :class:`Stepper`).
+                 engine: str = "auto", store: ParameterValues | None = None) -> Stepper:
+    """The object that makes one SGD step on a batch of ``data`` (see :class:`Stepper`),
+    updating ``store`` (by default, a new one for the model's network).
 
     >>> import symnet as sn
     >>> x, w = sn.Input("x"), sn.Parameter(0.0, name="w")
-    >>> t = make_trainer(w * x, "mse", [([1.0], 2.0)], engine="python")
+    >>> store = ParameterValues(sn.compile(w * x))
+    >>> t = make_trainer(w * x, "mse", [([1.0], 2.0)], engine="python", store=store)
     >>> t.step([0], 0.25, 1, 1), t.step([0], 0.25, 2, 1)
     (4.0, 1.0)
-    >>> t.finish(); w.value
-    1.5
+    >>> t.finish(); store.values, w.value
+    ([1.5], 0.0)
     """
     from .backends.steps import Compiled, PairPython, PythonSteps, Rows
 
-    interpreted = Trainer(_pair_step(model, loss) if isinstance(loss, tuple) else _graph_step(model, loss), data)
+    store = ParameterValues(_model_network(model)) if store is None else store
+    interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
+                          else _graph_step(model, loss, store), data, store)
     if engine == "interpreted":
         return interpreted
     if isinstance(loss, tuple):
         if engine == "numpy":
             raise InputError("engine='numpy' needs a named loss ('mse', 'bce', 'cross_entropy')")
-        root = _model_root(model)
-        net = root.compile() if isinstance(root, Node) else compile_graph(root)
-        return PairPython(interpreted, net, loss, data)
+        return PairPython(interpreted, store.net, loss, data)
     graph: LossGraph = interpreted.graph
     rows = Rows(graph, data)
     if not rows.uniform:
@@ -258,14 +296,14 @@ def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batc
             raise InputError("engine='numpy' needs NumPy: pip install 'symnet[numpy]'")
         from .backends.numpy_train import NumpySteps
 
-        return Compiled(interpreted, graph.model.parameters, NumpySteps(rows))
-    return Compiled(interpreted, graph.model.parameters, PythonSteps(rows))
+        return Compiled(interpreted, store, NumpySteps(rows))
+    return Compiled(interpreted, store, PythonSteps(rows))
 
 
 class Stepper(Protocol):
     """What a trainer does: ``step(indices, lr, step, epoch)`` updates the parameters
     from the mean gradient over ``data[i] for i in indices`` and returns the summed
-    loss; ``finish()`` makes the parameters' ``.value`` current."""
+    loss; ``finish()`` makes the :class:`ParameterValues` current."""
 
     def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float: ...
 
@@ -275,32 +313,46 @@ class Stepper(Protocol):
 class Trainer:
     """A :class:`Stepper` on the interpreted engine (the reference the others follow)."""
 
-    def __init__(self, step_fn: StepFn, data: Sequence[tuple[Any, Any]]) -> None:
+    def __init__(self, step_fn: StepFn, data: Sequence[tuple[Any, Any]], store: ParameterValues) -> None:
         self.step_fn = step_fn
         self.data = data
+        self.store = store
         self.graph = getattr(step_fn, "graph", None)
-        self.params: list[Node] = list(getattr(step_fn, "params", ()))
 
     def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
         try:
-            loss_sum, params, grads = self.step_fn([self.data[i] for i in indices])
+            loss_sum, grads = self.step_fn([self.data[i] for i in indices])
         except ArithmeticError as exc:  # an op of the engine, or an overflow in the user's loss
-            raise _stopped(exc, self.params, step, epoch) from None
+            raise _stopped(exc, self.store, step, epoch) from None
         _check_loss(loss_sum, step, epoch)
-        sgd_step(params, [g / len(indices) for g in grads], lr, step)
+        self.store.values = _updated(self.store, [g / len(indices) for g in grads], lr, step)
         return loss_sum
 
     def finish(self) -> None:
         pass
 
 
-def _stopped(exc: BaseException, params: Sequence[Node], step: int, epoch: int) -> NumericalError:
+def _updated(store: ParameterValues, grads: Sequence[float], lr: float, step: int) -> list[float]:
+    """The values after one SGD step; refuses (changing nothing) if any gradient or
+    new value would be non-finite."""
+    new = []
+    for k, (v, g) in enumerate(zip(store.values, grads)):
+        u = v - lr * g
+        if not (math.isfinite(g) and math.isfinite(u)):
+            raise NumericalError(f"training diverged: non-finite gradient or value for parameter "
+                                 f"'{store.net.parameter_names[k]}' at step {step} (gradient {g!r}); "
+                                 "parameters keep their last finite values")
+        new.append(u)
+    return new
+
+
+def _stopped(exc: BaseException, store: ParameterValues, step: int, epoch: int) -> NumericalError:
     """The error for a step whose forward or backward pass failed: where, why, and the
     parameter most likely to blame (the largest in magnitude)."""
     culprit = ""
-    if params:
-        big = max(params, key=lambda p: abs(p._value))
-        culprit = f"; the largest parameter is '{big.name}' = {big._value!r}"
+    if store.values:
+        k = max(range(len(store.values)), key=lambda j: abs(store.values[j]))
+        culprit = f"; the largest parameter is '{store.net.parameter_names[k]}' = {store.values[k]!r}"
     return NumericalError(f"training diverged at step {step} (epoch {epoch}): {exc}{culprit}; "
                           "parameters keep their last finite values")
 
@@ -311,14 +363,13 @@ def _check_loss(loss_sum: float, step: int, epoch: int) -> None:
                              "parameters keep their last finite values")
 
 
-StepFn = Callable[[list[tuple[Any, Any]]], tuple[float, list[Node], list[float]]]
+StepFn = Callable[[list[tuple[Any, Any]]], tuple[float, list[float]]]
 
 
 def loss_graph(model: Any, loss: str) -> LossGraph:
     """The model's :class:`LossGraph` for a named loss, cached on the compiled model so
     that training again reuses the compiled (and generated) loss networks."""
-    root = _model_root(model)
-    net = root.compile() if isinstance(root, Node) else compile_graph(root)
+    net = _model_network(model)
     key = ("loss", loss)
     graph = net._compiled.get(key) if isinstance(loss, str) else None
     if graph is None:
@@ -327,43 +378,44 @@ def loss_graph(model: Any, loss: str) -> LossGraph:
     return graph
 
 
-def _graph_step(model: Any, loss: str) -> StepFn:
+def _graph_step(model: Any, loss: str, store: ParameterValues) -> StepFn:
     graph = loss_graph(model, loss)
-    params = graph.model.parameters
+    slots: dict[int, list[int]] = {}
 
-    def step(batch: list[tuple[Any, Any]]) -> tuple[float, list[Node], list[float]]:
-        grads = {id(p): 0.0 for p in params}
+    def step(batch: list[tuple[Any, Any]]) -> tuple[float, list[float]]:
+        grads = [0.0] * len(store.values)
         total = 0.0
         for x, t in batch:
             net, tvals = graph.network(t)
-            vals = net.forward_values(graph.inputs_for(net, x, tvals))
-            root = net.program.outputs[0]
+            p = net.program
+            where = slots.get(id(net))
+            if where is None:
+                where = slots[id(net)] = store.slots(p)
+            params = [store.values[k] for k in where]
+            vals = engine.evaluate(p, net.leaf_values(graph.inputs_for(net, x, tvals), params))
+            root = p.outputs[0]
             total += vals[root]
-            adj = engine.backward(net.program, vals, {root: 1.0})
-            for i in net.program.parameters:
-                key = id(net.program.nodes[i])
-                if key in grads:
-                    grads[key] += adj[i]
-        return total, params, [grads[id(p)] for p in params]
+            adj = engine.backward(p, vals, {root: 1.0})
+            for i, k in zip(p.parameters, where):
+                grads[k] += adj[i]
+        return total, grads
 
     step.graph = graph  # type: ignore[attr-defined]
-    step.params = params  # type: ignore[attr-defined]
     return step
 
 
-def _pair_step(model: Any, pair: tuple[Any, ...]) -> StepFn:
+def _pair_step(model: Any, pair: tuple[Any, ...], store: ParameterValues) -> StepFn:
     if len(pair) != 2 or not all(callable(f) for f in pair):
         raise InputError("loss must be a name or a (loss_fn, loss_grad_fn) pair of callables")
     loss_fn, loss_grad_fn = pair
-    root = _model_root(model)
-    net = root.compile() if isinstance(root, Node) else compile_graph(root)
+    net = store.net
     p = net.program
 
-    def step(batch: list[tuple[Any, Any]]) -> tuple[float, list[Node], list[float]]:
+    def step(batch: list[tuple[Any, Any]]) -> tuple[float, list[float]]:
         grads = [0.0] * len(p.parameters)
         total = 0.0
         for x, t in batch:
-            vals = net.forward_values(x)
+            vals = engine.evaluate(p, net.leaf_values(x, store.values))
             outs = [vals[i] for i in p.outputs]
             pred = outs if p.vector else outs[0]
             total += float(loss_fn(pred, t))
@@ -371,7 +423,6 @@ def _pair_step(model: Any, pair: tuple[Any, ...]) -> StepFn:
             adj = engine.backward(p, vals, net._seeds(None, g))
             for k, i in enumerate(p.parameters):
                 grads[k] += adj[i]
-        return total, net.parameters, grads
+        return total, grads
 
-    step.params = net.parameters  # type: ignore[attr-defined]
     return step

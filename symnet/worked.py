@@ -23,10 +23,9 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .compile import compile as compile_graph
 from .errors import InputError
-from .graph import Input, Node, Origin, Output
-from .losses import LOSSES, bce, cross_entropy, loss_by_name, mse
+from .graph import Node
+from .losses import LOSSES, loss_by_name
 from .emit import chainrule
 from .emit.latex import format_number, intermediates, latex_name, latex_style, number_piece, visible_width, wrap
 from .emit.render import Piece, apply_form, render
@@ -141,10 +140,10 @@ def _wrapped(tex: str, width: int) -> str:
 
 
 def with_loss(network: Any, values: Any, target: Any = None, loss: str | None = None) -> tuple[Any, dict[str, float]]:
-    """The network with ``loss`` put on top (target input ``y``, or ``y1..yk``) and the
-    values by name, target included. Without ``loss`` the network is used as it is.
-
-    An unmarked model output is marked as the output so that it is named ``yhat``.
+    """The network with ``loss`` put on top (see :func:`symnet.losses.attach_loss`: the
+    target input is ``y``, or the first free name) and the values by name, target
+    included. Without ``loss`` the network is used as it is. The network's own
+    parameter values are kept; nothing is written to its nodes.
     """
     if loss is None:
         if target is not None:
@@ -156,27 +155,19 @@ def with_loss(network: Any, values: Any, target: Any = None, loss: str | None = 
     root = network.root
     if not isinstance(root, Node):
         raise InputError("the network was compiled from a list of nodes; compile an Output to add a loss")
-    comps = list(root.children) if root.kind == "output" else [root]
-    for k, c in enumerate(comps, start=1):
-        if c.kind == "op" and c.origin is None:
-            c.origin = Origin("output", None, k if len(comps) > 1 else None)
     feed = dict(zip(network.input_names, network.input_values(values)))
     if loss == "cross_entropy":
-        return compile_graph(cross_entropy(root, target)), feed
+        return network.with_loss(loss, target), feed
+    n_out = len(root.children) if root.kind == "output" else 1
     tvals = list(target) if isinstance(target, (list, tuple)) else [target]
-    if len(tvals) != len(comps):
-        raise InputError(f"target has {len(tvals)} value(s) for {len(comps)} output(s)")
+    if len(tvals) != n_out:
+        raise InputError(f"target has {len(tvals)} value(s) for {n_out} output(s)")
     for v in tvals:
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
             raise InputError(f"target {v!r} is not a finite number")
-    free = [n for n in ("y", "target", "y_true") if n not in feed and n not in network.parameter_names]
-    stem = free[0] if free else "y_target"
-    names = [stem] if len(comps) == 1 else [f"{stem}{k}" for k in range(1, len(comps) + 1)]
-    targets = [Input(n) for n in names]
-    build = mse if loss == "mse" else bce
-    node = build(root if root.kind != "output" else Output(comps), targets[0] if len(targets) == 1 else targets)
-    feed.update(zip(names, (float(v) for v in tvals)))
-    return compile_graph(node), feed
+    net = network.with_loss(loss)
+    feed.update(zip(net.input_names[len(network.input_names):], (float(v) for v in tvals)))
+    return net, feed
 
 
 def worked_example(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
@@ -218,7 +209,7 @@ def _num(v: float, digits: int) -> str:
 def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> list[Step]:
     program = net.program
     named = intermediates(program)
-    sym = render(program, lambda i: Piece(latex_name(program.names[i]) if program.nodes[i].kind != "constant"
+    sym = render(program, lambda i: Piece(latex_name(program.names[i]) if program.kinds[i] != "constant"
                                           else format_number(vals[i], digits), PREC_ATOM),
                  latex_style(""), named, lambda i: latex_name(program.names[i]))
     # the same walk with every leaf and named node replaced by its value (signs and
@@ -235,7 +226,7 @@ def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> li
         num[i] = apply_form(program.ops[i].latex, [ref(a) for a in program.args[i]], program.attrs[i], style)
     steps = []
     for i in named:
-        origin = program.nodes[i].origin
+        origin = program.origins[i]
         part = "loss" if i == out and origin is not None and origin.role == "loss" else "forward"
         steps.append(Step(part, program.names[i], latex_name(program.names[i]), sym[i].text, num[i].text, vals[i]))
     return steps

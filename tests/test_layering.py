@@ -1,69 +1,40 @@
-"""Imports point one way along the pipeline:
+"""Imports point one way, along the layers that docs/architecture.md lists.
 
-    errors -> ops -> graph -> layers/losses/parse -> compile -> engine and emitters
-    -> network -> files/backends/worked -> check/derivative -> train -> report -> cli/demo
-
-Module-level imports may only point to the same layer or a lower one. Imports
-inside functions may point upward only in the two facades users hold (``Node``
-methods in graph.py, ``Network`` methods in network.py, which reach every pass
-lazily) or where listed in LAZY_UPWARD, each for a documented reason.
+The table of layers is read from docs/architecture.md (its "Layers" block), so the
+document and this test cannot disagree. Every import of a symnet module, at module
+level or inside a function, must point to the same layer or a lower one, and the
+module graph must have no cycle at all. Imports under ``if TYPE_CHECKING:`` never
+run and are not counted.
 """
 
 from __future__ import annotations
 
 import ast
 import fnmatch
+import re
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "symnet"
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def read_layers(text: str) -> list[tuple[str, int]]:
+    """``(pattern, layer)`` rows from the ```text block under the "## Layers" heading."""
+    match = re.search(r"^## Layers\b.*?^```text\n(.*?)^```", text, re.S | re.M)
+    if match is None:
+        raise LookupError("docs/architecture.md has no '## Layers' section with a text block")
+    rows = []
+    for line in match.group(1).splitlines():
+        number, _, patterns = line.partition(" ")
+        if number.strip().isdigit():
+            rows.extend((pattern, int(number)) for pattern in patterns.split())
+    return rows
+
 
 #: (pattern, layer): the first matching pattern gives a module's layer.
-LAYERS = [
-    ("symnet.errors", 0),
-    ("symnet.progress", 0),
-    ("symnet.ops", 1),
-    ("symnet.fileio", 1),
-    ("symnet.graph", 2),
-    ("symnet.layers", 3),
-    ("symnet.losses", 3),
-    ("symnet.parse", 3),
-    ("symnet.compile", 4),
-    ("symnet.engine", 5),
-    ("symnet.emit", 5),
-    ("symnet.emit.*", 5),
-    ("symnet.network", 6),
-    ("symnet.files", 7),
-    ("symnet.files_read", 7),
-    ("symnet.torch_import", 7),
-    ("symnet.backends", 7),
-    ("symnet.backends.*", 7),
-    ("symnet.worked", 7),
-    ("symnet.check_report", 0),
-    ("symnet.check*", 8),
-    ("symnet.derivative", 8),
-    ("symnet.train", 9),
-    ("symnet.report", 10),
-    ("symnet.demo", 11),
-    ("symnet.cli*", 11),
-    ("symnet", 12),
-    ("symnet.__main__", 12),
-]
-
-#: Imports inside functions that point upward, and why they are allowed.
-LAZY_UPWARD = {
-    # Node.compile/forward/backward/predict compile the graph they belong to.
-    ("symnet.graph", "symnet.compile"),
-    # define_op returns a constructor of graph nodes.
-    ("symnet.ops", "symnet.graph"),
-    # compile() wraps the Program in a Network, the object users hold.
-    ("symnet.compile", "symnet.network"),
-    # the saved file records the version of symnet that wrote it
-    ("symnet.files", "symnet"),
-}
-#: Modules whose methods are the user's entry points to every later pass.
-FACADES = {"symnet.graph", "symnet.network"}
+LAYERS = read_layers(ARCHITECTURE.read_text(encoding="utf-8"))
 
 
 def module_name(path: Path) -> str:
@@ -139,6 +110,68 @@ def imports_of(source: str, importer: str, is_package: bool) -> tuple[list[tuple
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
+def import_graph() -> dict[str, set[str]]:
+    """Every symnet module and the symnet modules it imports, anywhere in its source."""
+    graph: dict[str, set[str]] = {}
+    for path in MODULES:
+        top, lazy = imports(path)
+        name = module_name(path)
+        graph[name] = {t for t, _ in top + lazy if t != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's
+    algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph.get(start, ()))))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            v, children = work[-1]
+            for w in children:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.get(w, ())))))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1:
+                        found.append(sorted(comp))
+    return found
+
+
+def test_the_architecture_document_lists_layers():
+    assert LAYERS and LAYERS[0] == ("symnet.errors", 0)
+    layers = sorted({layer for _, layer in LAYERS})
+    assert layers == list(range(len(layers))), "layers are numbered 0, 1, 2, ... without gaps"
+
+
 def test_every_module_has_a_layer():
     missing = []
     for path in MODULES:
@@ -146,11 +179,11 @@ def test_every_module_has_a_layer():
             layer_of(module_name(path))
         except LookupError:
             missing.append(module_name(path))
-    assert not missing, f"add these modules to LAYERS in tests/test_layering.py: {missing}"
+    assert not missing, f"add these modules to the Layers table of docs/architecture.md: {missing}"
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
-def test_module_level_imports_point_down(path):
+def test_imports_point_down(path):
     importer = module_name(path)
     try:
         mine = layer_of(importer)
@@ -158,13 +191,18 @@ def test_module_level_imports_point_down(path):
         pytest.skip("no layer (reported by test_every_module_has_a_layer)")
     top, lazy = imports(path)
     upward = [f"line {line}: {importer} (layer {mine}) imports {target} (layer {layer_of(target)})"
-              for target, line in top if target != importer and layer_of(target) > mine]
+              + (" inside a function" if (target, line) in lazy else "")
+              for target, line in top + lazy if target != importer and layer_of(target) > mine]
     assert not upward, "\n".join(upward)
-    lazy_upward = [f"line {line}: {importer} imports {target} inside a function"
-                   for target, line in lazy
-                   if layer_of(target) > mine and importer not in FACADES
-                   and (importer, target) not in LAZY_UPWARD]
-    assert not lazy_upward, "\n".join(lazy_upward) + "\n(if this is intended, add it to LAZY_UPWARD with a reason)"
+
+
+def test_no_import_cycles_counting_imports_inside_functions():
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
 
 
 def test_the_walk_sees_imports_in_blocks_and_functions():
@@ -180,6 +218,11 @@ def test_the_walk_sees_imports_in_blocks_and_functions():
     assert sorted(top) == [("symnet.network", 2), ("symnet.train", 4)]
     assert lazy == [("symnet.check", 11)]
     assert layer_of("symnet.train") > layer_of("symnet.graph")
+
+
+def test_the_layers_block_is_read():
+    text = "# A\n## Layers\n\n```text\n0 a.b a.c\n1 a.d\n```\n"
+    assert read_layers(text) == [("a.b", 0), ("a.c", 0), ("a.d", 1)]
 
 
 def test_symnet_never_imports_pickle():

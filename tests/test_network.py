@@ -48,9 +48,42 @@ def test_vector_output_predict_and_gradients():
     assert g["z1"] == pytest.approx(0.25) and g["z2"] == pytest.approx(-0.25)
 
 
-def test_parameters_are_read_live(affine):
-    affine.parameters[0].value = 10.0
-    assert affine.predict([1.0]) == 11.0
+def test_network_holds_its_own_parameter_values(affine):
+    before = affine.predict([1.0])
+    affine.parameters[0].value = 10.0  # the node changes; the compiled network does not
+    assert affine.predict([1.0]) == before
+    again = sn.compile(affine.root)
+    assert again.predict([1.0]) == 10.0 + affine.parameter_values[1]
+    affine.set_parameters({affine.parameter_names[0]: 10.0})
+    assert affine.predict([1.0]) == again.predict([1.0])
+
+
+def test_compiling_twice_never_changes_the_first_network():
+    x, a, c = sn.Input(), sn.Parameter(1.0), sn.Parameter(2.0)
+    first = sn.compile(a * x + c)
+    text = first.funcify()
+    sn.compile(c * x + a)  # the same nodes, numbered the other way round
+    assert first.funcify() == text == "w1*x1 + w2"
+    assert (a.name, c.name, x.name) == (None, None, None)  # compiling never writes names
+
+
+def test_set_parameters_is_validated(affine):
+    with pytest.raises(sn.InputError, match="unknown parameter"):
+        affine.set_parameters({"nope": 1.0})
+    with pytest.raises(sn.InputError, match="finite"):
+        affine.set_parameters([float("nan"), 1.0])
+    with pytest.raises(sn.InputError, match="expected 2"):
+        affine.set_parameters([1.0])
+    with pytest.raises(sn.InputError, match="too large"):
+        affine.set_parameters([10**400, 1.0])
+
+
+def test_node_compile_sees_changed_leaves():
+    x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
+    y = w * x
+    assert y.compile().predict([1.0]) == 2.0
+    w.value = 5.0
+    assert y.compile().predict([1.0]) == 5.0
 
 
 def test_backward_is_idempotent_and_does_not_rerun_forward():

@@ -108,5 +108,5 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
 def test_network_already_with_loss() -> None:
     x, w, y = sn.Input("x"), sn.Parameter(2.0, name="w"), sn.Input("y")
     ex = worked_example(sn.compile(sn.mse(w * x, y)), {"x": 1.0, "y": 0.0})
-    assert [s.key for s in ex.steps] == ["L", "w"]
+    assert [s.key for s in ex.steps] == ["yhat", "L", "yhat", "w"]  # the prediction a loss compares is yhat
     assert ex.steps[-1].value == 4.0

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..compile import Program
+from ..program import Program
 from ..emit.render import uses as count_uses
 from ..ops import Op
 
@@ -66,16 +66,16 @@ def _is_sum(op: Op | None) -> bool:
 def _neuron(program: Program, i: int, uses: list[int]) -> tuple[tuple[int, ...], tuple[int, ...], int,
                                                                 tuple[int, ...]] | None:
     """``(inputs, weights, bias, products)`` if node ``i`` is a neuron's sum, else None."""
-    nodes, ops, args = program.nodes, program.ops, program.args
+    kinds, ops, args = program.kinds, program.ops, program.args
     kids = args[i]
-    if not _is_sum(ops[i]) or len(kids) < 2 or nodes[kids[-1]].kind != "parameter":
+    if not _is_sum(ops[i]) or len(kids) < 2 or kinds[kids[-1]] != "parameter":
         return None
     inputs, weights = [], []
     for p in kids[:-1]:
-        origin = nodes[p].origin
+        origin = program.origins[p]
         if origin is None or origin.role != "product" or uses[p] != 1 or not _is_product(ops[p]):
             return None
-        if len(args[p]) != 2 or nodes[args[p][0]].kind != "parameter":
+        if len(args[p]) != 2 or kinds[args[p][0]] != "parameter":
             return None
         weights.append(args[p][0])
         inputs.append(args[p][1])
@@ -94,7 +94,7 @@ def find_layers(program: Program) -> tuple[list[Block], list[Activation]]:
     uses = count_uses(program)
     groups: dict[Any, list[tuple[int, tuple[int, ...], int, tuple[int, ...]]]] = {}
     for i in program.op_indices:
-        origin = program.nodes[i].origin
+        origin = program.origins[i]
         if origin is None or origin.role != "sum":
             continue
         found = _neuron(program, i, uses)
@@ -108,7 +108,7 @@ def find_layers(program: Program) -> tuple[list[Block], list[Activation]]:
 
     consumers: dict[int, list[int]] = {}
     for i in program.op_indices:
-        origin = program.nodes[i].origin
+        origin = program.origins[i]
         if origin is not None and origin.role == "activation" and len(program.args[i]) == 1:
             consumers.setdefault(program.args[i][0], []).append(i)
     acts = []

@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import engine
-from ..compile import Program
+from ..program import Program
 from ..emit.python import CHUNK, MAX_TEMPLATE_ARITY, Namespace, Writer, is_atom, literal, load, reserved_names
 from ..emit.python import sum_expr, sum_lines, term
 from ..errors import InputError
@@ -67,10 +67,9 @@ class _Writer(Writer):
         self._kernels: dict[Any, bool] = {}
         in_pos = {i: k for k, i in enumerate(p.inputs)}
         self.par_pos = {i: k for k, i in enumerate(p.parameters)}
-        for i, node in enumerate(p.nodes):
+        for i, kind in enumerate(p.kinds):
             if p.ops[i] is None:
-                kind = node.kind
-                self.values[i] = (literal(node._value) if kind == "constant" else
+                self.values[i] = (literal(p.values[i]) if kind == "constant" else
                                   f"X[{in_pos[i]}]" if kind == "input" else f"P[{self.par_pos[i]}]")
         for block in self.blocks:
             self._adopt(block, block.sums, "Z", block.layer)
@@ -342,7 +341,7 @@ class BatchedNetwork:
 
     def _params(self, params: Any) -> Any:
         if params is None:
-            params = [n._value for n in self.network.parameters]
+            params = self.network.parameter_values
         return np.asarray(params, dtype=np.float64)
 
     def _inputs(self, X: Any) -> Any:

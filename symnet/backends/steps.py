@@ -13,7 +13,6 @@ import math
 from typing import Any, Callable, Sequence
 
 from ..emit.python import accumulate_source, load
-from ..graph import Node
 from ..network import Network
 
 __all__ = ["Rows", "ListUpdate", "PythonSteps", "Compiled", "PairPython"]
@@ -109,19 +108,18 @@ class Compiled:
     ``steps(indices, values) -> (loss_sum, grad_sums)`` computes, ``steps.load`` and
     ``steps.update`` hold and update the values."""
 
-    def __init__(self, interpreted: Any, params: Sequence[Node], steps: Any) -> None:
+    def __init__(self, interpreted: Any, store: Any, steps: Any) -> None:
         self.interpreted = interpreted
-        self.params = list(params)
+        self.store = store
         self.steps = steps
         self.values: Any = None
         self._load()
 
     def _load(self) -> None:
-        self.values = self.steps.load([p._value for p in self.params])
+        self.values = self.steps.load(self.store.values)
 
     def finish(self) -> None:
-        for p, v in zip(self.params, self.values):
-            p.value = float(v)
+        self.store.values = [float(v) for v in self.values]
 
     def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
         try:
@@ -158,7 +156,7 @@ class PairPython:
         self.pair = pair
         self.data = data
         self.inputs = [self.net.input_values(x) for x, _ in data]
-        self.compiled = Compiled(interpreted, self.net.parameters, _PairSteps(self._steps))
+        self.compiled = Compiled(interpreted, interpreted.store, _PairSteps(self._steps))
 
     def _steps(self, indices: Sequence[int], params: Sequence[float]) -> tuple[float, list[float]]:
         loss_fn, loss_grad_fn = self.pair

@@ -16,7 +16,8 @@ Nothing is parsed from strings and nothing recurses over the graph's depth.
 2*x*(b + w*x - y)
 >>> print(gradient_latex(net, "w"))
 \\begin{aligned}
-\\frac{\\partial L}{\\partial w} &= 2 x \\left(b + w x - y\\right)
+\\frac{\\partial L}{\\partial \\hat{y}} &= 2 \\left(\\hat{y} - y\\right) \\\\
+\\frac{\\partial L}{\\partial w} &= x \\frac{\\partial L}{\\partial \\hat{y}}
 \\end{aligned}
 """
 
@@ -31,7 +32,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
-from ..compile import Program
+from ..program import Program
 from ..errors import ExportLimitError, InputError
 from ..graph import Node
 from ..ops import Op
@@ -184,9 +185,9 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Cha
     const = exact_constant if exact else (lambda v: sp.Integer(int(v)) if float(v).is_integer() else sp.Float(v))
     exprs: list[Any] = [None] * len(program.nodes)
     blocks: dict[int, list[int]] = {u: [] for u in named}
-    for i, node in enumerate(program.nodes):
+    for i in range(len(program)):
         if program.ops[i] is None:
-            exprs[i] = symbols[i] if i in symbols else const(node._value)
+            exprs[i] = symbols[i] if i in symbols else const(program.values[i])
             continue
         blocks[owner[i]].append(i)
         row = program.ops[i]
@@ -209,7 +210,7 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Cha
             operands = [_ref(a, symbols, exprs) for a in args]
             out = symbols[i] if i == u else exprs[i]
             for k, a in enumerate(args):
-                if program.nodes[a].kind == "constant" and a not in symbols:
+                if program.kinds[a] == "constant" and a not in symbols:
                     continue
                 d = g * local_partial(row, program.attrs[i], operands, out, k)
                 if a in symbols:
@@ -244,7 +245,7 @@ def resolve_wrt(network: Any, wrt: Any) -> list[int]:
     for item in items:
         if isinstance(item, Node):
             i = program.index(item)
-            if program.ops[i] is not None or program.nodes[i].kind == "constant":
+            if program.ops[i] is not None or program.kinds[i] == "constant":
                 raise InputError(f"{item._describe()}: gradients are taken with respect to inputs and parameters")
         elif isinstance(item, str) and item in leaves:
             i = leaves[item]
@@ -288,7 +289,7 @@ def adjoint_latex(ch: Chain, i: int) -> str:
     for a neuron's sum, else ``\\frac{\\partial L}{\\partial v}``."""
     program = ch.program
     name = latex_name(program.names[i])
-    origin = program.nodes[i].origin
+    origin = program.origins[i]
     if origin is not None and origin.role == "sum" and name.startswith("z") and name[1:2] in ("", "^", "_"):
         return r"\delta" + name[1:]
     return rf"\frac{{\partial {latex_name(program.names[ch.output])}}}{{\partial {name}}}"
@@ -350,7 +351,7 @@ def backward_order(ch: Chain) -> list[int]:
     nodes = [v for v in reversed(ch.named) if v != ch.output and v in ch.live]
 
     def key(v: int) -> tuple[int, int, int, int]:
-        o = program.nodes[v].origin
+        o = program.origins[v]
         if o is None or o.layer is None or o.unit is None:
             return (0, 0, 0, 0) if o is not None and o.role in ("loss", "output") else (2, 0, 0, -v)
         return (1, -o.layer, o.unit, 0 if o.role == "activation" else 1)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..compile import Program
+from ..program import Program
 from ..errors import InputError
 from .latex import format_number, intermediates, latex_name
 
@@ -115,17 +115,16 @@ def op_symbol(program: Program, i: int) -> str:
 def _value_list(network: Any, values: Any) -> list[Any]:
     program = network.program
     if values is None:
-        return [n._value if n.kind in ("parameter", "constant") else None for n in program.nodes]
+        return [v if k in ("parameter", "constant") else None for v, k in zip(program.values, program.kinds)]
     if isinstance(values, list) and len(values) == len(program.nodes):
         return values
     return network.forward_values(values)
 
 
 def _plain(program: Program, i: int, vals: Sequence[Any], grads: Sequence[float] | None, digits: int) -> list[str]:
-    node = program.nodes[i]
-    name = program.names[i] or format_number(node._value, digits)
+    name = program.names[i] or format_number(program.values[i], digits)
     head = f"{name}: {program.ops[i].name}" if program.ops[i] is not None else name
-    if vals[i] is not None and not (node.kind == "constant" and program.names[i] is None):
+    if vals[i] is not None and not (program.kinds[i] == "constant" and program.names[i] is None):
         head += f" = {format_number(vals[i], digits)}"
     lines = [head]
     if grads is not None:
@@ -221,9 +220,8 @@ def to_tikz(network: Any, values: Any = None, *, grads: Sequence[float] | None =
 
 def _tikz_label(program: Program, i: int, vals: Sequence[Any], grads: Sequence[float] | None, digits: int,
                 level: str) -> str:
-    node = program.nodes[i]
-    if node.kind == "constant" and program.names[i] is None:
-        return f"${format_number(node._value, digits)}$"
+    if program.kinds[i] == "constant" and program.names[i] is None:
+        return f"${format_number(program.values[i], digits)}$"
     name = latex_name(program.names[i])
     sym = op_symbol(program, i) if level == "ops" else ""
     lines = [f"${name}\\colon {sym}$" if sym else f"${name}$"]

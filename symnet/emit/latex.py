@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..compile import Program
+from ..program import Program
 from ..errors import ExportLimitError, InputError
 from ..ops import PREC_ATOM, PREC_MUL, PREC_NEG
 from .render import DEFAULT_MAX_CHARS, Piece, Style, render, uses
@@ -182,9 +182,8 @@ def intermediates(program: Program) -> tuple[int, ...]:
     out = []
     outputs = set(program.outputs)
     for i in program.op_indices:
-        node = program.nodes[i]
-        origin = node.origin
-        if (i in outputs or count[i] > 1 or node._name is not None
+        origin = program.origins[i]
+        if (i in outputs or count[i] > 1 or program.given[i]
                 or (origin is not None and origin.role in ("sum", "activation", "output", "loss"))):
             out.append(i)
     return tuple(out)
@@ -194,11 +193,11 @@ def leaf_writer(program: Program, opts: LatexOptions) -> Any:
     """The function that writes a leaf: a name, or its value when values are asked for."""
 
     def leaf(i: int) -> Piece:
-        node = program.nodes[i]
-        if node.kind == "input" or (node.kind == "parameter" and opts.symbols) or (
-                node.kind == "constant" and node._name is not None and opts.symbols):
+        kind = program.kinds[i]
+        if kind == "input" or (kind == "parameter" and opts.symbols) or (
+                kind == "constant" and program.given[i] and opts.symbols):
             return Piece(latex_name(program.names[i]), PREC_ATOM)
-        return number_piece(node._value, opts.digits)
+        return number_piece(program.values[i], opts.digits)
 
     return leaf
 

@@ -33,7 +33,7 @@ import re
 from typing import Any, Callable, Sequence
 
 from .. import engine
-from ..compile import Program
+from ..program import Program
 from ..errors import GraphError
 from ..ops import RUNTIME, Op
 
@@ -320,9 +320,9 @@ class Writer:
 def _setup(program: Program) -> tuple[Namespace, list[str], dict[str, Any]]:
     names = Namespace(reserved_names(program))
     values: list[str] = [""] * len(program.nodes)
-    for i, node in enumerate(program.nodes):
-        if program.ops[i] is None and node.kind == "constant":
-            values[i] = literal(node._value)
+    for i, kind in enumerate(program.kinds):
+        if kind == "constant":
+            values[i] = literal(program.values[i])
         else:
             label = program.names[i]
             if label is None:
@@ -546,7 +546,7 @@ class CompiledPython:
         return self._function("gradient")
 
     def _params(self, params: Sequence[float] | None) -> Sequence[float]:
-        return [n._value for n in self.network.parameters] if params is None else params
+        return self.network.parameter_values if params is None else params
 
     def _inputs(self, inputs: Any) -> Any:
         return inputs if isinstance(inputs, (list, tuple)) else self.network.input_values(inputs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Collection, Sequence
 
-from ..compile import Program
+from ..program import Program
 from ..errors import ExportLimitError
 from ..ops import PREC_ATOM, PREC_MUL, Form, Op, format_exponent
 

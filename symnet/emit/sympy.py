@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 
-from ..compile import Program
+from ..program import Program
 from ..errors import ExportLimitError, SymnetError
 from ..ops import OPS, Op
 from .text import layer_nodes
@@ -80,9 +80,9 @@ def leaf_symbols(program: Program) -> dict[int, sp.Symbol]:
 
 def _leaf(program: Program, i: int, symbols: dict[int, sp.Symbol], numeric: bool,
           number: Callable[[float], sp.Expr] = constant) -> sp.Expr:
-    node = program.nodes[i]
-    if node.kind == "constant" or (numeric and node.kind == "parameter"):
-        return number(node._value)
+    kind = program.kinds[i]
+    if kind == "constant" or (numeric and kind == "parameter"):
+        return number(program.values[i])
     return symbols[i]
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ..compile import Program
+from ..program import Program
 from ..errors import InputError
 from ..ops import PREC_ATOM, PREC_NEG
 from .latex import intermediates
@@ -110,10 +110,10 @@ def to_text(program: Program, digits: int | None = None, layers: bool = False, *
     names = program.names
 
     def leaf(i: int) -> Piece:
-        node = program.nodes[i]
-        if node.kind == "input" or (node.kind == "parameter" and digits is None):
+        kind = program.kinds[i]
+        if kind == "input" or (kind == "parameter" and digits is None):
             return Piece(names[i] or f"t{i}", PREC_ATOM)
-        return _number_piece(node._value, digits)
+        return _number_piece(program.values[i], digits)
 
     named = layer_nodes(program, max_depth) if layers else []
     named_set = frozenset(named)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import symnet as sn
-from symnet.compile import collect
+from symnet.program import collect
 
 
 def test_order_is_topological_and_leaves_precede_first_use():
@@ -31,7 +31,8 @@ def test_unnamed_leaves_are_numbered_deterministically():
     net = sn.compile(a * u + c)
     assert net.parameter_names == ["w1", "w2"]
     assert net.input_names == ["x1"]
-    assert a.name == "w1"
+    assert a.name is None  # the network names it; compiling never writes to the node
+    assert list(net.named_parameters()) == ["w1", "w2"] and net.named_parameters()["w1"] is a
 
 
 def test_generic_numbering_skips_names_taken_by_the_user():
