@@ -183,7 +183,10 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
                 out: TextIO | None = None) -> list[float]:
     """Train the model's parameters by SGD and return the mean loss of each epoch.
 
-    ``data`` is a list of ``(inputs, target)`` pairs; inputs as for ``predict``. Each
+    ``data`` is a list of ``(inputs, target)`` pairs; inputs as for ``predict``. For
+    ``"mse"`` and ``"bce"`` the target feeds an input of the loss graph named ``y``,
+    or, when the model has its own ``y``, the first free name of ``target`` and
+    ``y_true`` (:func:`symnet.losses.attach_loss`). Each
     batch (``batch_size`` samples; ``None`` = the whole data set) makes one update
     with the mean gradient. Every ``print_every`` epochs the mean loss is printed.
     ``engine`` is ``"auto"`` (the default: the fastest compiled path available, see

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
 
 import symnet as sn
+from symnet.losses import attach_loss
 
 
 def test_mse_value_and_gradient():
@@ -67,3 +69,61 @@ def test_cross_entropy_with_huge_logits_and_wrong_label():
 def test_bad_loss_configuration_is_named(call, message):
     with pytest.raises(sn.SymnetError, match=message):
         call()
+
+
+# -- attach_loss: the one way to put a loss on top (issue 11 item 6, issue 16 kind 6) --
+
+
+def test_attach_loss_picks_a_target_name_the_model_does_not_use():
+    x, y = sn.Input("x"), sn.Input("y")
+    assert attach_loss(2 * x, "mse").target_names == ("y",)
+    assert attach_loss(2 * x + y, "mse", taken=["x", "y"]).target_names == ("target",)
+    assert attach_loss(2 * x + y, "bce", taken=["x", "y", "target"]).target_names == ("y_true",)
+    two = sn.Output([x, 2 * x])
+    assert attach_loss(two, "mse", taken=["x", "y1"]).target_names == ("target1", "target2")
+
+
+def test_attach_loss_takes_the_users_target_name_and_refuses_a_clash():
+    x = sn.Input("x")
+    att = attach_loss(2 * x, "mse", target_name="label", taken=["x"])
+    assert att.target_names == ("label",)
+    assert sn.compile(att.node).input_names == ["x", "label"]
+    with pytest.raises(sn.InputError, match="already a name"):
+        attach_loss(2 * x, "mse", target_name="x", taken=["x"])
+    with pytest.raises(sn.NameConflictError):
+        attach_loss(2 * x, "mse", target_name="1bad")
+
+
+def test_attach_loss_numbers_and_class_indices():
+    x = sn.Input("x")
+    assert attach_loss(2 * x, "mse", 3.0).targets == ()
+    assert sn.compile(attach_loss(2 * x, "mse", 3.0).node).predict([1.0]) == 1.0
+    soft = sn.Softmax([x, 2 * x])
+    att = attach_loss(soft, "cross_entropy", 1)
+    assert att.targets == () and sn.compile(att.node).predict([0.0]) == pytest.approx(math.log(2))
+    with pytest.raises(sn.InputError, match="class index"):
+        attach_loss(soft, "cross_entropy")
+    with pytest.raises(sn.InputError, match="unknown loss"):
+        attach_loss(2 * x, "hinge")
+
+
+def test_the_prediction_a_loss_compares_is_named_yhat_and_nodes_are_untouched():
+    x, y, w = sn.Input("x"), sn.Input("y"), sn.Parameter(0.5, name="w")
+    pred = (w * x).sigmoid()
+    net = sn.compile(sn.bce(pred, y))
+    assert net.program.names[-1] == "L" and "yhat" in net.program.names
+    assert pred.name is None and pred.origin is None
+
+
+@pytest.mark.parametrize("engine", ["interpreted", "python", "numpy", "auto"])
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_a_model_input_named_y_trains_on_every_engine(engine, loss):
+    if engine == "numpy":
+        pytest.importorskip("numpy")
+    x, y = sn.Input("x"), sn.Input("y")
+    w = sn.Parameter(0.5, name="w")
+    model = (w * x + y).sigmoid()
+    data = [([1.0, 0.0], 1.0), ([-1.0, 0.0], 0.0)]
+    history = sn.train_model(model, loss, data, epochs=5, lr=0.5, engine=engine, out=io.StringIO())
+    assert len(history) == 5 and history[-1] < history[0]
+    assert w.value > 0.5
