@@ -49,9 +49,10 @@ from typing import Any, Mapping
 
 from . import engine, losses
 from .check_blame import accumulation_blame, fmt, local_blame
-from .check_fd import FDResult, consumers, downstream, finite_difference, kink_distances
-from .check_ref import INLINE_MAX_DEPTH, INLINE_MAX_KINKS, INLINE_MAX_TREE, LocalForms, depths, \
-    inlined_gradients, reference_adjoints, reference_values, tree_size
+from .check_fd import FDResult, finite_difference, kink_distances
+from .analysis import consumers, depths, downstream, tree_sizes
+from .check_ref import INLINE_MAX_DEPTH, INLINE_MAX_KINKS, INLINE_MAX_TREE, LocalForms, \
+    inlined_gradients, reference_adjoints, reference_values
 from .check_report import ForwardRow, GradientReport, GradRow, Tolerances
 from .network import compile
 from .program import Program
@@ -253,10 +254,10 @@ class _Context:
         self.leaves = list(p.parameters) + list(p.inputs)
         self.users = consumers(p)
         self.down = {i: downstream(self.users, i) for i in self.leaves}
-        size, kinks = tree_size(p)
+        size, kinks = tree_sizes(p)
         depth = depths(p)
         self.inline = all(size[o] <= INLINE_MAX_TREE and kinks[o] <= INLINE_MAX_KINKS
-                          and depth[o] <= INLINE_MAX_DEPTH for o in p.outputs)
+                          and depth[o] < INLINE_MAX_DEPTH for o in p.outputs)  # depths count leaves as 0
 
     def reference_label(self) -> str:
         if self.inline:

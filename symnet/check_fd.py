@@ -35,37 +35,6 @@ class FDResult:
     error: str = ""
 
 
-def consumers(program: Program) -> list[list[int]]:
-    """For every node, the op nodes that use it (each once, in order)."""
-    users: list[list[int]] = [[] for _ in program.nodes]
-    for i in program.op_indices:
-        seen = -1
-        for a in sorted(program.args[i]):
-            if a != seen:
-                users[a].append(i)
-                seen = a
-    return users
-
-
-def downstream(users: Sequence[Sequence[int]], leaf: int) -> list[int]:
-    """The op nodes whose value depends on ``leaf``, in topological (index) order.
-
-    >>> import symnet as sn
-    >>> x = sn.Input("x"); p = sn.compile((x * 2.0).exp() + 1.0).program
-    >>> downstream(consumers(p), p.inputs[0]), len(p)
-    ([2, 3, 5], 6)
-    """
-    marked = {leaf}
-    stack = [leaf]
-    while stack:
-        for j in users[stack.pop()]:
-            if j not in marked:
-                marked.add(j)
-                stack.append(j)
-    marked.discard(leaf)
-    return sorted(marked)
-
-
 def kink_distances(program: Program, values: Sequence[float], nodes: Sequence[int]) -> dict[int, float]:
     """``{node: signed distance from its kink}`` for the kink ops among ``nodes``."""
     out: dict[int, float] = {}

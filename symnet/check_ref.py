@@ -17,13 +17,14 @@ from typing import Any, Sequence
 
 import sympy as sp
 
+from .analysis import depths, tree_sizes
 from .program import Program
 from .emit.sympy import elementary_nodes, leaf_symbols
 from .errors import GraphError
 from .ops import Op
 
-__all__ = ["DPS", "LocalForms", "Form", "hp", "number", "reference_values", "reference_adjoints", "tree_size",
-           "depths", "inlined_gradients", "INLINE_MAX_TREE", "INLINE_MAX_KINKS", "INLINE_MAX_DEPTH"]
+__all__ = ["DPS", "LocalForms", "Form", "hp", "number", "reference_values", "reference_adjoints",
+           "inlined_gradients", "INLINE_MAX_TREE", "INLINE_MAX_KINKS", "INLINE_MAX_DEPTH"]
 
 #: Decimal digits of every SymPy evaluation in the reference.
 DPS = 50
@@ -147,32 +148,12 @@ def reference_adjoints(program: Program, vals: Sequence[Any], output: int,
     return adj, None
 
 
-def tree_size(program: Program) -> tuple[list[int], list[int]]:
-    """Size and kink count of every node's fully inlined expression tree (capped, iterative)."""
-    cap = 10**9
-    size = [1] * len(program.nodes)
-    kinks = [0] * len(program.nodes)
-    for i, op in enumerate(program.ops):
-        if op is not None:
-            size[i] = min(cap, 1 + sum(size[a] for a in program.args[i]))
-            kinks[i] = min(cap, (op.kink is not None) + sum(kinks[a] for a in program.args[i]))
-    return size, kinks
-
-
-def depths(program: Program) -> list[int]:
-    """The depth of every node's expression (leaves are 1), computed iteratively."""
-    depth = [1] * len(program.nodes)
-    for i in program.op_indices:
-        depth[i] = 1 + max((depth[a] for a in program.args[i]), default=0)
-    return depth
-
-
 def inlined_gradients(program: Program, leaves: Sequence[float], output: int,
                       wrt: Sequence[int]) -> dict[int, Any] | None:
     """SymPy's derivative of the fully inlined elementary output with respect to each leaf
     in ``wrt``, at the point; ``None`` if the graph is above the documented size limits."""
-    size, kinks = tree_size(program)
-    if size[output] > INLINE_MAX_TREE or kinks[output] > INLINE_MAX_KINKS or depths(program)[output] > INLINE_MAX_DEPTH:
+    size, kinks = tree_sizes(program)
+    if size[output] > INLINE_MAX_TREE or kinks[output] > INLINE_MAX_KINKS or depths(program)[output] >= INLINE_MAX_DEPTH:
         return None
     symbols = leaf_symbols(program)
     exprs = elementary_nodes(program, symbols=symbols)

@@ -34,7 +34,8 @@ from typing import Any, Iterator, Sequence
 
 import sympy as sp
 
-from .check_ref import LocalForms, depths, hp, number, reference_values, tree_size
+from .analysis import depths, tree_sizes
+from .check_ref import LocalForms, hp, number, reference_values
 from .network import compile
 from .program import Program
 from .emit.sympy import elementary_nodes, fold_functions, leaf_symbols
@@ -143,8 +144,8 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
                          f"its variables are {', '.join(sorted(names)) or 'none'}")
     claim_program, claim_label = _claim_program(claimed, program, names)
     out = program.outputs[0]
-    size, depth = tree_size(program)[0][out], depths(program)[out]
-    if size > MAX_TREE or depth > MAX_DEPTH or depths(claim_program)[claim_program.outputs[0]] > MAX_DEPTH:
+    size, depth = tree_sizes(program)[0][out], depths(program)[out] + 1  # levels, leaves included
+    if size > MAX_TREE or depth > MAX_DEPTH or depths(claim_program)[claim_program.outputs[0]] + 1 > MAX_DEPTH:
         raise ExportLimitError(f"check_derivative: the expression is too large for SymPy (limits: {MAX_TREE} "
                                f"nodes, depth {MAX_DEPTH}; the model has {size} and {depth}); "
                                "use check_gradients, which works node by node")

@@ -27,7 +27,8 @@ from .errors import InputError
 from .graph import Node
 from .losses import LOSSES, loss_by_name
 from .emit import chainrule
-from .emit.latex import format_number, intermediates, latex_name, latex_style, number_piece, visible_width, wrap
+from .analysis import intermediates
+from .emit.latex import format_number, latex_name, latex_style, number_piece, visible_width, wrap
 from .emit.render import Piece, apply_form, render
 from .ops import PREC_ATOM
 from . import engine

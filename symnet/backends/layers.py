@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..program import Program
-from ..emit.render import uses as count_uses
+from ..analysis import uses as count_uses
 from ..ops import Op
 
 __all__ = ["Block", "Activation", "find_layers"]

@@ -1,7 +1,7 @@
 """Gradients in closed form by the chain rule over named intermediates (backprop with deltas).
 
 The network is cut into blocks at its named intermediates (the nodes of the
-layered form, :func:`symnet.emit.latex.intermediates`). Within a block, each op's
+layered form, :func:`symnet.analysis.intermediates`). Within a block, each op's
 local derivatives are SymPy's derivatives of the op row's ``sympy`` form with
 respect to its argument symbols (a one-input op whose derivative is a polynomial
 of its own output, such as the sigmoid's, is written that way: ``h (1 - h)``).
@@ -36,7 +36,8 @@ from ..program import Program
 from ..errors import ExportLimitError, InputError
 from ..graph import Node
 from ..ops import Op
-from .latex import TIMES, aligned, format_number, intermediates, latex_name
+from ..analysis import intermediates, owners
+from .latex import TIMES, aligned, format_number, latex_name
 from .sympy import constant as exact_constant
 from .sympy import leaf_symbols
 
@@ -151,19 +152,6 @@ class Chain:
         return sp.Add(*[d for w, d in self.locals[u] if w == v])
 
 
-def _owners(program: Program, named: Sequence[int]) -> list[int]:
-    owner = [-1] * len(program.nodes)
-    for u in named:
-        owner[u] = u
-    for i in reversed(program.op_indices):
-        if owner[i] < 0:
-            continue
-        for a in program.args[i]:
-            if program.ops[a] is not None and owner[a] < 0:
-                owner[a] = owner[i]
-    return owner
-
-
 def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Chain:
     """Build the :class:`Chain` of ``network`` for output number ``output``.
 
@@ -181,7 +169,7 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Cha
     symbols: dict[int, Any] = dict(leaf_symbols(program))
     for u in named:
         symbols[u] = sp.Symbol(program.names[u], real=True)
-    owner = _owners(program, named)
+    owner = owners(program, named)
     const = exact_constant if exact else (lambda v: sp.Integer(int(v)) if float(v).is_integer() else sp.Float(v))
     exprs: list[Any] = [None] * len(program.nodes)
     blocks: dict[int, list[int]] = {u: [] for u in named}
@@ -467,7 +455,7 @@ def numeric_locals(ch: Chain, values: Sequence[float]) -> dict[int, dict[int, fl
     """For each named ``u``: ``{v: du/dv}`` at ``values`` (the program's node values),
     computed with the op rows' own ``partials`` (as the engine does)."""
     program = ch.program
-    owner = _owners(program, ch.named)
+    owner = owners(program, ch.named)
     blocks: dict[int, list[int]] = {u: [] for u in ch.named}
     for j in program.op_indices:
         blocks[owner[j]].append(j)

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 
 from ..program import Program
 from ..errors import InputError
-from .latex import format_number, intermediates, latex_name
+from ..analysis import intermediates
+from .latex import format_number, latex_name
 
 __all__ = ["View", "view", "layout", "to_dot", "to_mermaid", "to_tikz", "op_symbol"]
 

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 from ..program import Program
 from ..errors import ExportLimitError, InputError
 from ..ops import PREC_ATOM, PREC_MUL, PREC_NEG
-from .render import DEFAULT_MAX_CHARS, Piece, Style, render, uses
+from ..analysis import intermediates, uses
+from .render import DEFAULT_MAX_CHARS, Piece, Style, render
 
 __all__ = [
     "LatexOptions", "latex_name", "format_number", "latex_style", "intermediates", "equations",
@@ -168,25 +169,6 @@ class LatexOptions:
     @property
     def symbols(self) -> bool:
         return self.digits is None if self.symbols_only is None else self.symbols_only
-
-
-def intermediates(program: Program) -> tuple[int, ...]:
-    """The op nodes that get a name (and an equation) in the layered form, in order.
-
-    The rule every layered output of symnet shares (equations, gradients, worked
-    examples, graph drawings): the outputs, every node a macro or loss marked as a
-    neuron's sum, activation, an output or the loss, every node the user named, and
-    every node used more than once (so nothing is written twice).
-    """
-    count = uses(program)
-    out = []
-    outputs = set(program.outputs)
-    for i in program.op_indices:
-        origin = program.origins[i]
-        if (i in outputs or count[i] > 1 or program.given[i]
-                or (origin is not None and origin.role in ("sum", "activation", "output", "loss"))):
-            out.append(i)
-    return tuple(out)
 
 
 def leaf_writer(program: Program, opts: LatexOptions) -> Any:

@@ -16,7 +16,7 @@ from ..program import Program
 from ..errors import ExportLimitError
 from ..ops import PREC_ATOM, PREC_MUL, Form, Op, format_exponent
 
-__all__ = ["Piece", "Style", "TEXT", "render", "apply_form", "uses", "DEFAULT_MAX_CHARS"]
+__all__ = ["Piece", "Style", "TEXT", "render", "apply_form", "DEFAULT_MAX_CHARS"]
 
 #: Inline expressions longer than this raise ExportLimitError (use the layered form).
 DEFAULT_MAX_CHARS = 200_000
@@ -95,17 +95,6 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
             continue
         out.append(symbol + text)
     return Piece("".join(out), form.prec)
-
-
-def uses(program: Program) -> list[int]:
-    """How many times each node is used as an operand (outputs count once more)."""
-    count = [0] * len(program.nodes)
-    for args in program.args:
-        for a in args:
-            count[a] += 1
-    for o in program.outputs:
-        count[o] += 1
-    return count
 
 
 def render(program: Program, leaf: Callable[[int], Piece], style: Style = TEXT,

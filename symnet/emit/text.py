@@ -26,7 +26,7 @@ from typing import Callable
 from ..program import Program
 from ..errors import InputError
 from ..ops import PREC_ATOM, PREC_NEG
-from .latex import intermediates
+from ..analysis import intermediates
 from .render import DEFAULT_MAX_CHARS, TEXT, Piece, render
 
 __all__ = ["to_text", "format_number", "layer_nodes", "LAYER_DEPTH"]
