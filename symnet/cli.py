@@ -9,6 +9,7 @@ argument is described in :mod:`symnet.cli_model`.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import traceback
@@ -149,27 +150,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
     with Progress("training the two examples"):
-        buffer = _Buffer()
+        buffer = io.StringIO()  # collected, so that the progress line never mixes with it
         run(buffer)
     _out(buffer.getvalue())
     return OK
-
-
-class _Buffer:
-    """Collects the demo's output so that the progress line never mixes with it."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def getvalue(self) -> str:
-        return "".join(self.parts)
 
 
 def cmd_ops(args: argparse.Namespace) -> int:

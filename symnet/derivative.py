@@ -37,6 +37,7 @@ import sympy as sp
 from .analysis import depths, tree_sizes
 from .check_ref import LocalForms, hp, number, reference_values
 from .network import compile
+from .parse import parse
 from .program import Program
 from .emit.sympy import elementary_nodes, fold_functions, leaf_symbols
 from .emit.text import to_text
@@ -170,10 +171,6 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
 
 
 def _parse(text: str, inputs: Sequence[str]) -> Node:
-    try:
-        from .parse import parse
-    except ImportError:  # pragma: no cover - the parser ships with symnet
-        raise FormulaError("formula strings need symnet.parse, which this installation lacks") from None
     rng = default_rng()
     state = rng.getstate()  # parsed Parameters draw values; keep the user's seeded stream intact
     try:

@@ -30,7 +30,7 @@ from .ops import get_op
 __all__ = [
     "Node", "Input", "Parameter", "Constant", "Output", "Macro", "Origin",
     "Add", "Multiply", "Subtract", "Negate", "Divide", "Power", "Exp", "Log", "ReLU", "Sigmoid", "Tanh",
-    "seed", "default_rng", "as_node", "check_name", "iter_nodes",
+    "seed", "default_rng", "as_node", "check_name", "use_node_sessions",
 ]
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
@@ -435,35 +435,6 @@ _OP_CLASSES: dict[str, type] = {
     "add": Add, "mul": Multiply, "sub": Subtract, "neg": Negate, "div": Divide, "exp": Exp,
     "log": Log, "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "pow": Power,
 }
-
-
-def iter_nodes(root: Node) -> Iterator[Node]:
-    """Every node reachable from ``root`` once, children before parents (iterative).
-
-    Macros appear as themselves (not expanded); a cycle raises GraphCycleError.
-    """
-    from .errors import GraphCycleError
-
-    state: dict[int, int] = {}
-    stack: list[tuple[Node, int]] = [(root, 0)]
-    state[id(root)] = 1
-    while stack:
-        node, i = stack[-1]
-        if i < len(node.children):
-            stack[-1] = (node, i + 1)
-            child = node.children[i]
-            s = state.get(id(child), 0)
-            if s == 0:
-                state[id(child)] = 1
-                stack.append((child, 0))
-            elif s == 1:
-                path = [n._describe() for n, _ in stack] + [child._describe()]
-                start = next(j for j, (n, _) in enumerate(stack) if n is child)
-                raise GraphCycleError("cycle: " + " -> ".join(path[start:]))
-        else:
-            stack.pop()
-            state[id(node)] = 2
-            yield node
 
 
 _REPR_LIMIT = 40

@@ -16,7 +16,7 @@ from randgraph import OP_NAMES, random_dag
 
 import symnet as sn
 from symnet.emit.sympy import elementary_nodes, leaf_symbols
-from symnet.graph import iter_nodes
+from symnet.program import collect
 from symnet.ops import OPS
 
 # -- counting ops ----------------------------------------------------------
@@ -153,7 +153,7 @@ def test_backward_sets_grad_on_every_node():
     assert z.grad == s * (1 - s)
     assert wx.grad == z.grad and b.grad == z.grad
     assert w.grad == z.grad * 3.0 and x.grad == z.grad * 0.5
-    for node in iter_nodes(y):
+    for node in collect([y])[0]:
         assert isinstance(node.grad, float)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 import symnet as sn
-from symnet.graph import Node, iter_nodes
+from symnet.graph import Node
+from symnet.program import collect
 
 
 def shape(node):
@@ -14,7 +15,7 @@ def shape(node):
     identity (Inputs, Parameters) or value (Constants)."""
     seen = {}
     out = []
-    for n in iter_nodes(node):
+    for n in collect([node])[0]:
         if n.kind == "constant":
             key = ("constant", n.value)
         elif n.kind in ("input", "parameter"):
@@ -206,7 +207,7 @@ def test_a_cycle_is_refused_naming_its_nodes():
     with pytest.raises(sn.GraphCycleError, match=r"'u'.*'v'.*'u'|'v'.*'u'.*'v'"):
         sn.compile(c)
     with pytest.raises(sn.GraphCycleError):
-        list(iter_nodes(c))
+        collect([c])
 
 
 def test_parameters_are_reproducible_under_seed():

@@ -126,9 +126,3 @@ def render(program: Program, leaf: Callable[[int], Piece], style: Style = TEXT,
     return pieces
 
 
-def expression(program: Program, index: int, pieces: Sequence[Piece | None], leaf: Callable[[int], Piece]) -> Piece:
-    """The written form of node ``index`` (a leaf or a rendered op)."""
-    p = pieces[index]
-    return leaf(index) if p is None else p
-
-
