@@ -345,7 +345,8 @@ class Network:
         >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
         >>> print(sn.compile((w * x + b).sigmoid()).gradient_latex("w"))
         \\begin{aligned}
-        \\frac{\\partial \\hat{y}}{\\partial w} &= x \\hat{y} \\left(1 - \\hat{y}\\right)
+        \\delta = \\frac{\\partial \\hat{y}}{\\partial z} &= \\hat{y} \\left(1 - \\hat{y}\\right) \\\\
+        \\frac{\\partial \\hat{y}}{\\partial w} &= x \\delta
         \\end{aligned}
         """
         from .emit.chainrule import gradient_latex

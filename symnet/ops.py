@@ -14,7 +14,11 @@ and name no op themselves. A row holds
 * ``python``, ``python_partials`` -- the op and its partials as Python source over
   operand names, for generated straight-line code (``None``: call ``forward``);
 * ``kink(xs, attr)`` -- for ops with a non-differentiable point, the signed distance
-  of the input from it (ReLU: its input), else ``None``.
+  of the input from it (ReLU: its input), else ``None``;
+* traits, flags that consumers test instead of op names: ``sum`` and ``product``
+  (the n-ary add and multiply a neuron is made of) and ``activation`` (a neuron's
+  nonlinearity, as in ``MLP(activation=...)``: a neuron over a weighted sum is
+  recognised in hand-built networks by it, see :mod:`symnet.provenance`).
 
 ``attr`` is the op's structured parameter: the exponent of ``pow``, the output
 index of ``softmax``; ``None`` for most ops.
@@ -128,6 +132,9 @@ class Op:
     python_partials: Callable[[Sequence[str], str, Any], tuple[str, ...]] | None = None
     kink: Callable[[tuple[float, ...], Any], float] | None = None
     builtin: bool = field(default=True, compare=False)
+    sum: bool = False
+    product: bool = False
+    activation: bool = False
 
     def check_arity(self, n: int, where: str) -> None:
         """Raise :class:`ArityError` naming ``where`` unless ``n`` children fit this op."""
@@ -311,13 +318,14 @@ OPS: dict[str, Op] = _table(
        lambda sp, e, a: sp.Add(*e, evaluate=False) if len(e) > 1 else e[0],
        text=infix(" + ", PREC_ADD), latex=infix(" + ", PREC_ADD),
        doc="n-ary sum", derivative="d/dx_i = 1", min_arity=1,
-       python=lambda o, a: " + ".join(o), python_partials=lambda o, y, a: ("1.0",) * len(o)),
+       python=lambda o, a: " + ".join(o), python_partials=lambda o, y, a: ("1.0",) * len(o), sum=True),
     Op("mul", None, lambda xs, a: mul(*xs), lambda xs, y, a: mul_partials(xs),
        lambda sp, e, a: sp.Mul(*e, evaluate=False) if len(e) > 1 else e[0],
        text=infix("*", PREC_MUL), latex=infix("{times}", PREC_MUL),
        doc="n-ary product", derivative="d/dx_i = product of the other factors", min_arity=1,
        python=lambda o, a: " * ".join(o),
-       python_partials=lambda o, y, a: tuple(" * ".join(o[:i] + o[i + 1:]) or "1.0" for i in range(len(o)))),
+       python_partials=lambda o, y, a: tuple(" * ".join(o[:i] + o[i + 1:]) or "1.0" for i in range(len(o))),
+       product=True),
     Op("sub", 2, lambda xs, a: xs[0] - xs[1], lambda xs, y, a: (1.0, -1.0),
        lambda sp, e, a: e[0] - e[1],
        text=infix(" - ", PREC_ADD, right=PREC_ADD + 1), latex=infix(" - ", PREC_ADD, right=PREC_ADD + 1),
@@ -354,16 +362,18 @@ OPS: dict[str, Op] = _table(
        text=call("relu"), latex=call(r"\operatorname{ReLU}"),
        doc="max(0, a)", derivative="1 if a > 0 else 0 (0 at a = 0)",
        python=lambda o, a: f"relu({o[0]})", python_partials=lambda o, y, a: (f"relu_grad({o[0]})",),
-       kink=lambda xs, a: xs[0]),
+       kink=lambda xs, a: xs[0], activation=True),
     Op("sigmoid", 1, lambda xs, a: sigmoid(xs[0]), lambda xs, y, a: (y * (1.0 - y),),
        lambda sp, e, a: 1 / (1 + sp.exp(-e[0])),
        text=call("sigmoid"), latex=call(r"\sigma"),
        doc="1 / (1 + exp(-a))", derivative="sigmoid(a) * (1 - sigmoid(a))",
-       python=lambda o, a: f"sigmoid({o[0]})", python_partials=lambda o, y, a: (f"{y} * (1.0 - {y})",)),
+       python=lambda o, a: f"sigmoid({o[0]})", python_partials=lambda o, y, a: (f"{y} * (1.0 - {y})",),
+       activation=True),
     Op("tanh", 1, lambda xs, a: math.tanh(xs[0]), lambda xs, y, a: (1.0 - y * y,),
        lambda sp, e, a: sp.tanh(e[0]),
        text=call("tanh"), latex=call(r"\tanh"), doc="hyperbolic tangent", derivative="1 - tanh(a)**2",
-       python=lambda o, a: f"tanh({o[0]})", python_partials=lambda o, y, a: (f"1.0 - {y} * {y}",)),
+       python=lambda o, a: f"tanh({o[0]})", python_partials=lambda o, y, a: (f"1.0 - {y} * {y}",),
+       activation=True),
     Op("softmax", None, lambda xs, k: softmax(xs, k), lambda xs, y, k: softmax_partials(xs, k),
        lambda sp, e, k: sp.exp(e[k]) / sp.Add(*[sp.exp(z) for z in e]),
        text=template(_softmax_text, PREC_MUL), latex=template(_softmax_latex, PREC_CALL),

@@ -31,13 +31,15 @@ every run.
 from __future__ import annotations
 
 import gc
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .errors import GraphCycleError, GraphError, InputError, NameConflictError
 from .graph import Node, Origin, check_name
 from .ops import OPS, Op, get_op
+from .provenance import derive_origins
 
 __all__ = ["Program", "compile_program", "collect", "LEAF_KINDS"]
 
@@ -238,7 +240,8 @@ def _compile(roots: list[Node], vector: bool) -> Program:
     pos = {n: i for i, n in enumerate(order)}
     outputs = tuple(pos[expanded.get(r, r)] for r in roots)
     ops, args = resolve_ops(order, pos, expanded)
-    origins = derive_origins(order, ops, args)
+    kinds = ["op" if op is not None else n.kind for n, op in zip(order, ops)]
+    origins = derive_origins(kinds, ops, args, [n.origin for n in order], outputs)
     names, given = assign_names(order, ops, origins, outputs, pos, expanded)
     program = _build(order, pos, ops, args, names, given, origins, outputs, expanded, vector)
     validate(program)
@@ -289,39 +292,32 @@ def resolve_ops(order: Sequence[Node], pos: Mapping[Node, int],
     return ops, args
 
 
-def derive_origins(order: Sequence[Node], ops: Sequence[Op | None],
-                   args: Sequence[tuple[int, ...]]) -> list[Origin | None]:
-    """Each node's origin; the predictions a loss compares get ``Origin("output")``.
+#: The stems of automatic names, by role, in order of preference: the first one
+#: that no name the user gave shares a letter-and-number pattern with is used
+#: (targets ``t1``, ``t2`` make temporaries ``v1, v2, ...``).
+STEMS = {"sum": ("z", "s"), "activation": ("h", "a"), "output": ("yhat", "o"), "loss": ("L", "E"),
+         "temporary": ("t", "v", "u", "tmp")}
 
-    A loss builder (:mod:`symnet.losses`) marks the node it returns ``Origin("loss")``
-    and the other nodes it builds ``Origin("loss_term")`` (``"loss_logits"`` for a
-    node whose operands are logits, not predictions); an op operand of those that
-    the builder did not build is a prediction, numbered in order when there are
-    several.
+
+def free_stems(user_names: Iterable[str]) -> dict[str, str]:
+    """The stem each role uses, given the names the user gave.
+
+    >>> free_stems(["t1", "t2", "x"])["temporary"], free_stems(["h1", "w"])["activation"]
+    ('v', 'a')
     """
-    origins: list[Origin | None] = [n.origin for n in order]
-    preds: list[int] = []
-    for i in range(len(order) - 1, -1, -1):
-        o = origins[i]
-        if o is not None and o.role in ("loss", "loss_term"):
-            for a in args[i]:
-                if ops[a] is not None and origins[a] is None and a not in preds:
-                    preds.append(a)
-    if len(preds) == 1:
-        origins[preds[0]] = Origin("output")
-    else:
-        for k, a in enumerate(sorted(preds), start=1):
-            origins[a] = Origin("output", None, k)
-    return origins
+    names = list(user_names)
+    chosen = {}
+    for role, candidates in STEMS.items():
+        pattern = [re.compile(rf"{re.escape(c)}(\d+(_\d+)*)?") for c in candidates]
+        chosen[role] = next((c for c, rx in zip(candidates, pattern) if not any(rx.fullmatch(n) for n in names)),
+                            candidates[-1])
+    return chosen
 
 
-_STEMS = {"sum": "z", "activation": "h", "output": "yhat", "loss": "L"}
-
-
-def _origin_name(origin: Origin | None) -> str | None:
+def _origin_name(origin: Origin | None, stems: Mapping[str, str]) -> str | None:
     if origin is None:
         return None
-    stem = _STEMS.get(origin.role)
+    stem = stems.get(origin.role) if origin.role != "temporary" else None
     if stem is None:
         return None
     if origin.layer is not None and origin.unit is not None:
@@ -400,21 +396,23 @@ def assign_names(order: Sequence[Node], ops: Sequence[Op | None], origins: Seque
         if names[i] is None:
             names[i] = fresh("x" if order[i].kind == "input" else "w", numbered=True)
     single_root = outputs[0] if len(outputs) == 1 else None
+    stems = free_stems(owner)
+    temp = stems["temporary"]
     taken = namer.taken
     k = 0  # the counter of temporaries t1, t2, ...: the hot path on long chains
     for i in range(n):
         if names[i] is not None or ops[i] is None:
             continue
-        stem = _origin_name(origins[i])
+        stem = _origin_name(origins[i], stems)
         if stem is None and i == single_root:
-            stem = "yhat"
+            stem = stems["output"]
         if stem is not None:
             names[i] = fresh(stem, numbered=False)
             continue
         k += 1
-        while f"t{k}" in taken:
+        while f"{temp}{k}" in taken:
             k += 1
-        names[i] = f"t{k}"
+        names[i] = f"{temp}{k}"
         taken.add(names[i])
     return names, given
 

@@ -258,7 +258,7 @@ def test_relu_on_its_kink_is_flagged_not_failed():
     report = check_gradients((w * x + b).relu() * 3.0, {"x": 2.0})
     assert report.ok
     assert [r.verdict for r in report.rows] == ["KINK"] * 3
-    assert "relu at node `t3`, |z|=0.0e+00" in report.rows[0].note and report.rows[0].engine == 0.0 == report.rows[0].sympy
+    assert "relu at node `h`, |z|=0.0e+00" in report.rows[0].note and report.rows[0].engine == 0.0 == report.rows[0].sympy
 
 
 def test_relu_within_the_step_of_its_kink_is_flagged():

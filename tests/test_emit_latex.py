@@ -114,7 +114,8 @@ def test_layered_with_loss_and_values() -> None:
     net = sn.compile(sn.bce((w * x + b).sigmoid(), sn.Input("y")))
     assert net.latex(layers=True, digits=2) == (
         "\\begin{aligned}\n"
-        r"\hat{y} &= \sigma\left(0.5 x - 0.25\right) \\" "\n"
+        r"z &= 0.5 x - 0.25 \\" "\n"
+        r"\hat{y} &= \sigma\left(z\right) \\" "\n"
         r"L &= -\left(y \log \hat{y} + \left(1 - y\right) \log\left(1 - \hat{y}\right)\right)"
         "\n\\end{aligned}")
 

@@ -292,7 +292,7 @@ def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
     >>> to_sympy(p), to_sympy(p, numeric=True, form="elementary")
     (sigmoid(b + w*x), 1/(1 + exp(-(x/2 + 2))))
     >>> to_sympy(p, form="let")
-    ([(yhat, 1/(1 + exp(-(b + w*x))))], yhat)
+    ([(z, b + w*x), (yhat, 1/(1 + exp(-z)))], yhat)
     """
     if form not in FORMS:
         raise SymnetError(f"unknown SymPy form {form!r}; use one of {', '.join(FORMS)}")
