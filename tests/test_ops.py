@@ -51,6 +51,14 @@ DOMAINS = {
     "softmax": (3, [0, 1, 2], [WIDE, WIDE, WIDE]),
     "log_softmax": (3, [0, 1, 2], [WIDE, WIDE, WIDE]),
     "bce": (2, [None], [PROBABILITY, _uniform(0.0, 1.0)]),
+    "leaky_relu": (1, [None, 0.1, 0.2], [NONZERO]),
+    "softplus": (1, [None, 2.0, 20.0], [_away_from_zero(-30.0, 30.0, 0.1)]),
+    "elu": (1, [None, 1.0, 0.5], [NONZERO]),
+    "erf": (1, [None], [WIDE]),
+    "gelu": (1, [None], [WIDE]),
+    "silu": (1, [None], [WIDE]),
+    "abs": (1, [None], [NONZERO]),
+    "sqrt": (1, [None], [POSITIVE]),
 }
 
 BUILTIN = sorted(name for name, row in OPS.items() if row.builtin)
