@@ -24,8 +24,12 @@ and name no op themselves. A row holds
   formulas as a last numeric argument (``leaky_relu(z, 0.1)``);
 * traits, flags that consumers test instead of op names: ``sum`` and ``product``
   (the n-ary add and multiply a neuron is made of), ``max_with_zero`` (the op is
-  ``max(0, a)``, as formulas may write it) and ``log_op`` (the row computing the log
-  of this one stably: ``softmax`` -> ``log_softmax``).
+  ``max(0, a)``, as formulas may write it), ``log_op`` (the row computing the log
+  of this one stably: ``softmax`` -> ``log_softmax``) and ``layerwise`` (the op reads
+  a whole layer and its ``attr`` picks the unit: an MLP's output activation);
+* ``torch``, ``torch_param`` -- the ``torch.nn`` module this op is, and the module
+  attribute that holds the op's parameter (``LeakyReLU.negative_slope``), for
+  :func:`symnet.from_torch`.
 
 ``attr`` is the op's structured parameter: the exponent of ``pow``, the output
 index of ``softmax``, the slope of ``leaky_relu``; ``None`` for most ops.
@@ -157,6 +161,9 @@ class Op:
     product: bool = False
     max_with_zero: bool = False
     log_op: str | None = None
+    layerwise: bool = False
+    torch: str | None = None
+    torch_param: str | None = None
     formula: str | None = None
 
     def check_arity(self, n: int, where: str) -> None:
@@ -523,39 +530,39 @@ OPS: OpTable = OpTable(
        text=call("relu"), latex=call(r"\operatorname{ReLU}"),
        doc="max(0, a)", derivative="1 if a > 0 else 0 (0 at a = 0)",
        python=lambda o, a: f"relu({o[0]})", python_partials=lambda o, y, a: (f"relu_grad({o[0]})",),
-       kink=lambda xs, a: xs[0], method="relu", function="relu", max_with_zero=True),
+       kink=lambda xs, a: xs[0], method="relu", function="relu", torch="ReLU", max_with_zero=True),
     Op("sigmoid", 1, lambda xs, a: sigmoid(xs[0]), lambda xs, y, a: (y * (1.0 - y),),
        lambda sp, e, a: 1 / (1 + sp.exp(-e[0])),
        text=call("sigmoid"), latex=call(r"\sigma"),
        doc="1 / (1 + exp(-a))", derivative="sigmoid(a) * (1 - sigmoid(a))",
        python=lambda o, a: f"sigmoid({o[0]})", python_partials=lambda o, y, a: (f"{y} * (1.0 - {y})",),
-       method="sigmoid", function="sigmoid"),
+       method="sigmoid", function="sigmoid", torch="Sigmoid"),
     Op("tanh", 1, lambda xs, a: math.tanh(xs[0]), lambda xs, y, a: (1.0 - y * y,),
        lambda sp, e, a: sp.tanh(e[0]),
        text=call("tanh"), latex=call(r"\tanh"), doc="hyperbolic tangent", derivative="1 - tanh(a)**2",
        python=lambda o, a: f"tanh({o[0]})", python_partials=lambda o, y, a: (f"1.0 - {y} * {y}",),
-       method="tanh", function="tanh"),
+       method="tanh", function="tanh", torch="Tanh"),
     Op("softmax", None, lambda xs, k: softmax(xs, k), lambda xs, y, k: softmax_partials(xs, k),
        lambda sp, e, k: sp.exp(e[k]) / sp.Add(*[sp.exp(z) for z in e]),
        text=template(_softmax_text, PREC_MUL), latex=template(_softmax_latex, PREC_CALL),
        doc="k-th softmax output exp(z_k) / sum_j exp(z_j) (shifted by the max)",
        derivative="p_k * (delta_kj - p_j)",
        python=lambda o, k: f"softmax(({', '.join(o)},), {k})",
-       python_partials=None, log_op="log_softmax"),
+       python_partials=None, log_op="log_softmax", layerwise=True, torch="Softmax"),
     Op("log_softmax", None, lambda xs, k: log_softmax(xs, k), lambda xs, y, k: log_softmax_partials(xs, k),
        lambda sp, e, k: e[k] - sp.log(sp.Add(*[sp.exp(z) for z in e])),
        text=template(_log_softmax_text, PREC_ADD, PREC_ADD),
        latex=template(_log_softmax_latex, PREC_ADD, PREC_ADD),
        doc="log of the k-th softmax output (stable)", derivative="delta_kj - p_j",
        python=lambda o, k: f"log_softmax(({', '.join(o)},), {k})",
-       python_partials=None),
+       python_partials=None, layerwise=True, torch="LogSoftmax"),
     Op("leaky_relu", 1, lambda xs, a: leaky_relu(xs[0], _param(a, 0.01)),
        lambda xs, y, a: (leaky_relu_grad(xs[0], _param(a, 0.01)),),
        lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_number(sp, _param(a, 0.01)) * e[0]),
        text=call("leaky_relu"), latex=call(r"\operatorname{LeakyReLU}"),
        doc="a if a > 0 else alpha * a (alpha defaults to 0.01)",
        derivative="1 if a > 0 else alpha (alpha at a = 0, as in PyTorch)",
-       kink=lambda xs, a: xs[0], method="leaky_relu", function="leaky_relu", param="alpha", param_default=0.01),
+       kink=lambda xs, a: xs[0], method="leaky_relu", function="leaky_relu", torch="LeakyReLU", torch_param="negative_slope", param="alpha", param_default=0.01),
     Op("softplus", 1, lambda xs, t: softplus(xs[0], t), lambda xs, y, t: (softplus_grad(xs[0], t),),
        lambda sp, e, t: (sp.log(1 + sp.exp(e[0])) if t is None
                          else sp.Piecewise((e[0], e[0] > _sympy_number(sp, t)), (sp.log(1 + sp.exp(e[0])), True))),
@@ -569,7 +576,7 @@ OPS: OpTable = OpTable(
        text=call("elu"), latex=call(r"\operatorname{ELU}"),
        doc="a if a > 0 else alpha * (exp(a) - 1) (alpha defaults to 1)",
        derivative="1 if a > 0 else alpha * exp(a) (alpha at a = 0, as in PyTorch)",
-       kink=lambda xs, a: xs[0], method="elu", function="elu", param="alpha", param_default=1.0),
+       kink=lambda xs, a: xs[0], method="elu", function="elu", torch="ELU", torch_param="alpha", param="alpha", param_default=1.0),
     Op("erf", 1, lambda xs, a: math.erf(xs[0]), lambda xs, y, a: (_TWO_OVER_SQRTPI * math.exp(-xs[0] * xs[0]),),
        lambda sp, e, a: sp.erf(e[0]),
        text=call("erf"), latex=call(r"\operatorname{erf}"),
@@ -585,7 +592,7 @@ OPS: OpTable = OpTable(
        lambda sp, e, a: e[0] / (1 + sp.exp(-e[0])),
        text=call("silu"), latex=call(r"\operatorname{SiLU}"),
        doc="a * sigmoid(a) (also called swish)", derivative="s * (1 + a * (1 - s)), s = sigmoid(a)",
-       method="silu", function="silu"),
+       method="silu", function="silu", torch="SiLU"),
     Op("abs", 1, lambda xs, a: abs(xs[0]), lambda xs, y, a: (abs_grad(xs[0]),),
        lambda sp, e, a: sp.Abs(e[0]),
        text=call("abs"), latex=template(lambda o, a: rf"\left|{o[0]}\right|", PREC_ATOM),
