@@ -140,8 +140,8 @@ def _binary(protocol: str, reflected: bool = False) -> Any:
             if isinstance(other, Node):
                 raise OperandError(f"{self._describe()}: the {row.param} of {symbol} must be a number, not a node"
                                    + (" (write exp(y*log(x)) for a variable exponent)" if protocol == "pow" else ""))
-            return Node.apply(row.name, (self,), attr=_finite(other, f"{row.param} of {symbol}"))
-        return Node.apply(row.name, (other, self) if reflected else (self, other))
+            return type(self)._build(row.name, (self,), attr=_finite(other, f"{row.param} of {symbol}"))
+        return type(self)._build(row.name, (other, self) if reflected else (self, other))
 
     method.__name__ = f"__{'r' if reflected else ''}{protocol}__"
     return method
@@ -152,7 +152,7 @@ def _unary(protocol: str) -> Any:
         row = operator_row(protocol)
         if row is None:
             raise OperandError(f"{self._describe()}: no op is written {_SYMBOLS.get(protocol, protocol)!r}")
-        return Node.apply(row.name, (self,))
+        return type(self)._build(row.name, (self,))
 
     method.__name__ = f"__{protocol}__"
     return method
@@ -177,7 +177,7 @@ def _bound_method(row: Op, node: Node) -> Any:
                 attr = _param_value(row, param[row.param], where)
         elif param:
             raise OperandError(f"{where}: unexpected argument {next(iter(param))!r}")
-        return Node.apply(row.name, (node, *others), attr=attr, name=name)
+        return type(node)._build(row.name, (node, *others), attr=attr, name=name)
 
     method.__name__ = row.method or row.name
     method.__doc__ = f"'{row.name}' of this node: {row.doc}"
@@ -231,6 +231,11 @@ class Node:
         node = Node.__new__(cls)
         Node.__init__(node, "op", op, kids, attr, name)
         return node
+
+    @classmethod
+    def _build(cls, op: str, children: Iterable[Any], attr: Any = None, name: str | None = None) -> Node:
+        """What the generated sugar builds: :meth:`apply` (a subclass may build its own kind)."""
+        return Node.apply(op, children, attr=attr, name=name)
 
     # -- names and values --------------------------------------------------
 
