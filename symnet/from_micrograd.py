@@ -20,8 +20,8 @@ graph is walked iteratively (no recursion limit) from the root.
   naming the node.
 
 The children of ``+`` and ``*`` in a ``_prev`` set come in no fixed order; they are
-sorted (op nodes first, then parameters and inputs in the order given, then
-constants, each by label and value) so that the same graph prints the same way in
+sorted (op nodes first, by label, op and value; then parameters and inputs in
+the order given; then constants by label and value) so that the same graph prints the same way in
 every run.
 """
 
@@ -138,7 +138,8 @@ def from_micrograd(root: Any, inputs: Sequence[Any] = (), parameters: Sequence[A
             raise GraphError(f"{_describe(v)}: _prev must be a collection of values") from None
     for v in order:
         if id(v) not in rank:
-            rank[id(v)] = (3, _label(v), _data(v, _describe(v))) if not _prev_of(v) else (0,)
+            key = (_label(v), str(v._op), _data(v, _describe(v)))
+            rank[id(v)] = (3, *key) if not _prev_of(v) else (0, *key)
     for group, items in (("inputs", inputs), ("parameters", parameters)):
         for v in items:
             if id(v) not in seen:

@@ -118,7 +118,7 @@ def test_from_micrograd_reads_a_clone_with_inputs_parameters_constants_and_label
     y = (z.sigmoid() + w * w) ** 2
     net = sn.from_micrograd(y, inputs=[x], parameters=[b, w])
     assert net.input_names == ["x"] and net.parameter_names == ["b", "w"]
-    assert net.funcify(layers=True) == "z = (w*x + b)*3\nyhat = (sigmoid(z) + w*w)**2"
+    assert net.funcify(layers=True) == "z = (w*x + b)*3\nyhat = (w*w + sigmoid(z))**2"
     assert net.predict([-2.0]) == pytest.approx(y.data, rel=1e-15)
     g = net.gradients([-2.0])
     s = 1 / (1 + math.exp(-z.data))
