@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from .compile import compile as compile_graph
+from .network import compile as compile_graph
 from .errors import GraphError, InputError, SymnetError
 from .graph import Constant, Input, Node, Output, Parameter, check_name
 from .micrograd.engine import op_from_micrograd

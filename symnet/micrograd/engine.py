@@ -30,7 +30,7 @@ import math
 import numbers
 from typing import Any, Iterable
 
-from ..compile import compile as compile_graph
+from ..network import compile as compile_graph
 from ..engine import backward as engine_backward
 from ..errors import GraphError, NumericalError, OperandError, SymnetError
 from ..graph import Node, check_name
