@@ -269,3 +269,52 @@ def ensure_formula_op(name: Any, arity: Any, formula: Any, where: str) -> Op:
     except SymnetError as exc:
         raise type(exc)(f"{where}: {exc}") from None
     return register(row)
+
+
+def _user_ops_in(formula: str, arity: int) -> list[str]:
+    """The user ops a formula calls (by op name, in order of first use)."""
+    root = parse(formula, inputs=list(operand_names(arity)))
+    found: list[str] = []
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.kind == "op" and not OPS[node.op].builtin and node.op not in found:
+            found.append(node.op)
+        stack.extend(node.children)
+    return found
+
+
+def saved_ops(rows: Sequence[Op], where: str) -> list[dict[str, Any]]:
+    """The ``"ops"`` records of a model file for the user rows a network uses, each op
+    after the ops its formula calls. An op defined by callables cannot be saved:
+    :class:`~symnet.errors.ModelFileError` names it and points to ``formula=``.
+
+    >>> import symnet as sn
+    >>> _ = sn.define_op("swish_saved", 1, formula="a*sigmoid(a)")
+    >>> saved_ops([sn.OPS["swish_saved"]], "m.json")
+    [{'name': 'swish_saved', 'arity': 1, 'formula': 'a*sigmoid(a)'}]
+    """
+    from .errors import ModelFileError
+
+    out: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for top in rows:
+        stack: list[tuple[Op, bool]] = [(top, False)]
+        while stack:
+            row, expanded = stack.pop()
+            if row.name in done or row.builtin:
+                continue
+            if row.formula is None:
+                raise ModelFileError(f"{where}: op '{row.name}' is defined by Python callables, which a model "
+                                     f"file cannot carry; define it with define_op('{row.name}', {row.arity}, "
+                                     "formula=...) to save it")
+            if expanded:
+                done.add(row.name)
+                out.append({"name": row.name, "arity": row.arity, "formula": row.formula})
+                continue
+            stack.append((row, True))
+            stack.extend((OPS[name], False) for name in reversed(_user_ops_in(row.formula, row.arity or 1)))
+    return out

@@ -234,7 +234,7 @@ def test_fold_functions_names_builtin_forms_and_ignores_user_patterns(monkeypatc
     import symnet.emit.sympy as emit_sympy
     import symnet.ops as ops_module
 
-    table = dict(ops_module.OPS)
+    table = ops_module.OpTable(*ops_module.OPS.values())
     monkeypatch.setattr(ops_module, "OPS", table)
     monkeypatch.setattr(emit_sympy, "OPS", table)
     # a user op whose SymPy form is the identity must not rewrite everything
