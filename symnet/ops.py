@@ -103,6 +103,8 @@ class Form:
 
     ``prec`` is the precedence of the whole written form. In LaTeX forms the infix
     symbol ``{times}`` stands for the multiplication sign the caller chose.
+    ``word`` marks a LaTeX symbol that prints as an upright word as wide as its
+    letters (``\\log``, ``\\exp``), for layout estimates.
     """
 
     kind: str
@@ -111,6 +113,7 @@ class Form:
     operand_prec: int = 0
     right_prec: int = 0
     render: Callable[[Sequence[str], Any], str] | None = None
+    word: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("infix", "prefix", "call", "power", "template"):
@@ -124,9 +127,9 @@ def infix(symbol: str, prec: int, left: int | None = None, right: int | None = N
     return Form("infix", symbol, prec, prec if left is None else left, prec if right is None else right)
 
 
-def call(name: str) -> Form:
-    """A function-call form ``name(a, b, ...)``."""
-    return Form("call", name, PREC_CALL)
+def call(name: str, word: bool = False) -> Form:
+    """A function-call form ``name(a, b, ...)``; ``word``: see :class:`Form`."""
+    return Form("call", name, PREC_CALL, word=word)
 
 
 def template(render: Callable[[Sequence[str], Any], str], prec: int, operand_prec: int = 0) -> Form:
@@ -517,12 +520,12 @@ OPS: OpTable = OpTable(
        operator="pow", param="exponent"),
     Op("exp", 1, lambda xs, a: math.exp(xs[0]), lambda xs, y, a: (y,),
        lambda sp, e, a: sp.exp(e[0]),
-       text=call("exp"), latex=call(r"\exp"), doc="e ** a", derivative="exp(a)",
+       text=call("exp"), latex=call(r"\exp", word=True), doc="e ** a", derivative="exp(a)",
        python=lambda o, a: f"exp({o[0]})", python_partials=lambda o, y, a: (y,),
        method="exp", function="exp"),
     Op("log", 1, lambda xs, a: log(xs[0]), lambda xs, y, a: (1.0 / xs[0],),
        lambda sp, e, a: sp.log(e[0]),
-       text=call("log"), latex=call(r"\log"), doc="natural logarithm", derivative="1/a",
+       text=call("log"), latex=call(r"\log", word=True), doc="natural logarithm", derivative="1/a",
        python=lambda o, a: f"log({o[0]})", python_partials=lambda o, y, a: (f"1.0 / {o[0]}",),
        method="log", function="log"),
     Op("relu", 1, lambda xs, a: relu(xs[0]), lambda xs, y, a: (relu_grad(xs[0]),),
@@ -539,7 +542,7 @@ OPS: OpTable = OpTable(
        method="sigmoid", function="sigmoid", torch="Sigmoid"),
     Op("tanh", 1, lambda xs, a: math.tanh(xs[0]), lambda xs, y, a: (1.0 - y * y,),
        lambda sp, e, a: sp.tanh(e[0]),
-       text=call("tanh"), latex=call(r"\tanh"), doc="hyperbolic tangent", derivative="1 - tanh(a)**2",
+       text=call("tanh"), latex=call(r"\tanh", word=True), doc="hyperbolic tangent", derivative="1 - tanh(a)**2",
        python=lambda o, a: f"tanh({o[0]})", python_partials=lambda o, y, a: (f"1.0 - {y} * {y}",),
        method="tanh", function="tanh", torch="Tanh"),
     Op("softmax", None, lambda xs, k: softmax(xs, k), lambda xs, y, k: softmax_partials(xs, k),
