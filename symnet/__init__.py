@@ -55,6 +55,7 @@ from .parse import parse
 from .train import train_model
 from .files import load, save
 from .torch_import import from_torch
+from .from_micrograd import from_micrograd
 from .check import check_gradients
 from .derivative import check_derivative
 
@@ -74,7 +75,7 @@ __all__ = [
     "NumericalError", "OPS", "OperandError", "Origin", "Output", "Parameter", "Power", "ReLU", "Sigmoid",
     "Softmax", "Subtract", "SymnetError", "Tanh", "UnknownOpError", "bce", "compile", "cross_entropy",
     "define_op", "mse", "seed", "train_model",
-    "from_torch", "load", "save",
+    "from_torch", "from_micrograd", "load", "save",
     "check_derivative", "check_gradients",
     "parse",
 ]

@@ -15,12 +15,13 @@ import sys
 import traceback
 from typing import Any, Sequence
 
-from .cli_model import ModelSpec, parse_assignments, parse_names, parse_target, resolve_model, with_loss
+from .cli_model import ModelSpec, define_ops, parse_assignments, parse_names, parse_target, resolve_model, with_loss
 from .errors import InputError, SymnetError
 from .losses import LOSSES
 from .network import Network
 from .ops import OPS
 from .progress import Progress
+from .version import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -49,6 +50,12 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", metavar="NAMES", help="a formula's inputs, comma-separated (other names are parameters)")
     p.add_argument("--set", metavar="NAME=V,...", action="append", dest="set_values",
                    help="values of a formula's parameters, e.g. --set w=0.5,b=0")
+    _op_option(p)
+
+
+def _op_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--op", metavar="NAME(a,...)=FORMULA", action="append", dest="ops",
+                   help="define an op by formula first, e.g. --op 'swish(a)=a*sigmoid(a)' (repeatable)")
 
 
 def _loss_options(p: argparse.ArgumentParser, target_help: str) -> None:
@@ -57,6 +64,7 @@ def _loss_options(p: argparse.ArgumentParser, target_help: str) -> None:
 
 
 def _network(args: argparse.Namespace) -> Network:
+    define_ops(args.ops)
     spec = ModelSpec(args.model, parse_names(args.inputs), tuple(parse_assignments(args.set_values, "--set").items()))
     return resolve_model(spec)
 
@@ -156,7 +164,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .files import save
+
+    net = _network(args)
+    save(net, args.output)
+    _out(f"wrote {args.output}")
+    return OK
+
+
 def cmd_ops(args: argparse.Namespace) -> int:
+    define_ops(args.ops)
+    if args.model is not None:  # a model file or module defines the ops it uses
+        resolve_model(ModelSpec(args.model))
     rows = [("op", "arity", "formula", "derivative")]
     for row in OPS.values():
         arity = f">={row.min_arity}" if row.arity is None else str(row.arity)
@@ -179,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="symnet", parents=[common],
         description="Neural networks as formulas: print, differentiate and check them.",
         epilog="exit status: 0 ok, 1 a check failed, 2 bad usage or input")
+    parser.add_argument("--version", action="version", version=f"symnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("formula", parents=[common], help="print a network as a formula",
@@ -247,8 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and gradients.")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("convert", parents=[common], help="save a model as a model file (JSON)",
+                       description="Read MODEL (a formula, a .py model, a PyTorch module or a micrograd value) "
+                                   "and save it as a symnet model file, ops defined by formula included.")
+    _model_options(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.json", help="where to write the model file")
+    p.set_defaults(func=cmd_convert)
+
     p = sub.add_parser("ops", parents=[common], help="list the elementary operations",
-                       description="The op table: name, arity, formula and derivative of every op.")
+                       description="The op table: name, arity, formula and derivative of every op, the ops "
+                                   "defined with --op and those a MODEL (file or module) defines included.")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="also list the ops this model file or module defines")
+    _op_option(p)
     p.set_defaults(func=cmd_ops)
     return parser
 

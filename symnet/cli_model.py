@@ -4,13 +4,18 @@ A MODEL argument is one of
 
 * a saved model file, any argument ending in ``.json`` (read with :func:`symnet.load`);
   ``--set w=0.5`` changes parameter values of a saved or imported model too;
-* ``module:attribute`` naming a node or network in the user's own Python code:
-  ``path/to/file.py:net`` imports that file, ``package.module:net`` imports the
+* ``module:attribute`` naming a node, a network, a PyTorch model (imported with
+  :func:`symnet.from_torch`) or a micrograd value (:func:`symnet.from_micrograd`:
+  its labelled leaves become parameters, the other leaves constants) in the user's
+  own Python code: ``path/to/file.py:net`` imports that file, ``package.module:net`` imports the
   module from the current folder or the installed packages (this runs the user's
   own code, at their explicit request; attributes may be dotted, ``m:nets.small``);
 * otherwise a formula string, read by symnet's own safe parser with ``--inputs``
   naming the inputs (every other name is a parameter, valued by ``--set``; the
   others are drawn from the generator seeded with 0, so every run agrees).
+
+``--op "swish(a)=a*sigmoid(a)"`` defines an op by formula (see
+:func:`symnet.define_op`) before the model is read, so formula strings can call it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from .errors import InputError, SymnetError
 from .graph import Node, seed
 from .network import Network
 
-__all__ = ["ModelSpec", "resolve_model", "parse_assignments", "parse_names", "parse_target", "model_root", "with_loss"]
+__all__ = ["ModelSpec", "resolve_model", "define_ops", "parse_assignments", "parse_names", "parse_target", "model_root", "with_loss"]
 
 _MODULE_ATTR = re.compile(r"(?P<module>[^:\s]+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\Z")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -113,7 +118,7 @@ def resolve_model(spec: ModelSpec) -> Network:
     >>> resolve_model(ModelSpec("symnet.layers:Linear"))
     Traceback (most recent call last):
     ...
-    symnet.errors.InputError: 'symnet.layers:Linear' is a class, not a symnet node or network
+    symnet.errors.InputError: 'symnet.layers:Linear' is a class, not a symnet node or network, a PyTorch module or a micrograd value
     """
     text = spec.text
     if not text.strip():
@@ -200,6 +205,55 @@ def _import_file(path: str) -> Any:
     return module
 
 
+_OP_SPEC = re.compile(r"\s*(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*\((?P<args>[^()]*)\)\s*=(?P<formula>.+)\Z", re.S)
+
+
+def define_ops(texts: Sequence[str] | None) -> list[str]:
+    """Define the ops of ``--op NAME(a, b)=FORMULA`` options; returns their names.
+
+    >>> define_ops(["swish_cli(a) = a*sigmoid(a)"])
+    ['swish_cli']
+    """
+    from .userops import ensure_formula_op, operand_names
+
+    names = []
+    for text in texts or ():
+        m = _OP_SPEC.match(text)
+        if m is None:
+            raise InputError(f"--op: expected NAME(a, b, ...)=FORMULA, got {text!r:.60}")
+        args = tuple(a.strip() for a in m["args"].split(",")) if m["args"].strip() else ()
+        if not args or args != operand_names(len(args)):
+            raise InputError(f"--op {m['name']}: the operands must be {', '.join(operand_names(max(1, len(args))))} "
+                             f"in this order, got ({m['args'].strip()})")
+        ensure_formula_op(m["name"], len(args), m["formula"], f"--op {m['name']}")
+        names.append(m["name"])
+    return names
+
+
+def _is_torch_module(obj: Any) -> bool:
+    # without importing torch: a class named Module from torch.nn in the object's MRO
+    return any(c.__name__ == "Module" and c.__module__.startswith("torch.nn") for c in type(obj).__mro__)
+
+
+def _is_micrograd_value(obj: Any) -> bool:
+    return all(hasattr(obj, f) for f in ("data", "grad", "_prev", "_op"))
+
+
+def _labelled_leaves(root: Any) -> list[Any]:
+    """The leaves with a label below a micrograd value, by label then discovery (iterative)."""
+    seen, out, stack = set(), [], [root]
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        kids = list(v._prev)
+        if not kids and getattr(v, "label", ""):
+            out.append(v)
+        stack.extend(kids)
+    return sorted(out, key=lambda v: str(v.label))
+
+
 def _as_network(obj: Any, text: str) -> Network:
     if isinstance(obj, Network):
         return obj
@@ -207,8 +261,16 @@ def _as_network(obj: Any, text: str) -> Network:
         return obj.compile()
     if isinstance(obj, (list, tuple)) and obj and all(isinstance(o, Node) for o in obj):
         return compile_graph(list(obj))
+    if _is_torch_module(obj):
+        from .torch_import import from_torch
+
+        return from_torch(obj)
+    if _is_micrograd_value(obj):
+        from .from_micrograd import from_micrograd
+
+        return from_micrograd(obj, parameters=_labelled_leaves(obj))
     what = "class" if isinstance(obj, type) else type(obj).__name__
-    raise InputError(f"{text!r} is a {what}, not a symnet node or network")
+    raise InputError(f"{text!r} is a {what}, not a symnet node or network, a PyTorch module or a micrograd value")
 
 
 def model_root(net: Network) -> Any:

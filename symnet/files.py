@@ -6,6 +6,9 @@ A model file is one JSON object (UTF-8, no byte-order mark)::
      "format": "symnet",               required, exactly this string
      "version": 1,                     required, the schema version (this module reads 1)
      "generator": "symnet 0.1.0",      optional, who wrote the file
+     "ops": [{"name": "swish",         optional, the ops defined with define_op(...,
+              "arity": 1,               formula=) that the nodes use, each after the
+              "formula": "a*sigmoid(a)"}],  ops it calls; loading defines them
      "nodes": [ NODE, ... ],           required, non-empty, in topological order; the
                                        inputs and parameters keep their file order
      "outputs": [3],                   required, indices of the output node(s)
@@ -65,6 +68,7 @@ from .fileio import atomic_write_text
 from .files_read import FORMAT, MAX_FILE_BYTES, MAX_INT_DIGITS, VERSION, Decoder, parse_document, read_bytes
 from .graph import Node
 from .network import Network
+from .userops import saved_ops
 from .version import __version__
 
 __all__ = ["save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_FILE_BYTES", "MAX_INT_DIGITS"]
@@ -134,10 +138,11 @@ def _encode(net: Network) -> dict[str, Any]:
         if o is not None:
             rec["origin"] = {"role": o.role, "layer": o.layer, "unit": o.unit}
         records.append(rec)
-    doc: dict[str, Any] = {
-        "format": FORMAT, "version": VERSION, "generator": f"symnet {_version()}",
-        "nodes": records, "outputs": [position[o] for o in p.outputs], "vector": p.vector,
-    }
+    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "generator": f"symnet {_version()}"}
+    user_rows = list({row.name: row for row in p.ops if row is not None and not row.builtin}.values())
+    if user_rows:  # ops defined by formula travel with the model
+        doc["ops"] = saved_ops(user_rows, "cannot save the network")
+    doc.update({"nodes": records, "outputs": [position[o] for o in p.outputs], "vector": p.vector})
     check = _integrity(net)
     if check is not None:
         doc["check"] = check

@@ -11,6 +11,7 @@ from .network import compile as compile_graph
 from .errors import GraphCycleError, ModelFileError, SymnetError, UnknownOpError
 from .graph import Constant, Input, Node, Origin, Output, Parameter, check_name
 from .network import Network
+from .userops import ensure_formula_op
 from .ops import OPS
 
 __all__ = ["read_bytes", "parse_document", "Decoder", "FORMAT", "VERSION", "MAX_FILE_BYTES", "MAX_INT_DIGITS"]
@@ -23,7 +24,8 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_INT_DIGITS = 18
 
 _KINDS = ("input", "parameter", "constant", "op")
-_TOP_FIELDS = ("format", "version", "generator", "nodes", "outputs", "vector", "check")
+_TOP_FIELDS = ("format", "version", "generator", "ops", "nodes", "outputs", "vector", "check")
+_OP_FIELDS = ("name", "arity", "formula")
 _NODE_FIELDS = ("kind", "op", "children", "attr", "name", "hint", "value", "origin")
 _ORIGIN_FIELDS = ("role", "layer", "unit")
 
@@ -186,6 +188,7 @@ class Decoder:
 
     def network(self, verify: bool) -> Network:
         nodes, outputs, vector = self.header()
+        self.user_ops()
         specs = [self.node_spec(i, rec, len(nodes)) for i, rec in enumerate(nodes)]
         self.check_order(specs)
         built: list[Node] = []
@@ -205,6 +208,22 @@ class Decoder:
         if verify and "check" in self.doc:
             self.verify(net)
         return net
+
+    def user_ops(self) -> None:
+        """Define the ops the file carries by formula (read by the safe parser; nothing runs)."""
+        ops = self.doc.get("ops", [])
+        if not isinstance(ops, list):
+            raise self.fail("'ops'", f"expected a list of ops, got {_describe(ops)}")
+        for k, rec in enumerate(ops):
+            where = f"'ops'[{k}]"
+            if not isinstance(rec, dict) or sorted(rec) != sorted(_OP_FIELDS):
+                raise self.fail(where, f"expected an object with exactly the fields {', '.join(_OP_FIELDS)}")
+            if not _is_int(rec["arity"]):
+                raise self.fail(where, f"arity must be an integer, got {_describe(rec['arity'])}")
+            try:
+                ensure_formula_op(rec["name"], rec["arity"], rec["formula"], where)
+            except SymnetError as exc:
+                raise ModelFileError(f"{self.source}: {exc}") from None
 
     def node_spec(self, i: int, rec: Any, n: int) -> dict[str, Any]:
         where = f"node {i}"

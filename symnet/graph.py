@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import GraphError, InputError, NameConflictError, OperandError
-from .ops import get_op
+from .ops import OPS, Op, get_op
 
 __all__ = [
     "Node", "Input", "Parameter", "Constant", "Output", "Macro", "Origin",
@@ -109,6 +109,86 @@ class Origin:
     unit: int | None = None
 
 
+def method_row(method: str) -> Op | None:
+    """The op row whose ``method`` field is ``method`` (``"relu"``), or None."""
+    return OPS.find("method", method)
+
+
+def operator_row(protocol: str) -> Op | None:
+    """The op row that claims the Python operator ``protocol`` (``"add"``, ``"neg"``), or None."""
+    return OPS.find("operator", protocol)
+
+
+def _param_value(row: Op, value: Any, where: str) -> Any:
+    if isinstance(value, Node):
+        raise OperandError(f"{where}: the {row.param} of '{row.name}' must be a number, not a node")
+    return _finite(value, f"{where}: {row.param} of '{row.name}'")
+
+
+def _binary(protocol: str, reflected: bool = False) -> Any:
+    symbol = _SYMBOLS.get(protocol, protocol)
+
+    def method(self: Node, other: Any) -> Any:
+        row = operator_row(protocol)
+        if row is None:
+            return NotImplemented
+        if row.param is not None:  # the other operand is the op's number: x ** 2
+            if reflected:
+                article = "an" if row.param[0] in "aeiou" else "a"
+                raise OperandError(f"{self._describe()}: a node cannot be {article} {row.param} (of {symbol})"
+                                   + ("; write exp(x*log(base))" if protocol == "pow" else ""))
+            if isinstance(other, Node):
+                raise OperandError(f"{self._describe()}: the {row.param} of {symbol} must be a number, not a node"
+                                   + (" (write exp(y*log(x)) for a variable exponent)" if protocol == "pow" else ""))
+            return type(self)._build(row.name, (self,), attr=_finite(other, f"{row.param} of {symbol}"))
+        return type(self)._build(row.name, (other, self) if reflected else (self, other))
+
+    method.__name__ = f"__{'r' if reflected else ''}{protocol}__"
+    return method
+
+
+def _unary(protocol: str) -> Any:
+    def method(self: Node) -> Any:
+        row = operator_row(protocol)
+        if row is None:
+            raise OperandError(f"{self._describe()}: no op is written {_SYMBOLS.get(protocol, protocol)!r}")
+        return type(self)._build(row.name, (self,))
+
+    method.__name__ = f"__{protocol}__"
+    return method
+
+
+def _bound_method(row: Op, node: Node) -> Any:
+    where = f"{node._describe()}.{row.method}()"
+
+    def method(*others: Any, name: str | None = None, **param: Any) -> Node:
+        attr = None  # the row's default
+        if row.param is not None:
+            extra = (row.arity or 1) - 1
+            if len(others) > extra:  # the number after the other operands: z.leaky_relu(0.1)
+                if len(others) > extra + 1 or param:
+                    raise OperandError(f"{where}: too many arguments")
+                attr = _param_value(row, others[-1], where)
+                others = others[:-1]
+            elif param:
+                unknown = [k for k in param if k != row.param]
+                if unknown:
+                    raise OperandError(f"{where}: unexpected argument {unknown[0]!r}; '{row.name}' takes {row.param}=")
+                attr = _param_value(row, param[row.param], where)
+        elif param:
+            raise OperandError(f"{where}: unexpected argument {next(iter(param))!r}")
+        return type(node)._build(row.name, (node, *others), attr=attr, name=name)
+
+    method.__name__ = row.method or row.name
+    method.__doc__ = f"'{row.name}' of this node: {row.doc}"
+    return method
+
+
+#: How each slot of the operator protocol is written, for messages.
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "matmul": "@",
+            "pow": "**", "neg": "unary -", "abs": "abs()", "invert": "~"}
+
+
 class Node:
     """A node of a computation graph. Build nodes with the leaf classes, the op
     classes (``Add([a, b])``), arithmetic (``w * x + b``) or methods (``z.relu()``)."""
@@ -151,6 +231,11 @@ class Node:
         node = Node.__new__(cls)
         Node.__init__(node, "op", op, kids, attr, name)
         return node
+
+    @classmethod
+    def _build(cls, op: str, children: Iterable[Any], attr: Any = None, name: str | None = None) -> Node:
+        """What the generated sugar builds: :meth:`apply` (a subclass may build its own kind)."""
+        return Node.apply(op, children, attr=attr, name=name)
 
     # -- names and values --------------------------------------------------
 
@@ -214,61 +299,33 @@ class Node:
         """Shortcut for ``self.compile().predict(values)``."""
         return self.compile().predict(values)
 
-    # -- operators -----------------------------------------------------------
+    # -- sugar, generated from the op table ------------------------------------
+    # Each slot of Python's operator protocol asks the table which row claims it (the
+    # row's ``operator`` field); methods such as ``z.relu()`` are looked up by the
+    # row's ``method`` field. No op is named here.
 
-    def __add__(self, other: Any) -> Node:
-        return Node.apply("add", (self, other))
-
-    def __radd__(self, other: Any) -> Node:
-        return Node.apply("add", (other, self))
-
-    def __sub__(self, other: Any) -> Node:
-        return Node.apply("sub", (self, other))
-
-    def __rsub__(self, other: Any) -> Node:
-        return Node.apply("sub", (other, self))
-
-    def __mul__(self, other: Any) -> Node:
-        return Node.apply("mul", (self, other))
-
-    def __rmul__(self, other: Any) -> Node:
-        return Node.apply("mul", (other, self))
-
-    def __truediv__(self, other: Any) -> Node:
-        return Node.apply("div", (self, other))
-
-    def __rtruediv__(self, other: Any) -> Node:
-        return Node.apply("div", (other, self))
-
-    def __neg__(self) -> Node:
-        return Node.apply("neg", (self,))
+    __add__, __radd__ = _binary("add"), _binary("add", reflected=True)
+    __sub__, __rsub__ = _binary("sub"), _binary("sub", reflected=True)
+    __mul__, __rmul__ = _binary("mul"), _binary("mul", reflected=True)
+    __truediv__, __rtruediv__ = _binary("truediv"), _binary("truediv", reflected=True)
+    __floordiv__, __rfloordiv__ = _binary("floordiv"), _binary("floordiv", reflected=True)
+    __mod__, __rmod__ = _binary("mod"), _binary("mod", reflected=True)
+    __matmul__, __rmatmul__ = _binary("matmul"), _binary("matmul", reflected=True)
+    __pow__, __rpow__ = _binary("pow"), _binary("pow", reflected=True)
+    __neg__, __abs__, __invert__ = _unary("neg"), _unary("abs"), _unary("invert")
 
     def __pos__(self) -> Node:
         return self
 
-    def __pow__(self, exponent: Any) -> Node:
-        if isinstance(exponent, Node):
-            raise OperandError(f"{self._describe()}: the exponent of ** must be a number, not a node "
-                               "(write exp(y*log(x)) for a variable exponent)")
-        return Node.apply("pow", (self,), attr=_finite(exponent, "exponent of **"))
+    def __getattr__(self, attribute: str) -> Any:
+        # only called when normal lookup fails: the methods of the op rows
+        row = None if attribute.startswith("__") else method_row(attribute)
+        if row is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
+        return _bound_method(row, self)
 
-    def __rpow__(self, base: Any) -> Node:
-        raise OperandError(f"{self._describe()}: a node cannot be an exponent; write exp(x*log(base))")
-
-    def relu(self) -> Node:
-        return Node.apply("relu", (self,))
-
-    def sigmoid(self) -> Node:
-        return Node.apply("sigmoid", (self,))
-
-    def tanh(self) -> Node:
-        return Node.apply("tanh", (self,))
-
-    def exp(self) -> Node:
-        return Node.apply("exp", (self,))
-
-    def log(self) -> Node:
-        return Node.apply("log", (self,))
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *(r.method for r in OPS.values() if r.method)})
 
     # nodes compare by identity; ``==`` must stay usable in dicts and sets of nodes
     __hash__ = object.__hash__

@@ -104,8 +104,11 @@ def MLP(n_inputs: int | Sequence[Node], sizes: Sequence[int], activation: str | 
         output_activation: str | None = None, *, rng: random.Random | None = None) -> Node:
     """A multi-layer perceptron on inputs ``x1 .. xn`` (or the given Input nodes).
 
-    Hidden layers use ``activation``; the last layer uses ``output_activation``
-    (``"softmax"`` makes a probability vector). One output unit gives a node,
+    Hidden layers use ``activation``, the name of any one-input op (``"relu"``,
+    ``"tanh"``, ``"leaky_relu"``, ``"gelu"``, ``"silu"``, ...) or a callable (``lambda z:
+    z.leaky_relu(0.1)``); the last layer uses ``output_activation``, which may also be a
+    row flagged ``layerwise`` (``"softmax"`` makes a probability vector, ``"log_softmax"``
+    its logarithm). One output unit gives a node,
     several give an :class:`Output`.
 
     >>> import symnet as sn
@@ -125,9 +128,14 @@ def MLP(n_inputs: int | Sequence[Node], sizes: Sequence[int], activation: str | 
     for depth, units in enumerate(sizes, start=1):
         last = depth == len(sizes)
         act = output_activation if last else activation
-        if last and act == "softmax":
-            from .losses import Softmax
-
-            return Softmax(Dense(layer_in, units, None, layer=depth, rng=rng))
+        row = get_op(act, f"MLP layer {depth}") if isinstance(act, str) and act not in ("linear", "identity") else None
+        if last and row is not None and row.layerwise:  # softmax: one op over the whole layer
+            zs = Dense(layer_in, units, None, layer=depth, rng=rng)
+            outs = []
+            for k in range(units):
+                p = Node.apply(row.name, zs, attr=k)
+                p.origin = Origin("output", None, k + 1)
+                outs.append(p)
+            return Output(outs)
         layer_in = Dense(layer_in, units, act, layer=depth, rng=rng)
     return layer_in[0] if len(layer_in) == 1 else Output(layer_in)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .errors import GraphError, InputError
 from .graph import Constant, Input, Node, Origin, Output, as_node, check_name
+from .ops import get_op
 
 __all__ = ["Softmax", "mse", "bce", "cross_entropy", "LOSSES", "loss_by_name", "attach_loss", "Attached",
            "TARGET_NAMES"]
@@ -93,8 +94,12 @@ def cross_entropy(output: Any, target_index: int) -> Node:
         raise InputError(f"cross_entropy: target index must be an integer in [0, {k}), got {target_index!r}")
     t = int(target_index)
     first = comps[0]
-    if all(c.kind == "op" and c.op == "softmax" and c.children == first.children for c in comps) and len(comps) == len(first.children):
-        return _term("neg", (_term("log_softmax", first.children, t, role="loss_logits"),), role="loss")
+    row = get_op(first.op) if first.kind == "op" else None
+    if (row is not None and row.log_op is not None and len(comps) == len(first.children)
+            and all(c.kind == "op" and c.op == first.op and c.children == first.children and c.attr == k
+                    for k, c in enumerate(comps))):
+        # the row's log_op computes log(p_t) from the same operands stably (log_softmax)
+        return _term("neg", (_term(row.log_op, first.children, t, role="loss_logits"),), role="loss")
     return _term("neg", (_term("log", (comps[t],)),), role="loss")
 
 

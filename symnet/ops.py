@@ -15,16 +15,36 @@ and name no op themselves. A row holds
   operand names, for generated straight-line code (``None``: call ``forward``);
 * ``kink(xs, attr)`` -- for ops with a non-differentiable point, the signed distance
   of the input from it (ReLU: its input), else ``None``;
+* ``method``, ``operator``, ``function`` -- the sugar the row gets, generated from
+  the table: ``node.<method>(...)`` on every node, the Python operator protocol
+  ``operator`` (``"add"``: ``a + b`` and ``1 + a``; ``"neg"``: ``-a``; ``"abs"``:
+  ``abs(a)``) and the function name formulas call (see :mod:`symnet.parse`);
+* ``param``, ``param_default`` -- the name and default of the op's numeric
+  parameter (``leaky_relu``'s ``alpha``), which methods take as their argument and
+  formulas as a last numeric argument (``leaky_relu(z, 0.1)``);
 * traits, flags that consumers test instead of op names: ``sum`` and ``product``
-  (the n-ary add and multiply a neuron is made of) and ``activation`` (a neuron's
-  nonlinearity, as in ``MLP(activation=...)``: a neuron over a weighted sum is
-  recognised in hand-built networks by it, see :mod:`symnet.provenance`).
+  (the n-ary add and multiply a neuron is made of), ``activation`` (a neuron's
+  nonlinearity: a hand-built neuron is recognised by it, see
+  :mod:`symnet.provenance`), ``max_with_zero`` (the op is
+  ``max(0, a)``, as formulas may write it), ``log_op`` (the row computing the log
+  of this one stably: ``softmax`` -> ``log_softmax``) and ``layerwise`` (the op reads
+  a whole layer and its ``attr`` picks the unit: an MLP's output activation);
+* ``torch``, ``torch_param`` -- the ``torch.nn`` module this op is, and the module
+  attribute that holds the op's parameter (``LeakyReLU.negative_slope``), for
+  :func:`symnet.from_torch`.
 
 ``attr`` is the op's structured parameter: the exponent of ``pow``, the output
-index of ``softmax``; ``None`` for most ops.
+index of ``softmax``, the slope of ``leaky_relu``; ``None`` for most ops.
 
-Conventions: ``relu'(0) = 0`` (as in PyTorch and JAX); ``sigmoid`` and ``tanh``
-saturate to exact 0/1 (-1/1) without overflow; ``exp`` overflow, ``log`` of a
+Conventions, each as PyTorch computes it (``torch/csrc/autograd/FunctionsManual.cpp``
+and ``aten/src/ATen/native/Activation.cpp``): ``relu'(0) = 0`` (also JAX);
+``leaky_relu'(0) = alpha`` and ``elu'(0) = alpha`` (both take the ``x <= 0`` branch
+there); ``abs'(0) = 0`` (the sign function); ``softplus(x, threshold)`` is ``x``
+where ``x > threshold`` (PyTorch's ``threshold``; ``beta`` is a scaling of the input
+and output, see :func:`symnet.torch_import.from_torch`); ``gelu`` is the exact form
+``x * Phi(x) = x/2 * (1 + erf(x/sqrt(2)))`` (Hendrycks and Gimpel 2016); ``silu(x) =
+x * sigmoid(x)`` (Elfwing et al. 2018); ``sqrt'(0)`` is infinite and raises like a
+division by zero. ``sigmoid`` and ``tanh`` saturate to exact 0/1 (-1/1) without overflow; ``exp`` overflow, ``log`` of a
 non-positive number and division by zero raise, and the engine turns that into a
 :class:`~symnet.errors.NumericalError` naming the node.
 """
@@ -42,6 +62,8 @@ __all__ = [
     "Form",
     "OPS",
     "get_op",
+    "register",
+    "OpTable",
     "PREC_ADD",
     "PREC_MUL",
     "PREC_NEG",
@@ -83,6 +105,8 @@ class Form:
 
     ``prec`` is the precedence of the whole written form. In LaTeX forms the infix
     symbol ``{times}`` stands for the multiplication sign the caller chose.
+    ``word`` marks a LaTeX symbol that prints as an upright word as wide as its
+    letters (``\\log``, ``\\exp``), for layout estimates.
     """
 
     kind: str
@@ -91,6 +115,7 @@ class Form:
     operand_prec: int = 0
     right_prec: int = 0
     render: Callable[[Sequence[str], Any], str] | None = None
+    word: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("infix", "prefix", "call", "power", "template"):
@@ -104,9 +129,9 @@ def infix(symbol: str, prec: int, left: int | None = None, right: int | None = N
     return Form("infix", symbol, prec, prec if left is None else left, prec if right is None else right)
 
 
-def call(name: str) -> Form:
-    """A function-call form ``name(a, b, ...)``."""
-    return Form("call", name, PREC_CALL)
+def call(name: str, word: bool = False) -> Form:
+    """A function-call form ``name(a, b, ...)``; ``word``: see :class:`Form`."""
+    return Form("call", name, PREC_CALL, word=word)
 
 
 def template(render: Callable[[Sequence[str], Any], str], prec: int, operand_prec: int = 0) -> Form:
@@ -132,9 +157,20 @@ class Op:
     python_partials: Callable[[Sequence[str], str, Any], tuple[str, ...]] | None = None
     kink: Callable[[tuple[float, ...], Any], float] | None = None
     builtin: bool = field(default=True, compare=False)
+    method: str | None = None
+    operator: str | None = None
+    function: str | None = None
+    param: str | None = None
+    param_default: float | None = None
     sum: bool = False
     product: bool = False
     activation: bool = False
+    max_with_zero: bool = False
+    log_op: str | None = None
+    layerwise: bool = False
+    torch: str | None = None
+    torch_param: str | None = None
+    formula: str | None = None
 
     def check_arity(self, n: int, where: str) -> None:
         """Raise :class:`ArityError` naming ``where`` unless ``n`` children fit this op."""
@@ -264,6 +300,84 @@ def bce_partials(p: float, t: float) -> tuple[float, float]:
     return (dp, dt)
 
 
+def _param(attr: Any, default: float) -> float:
+    return default if attr is None else attr
+
+
+def leaky_relu(x: float, alpha: float) -> float:
+    return x if x > 0.0 else alpha * x
+
+
+def leaky_relu_grad(x: float, alpha: float) -> float:
+    return 1.0 if x > 0.0 else alpha
+
+
+def softplus(x: float, threshold: float | None) -> float:
+    if threshold is not None and x > threshold:
+        return x
+    # log(1 + e^x) without overflow: x + log1p(e^-x) for positive x
+    return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
+
+
+def softplus_grad(x: float, threshold: float | None) -> float:
+    if threshold is not None and x > threshold:
+        return 1.0
+    return sigmoid(x)
+
+
+def elu(x: float, alpha: float) -> float:
+    return x if x > 0.0 else alpha * math.expm1(x)
+
+
+def elu_grad(x: float, alpha: float) -> float:
+    return 1.0 if x > 0.0 else alpha * math.exp(x)
+
+
+_SQRT1_2 = 0.7071067811865476  # 1/sqrt(2), M_SQRT1_2
+_INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
+_TWO_OVER_SQRTPI = 1.1283791670955126  # 2/sqrt(pi), M_2_SQRTPI
+
+
+def gelu(x: float) -> float:
+    # PyTorch's exact GELU: x * 0.5 * (1 + erf(x / sqrt(2)))
+    return x * 0.5 * (1.0 + math.erf(x * _SQRT1_2))
+
+
+def gelu_grad(x: float) -> float:
+    # Phi(x) + x * phi(x)
+    return 0.5 * (1.0 + math.erf(x * _SQRT1_2)) + x * math.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+def silu(x: float) -> float:
+    return x * sigmoid(x)
+
+
+def silu_grad(x: float) -> float:
+    s = sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+def abs_grad(x: float) -> float:
+    # the sign of x, 0 at 0 (PyTorch's abs backward uses sgn)
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+
+
+def sqrt(x: float) -> float:
+    if x < 0.0:
+        raise ValueError(f"sqrt of negative value {x!r}")
+    return math.sqrt(x)
+
+
+def sqrt_grad(y: float) -> float:
+    if y == 0.0:  # raise also when y is a NumPy float, which would give inf
+        raise ZeroDivisionError("the derivative of sqrt at 0 is infinite")
+    return 0.5 / y
+
+
+def _piecewise_linear(sp: Any, a: Any, neg: Any) -> Any:
+    return sp.Piecewise((a, a > 0), (neg, True))
+
+
 def _sympy_number(sp: Any, value: float) -> Any:
     """An exact SymPy number for a float (integers stay integers)."""
     if float(value).is_integer():
@@ -303,91 +417,201 @@ def _bce_latex(operands: Sequence[str], _: Any) -> str:
     return rf"-\left({t} \log {p} + \left(1 - {t}\right) \log\left(1 - {p}\right)\right)"
 
 
-def _table(*rows: Op) -> dict[str, Op]:
-    table: dict[str, Op] = {}
-    for row in rows:
-        if row.name in table:
-            raise GraphError(f"op '{row.name}' is defined twice")
-        table[row.name] = row
-    return table
+class OpTable(dict):  # type: ignore[type-arg]
+    """The op table: a dict of rows by name that also finds rows by a sugar field.
+
+    ``find("method", "relu")`` is the row whose ``method`` is ``"relu"``; the index
+    behind it is rebuilt whenever the table changes (``define_op``, or a test that
+    adds a row), so sugar and the parser follow the table with no other edit.
+    """
+
+    def __init__(self, *rows: Op) -> None:
+        super().__init__()
+        self._indexes: dict[str, dict[Any, Op]] = {}
+        for row in rows:
+            if row.name in self:
+                raise GraphError(f"op '{row.name}' is defined twice")
+            self[row.name] = row
+
+    def _changed(self) -> None:
+        self._indexes = {}
+
+    def __setitem__(self, key: str, value: Op) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def pop(self, *args: Any) -> Any:
+        out = super().pop(*args)
+        self._changed()
+        return out
+
+    def popitem(self) -> Any:
+        out = super().popitem()
+        self._changed()
+        return out
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        out = super().setdefault(key, default)
+        self._changed()
+        return out
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def find(self, field_name: str, value: Any) -> Op | None:
+        """The first row (in table order) whose ``field_name`` equals ``value``, or None."""
+        index = self._indexes.get(field_name)
+        if index is None:
+            index = {}
+            for row in self.values():
+                key = getattr(row, field_name)
+                if key is not None and key is not False:
+                    index.setdefault(key, row)
+            self._indexes[field_name] = index
+        return index.get(value)
 
 
 #: The op table. ``define_op`` adds rows; nothing else writes to it.
-OPS: dict[str, Op] = _table(
+OPS: OpTable = OpTable(
     Op("add", None, lambda xs, a: add(*xs), lambda xs, y, a: (1.0,) * len(xs),
        lambda sp, e, a: sp.Add(*e, evaluate=False) if len(e) > 1 else e[0],
        text=infix(" + ", PREC_ADD), latex=infix(" + ", PREC_ADD),
        doc="n-ary sum", derivative="d/dx_i = 1", min_arity=1,
-       python=lambda o, a: " + ".join(o), python_partials=lambda o, y, a: ("1.0",) * len(o), sum=True),
+       python=lambda o, a: " + ".join(o), python_partials=lambda o, y, a: ("1.0",) * len(o),
+       operator="add", sum=True),
     Op("mul", None, lambda xs, a: mul(*xs), lambda xs, y, a: mul_partials(xs),
        lambda sp, e, a: sp.Mul(*e, evaluate=False) if len(e) > 1 else e[0],
        text=infix("*", PREC_MUL), latex=infix("{times}", PREC_MUL),
        doc="n-ary product", derivative="d/dx_i = product of the other factors", min_arity=1,
        python=lambda o, a: " * ".join(o),
        python_partials=lambda o, y, a: tuple(" * ".join(o[:i] + o[i + 1:]) or "1.0" for i in range(len(o))),
-       product=True),
+       operator="mul", product=True),
     Op("sub", 2, lambda xs, a: xs[0] - xs[1], lambda xs, y, a: (1.0, -1.0),
        lambda sp, e, a: e[0] - e[1],
        text=infix(" - ", PREC_ADD, right=PREC_ADD + 1), latex=infix(" - ", PREC_ADD, right=PREC_ADD + 1),
        doc="a - b", derivative="d/da = 1, d/db = -1",
-       python=lambda o, a: f"{o[0]} - {o[1]}", python_partials=lambda o, y, a: ("1.0", "-1.0")),
+       python=lambda o, a: f"{o[0]} - {o[1]}", python_partials=lambda o, y, a: ("1.0", "-1.0"),
+       operator="sub"),
     Op("neg", 1, lambda xs, a: -xs[0], lambda xs, y, a: (-1.0,),
        lambda sp, e, a: -e[0],
        text=Form("prefix", "-", PREC_NEG, PREC_POW + 1), latex=Form("prefix", "-", PREC_NEG, PREC_POW + 1),
        doc="-a", derivative="-1",
-       python=lambda o, a: f"-{o[0]}", python_partials=lambda o, y, a: ("-1.0",)),
+       python=lambda o, a: f"-{o[0]}", python_partials=lambda o, y, a: ("-1.0",), operator="neg"),
     Op("div", 2, lambda xs, a: div(xs[0], xs[1]), lambda xs, y, a: (1.0 / xs[1], -y / xs[1]),
        lambda sp, e, a: e[0] / e[1],
        text=infix("/", PREC_MUL, right=PREC_MUL + 1),
        latex=template(lambda o, a: rf"\frac{{{o[0]}}}{{{o[1]}}}", PREC_CALL),
        doc="a / b", derivative="d/da = 1/b, d/db = -a/b**2",
-       python=lambda o, a: f"{o[0]} / {o[1]}", python_partials=lambda o, y, a: (f"1.0 / {o[1]}", f"-{y} / {o[1]}")),
+       python=lambda o, a: f"{o[0]} / {o[1]}", python_partials=lambda o, y, a: (f"1.0 / {o[1]}", f"-{y} / {o[1]}"),
+       operator="truediv"),
     Op("pow", 1, lambda xs, p: power(xs[0], p), lambda xs, y, p: (power_grad(xs[0], p),),
        lambda sp, e, p: sp.Pow(e[0], _sympy_number(sp, p), evaluate=False),
        text=Form("power", "**", PREC_POW, PREC_POW + 1),
        latex=Form("power", "^", PREC_POW, PREC_POW + 1),
        doc="a ** p for a number p", derivative="p * a**(p - 1)",
        python=lambda o, p: f"power({o[0]}, {float(p)!r})",
-       python_partials=lambda o, y, p: (f"power_grad({o[0]}, {float(p)!r})",)),
+       python_partials=lambda o, y, p: (f"power_grad({o[0]}, {float(p)!r})",),
+       operator="pow", param="exponent"),
     Op("exp", 1, lambda xs, a: math.exp(xs[0]), lambda xs, y, a: (y,),
        lambda sp, e, a: sp.exp(e[0]),
-       text=call("exp"), latex=call(r"\exp"), doc="e ** a", derivative="exp(a)",
-       python=lambda o, a: f"exp({o[0]})", python_partials=lambda o, y, a: (y,)),
+       text=call("exp"), latex=call(r"\exp", word=True), doc="e ** a", derivative="exp(a)",
+       python=lambda o, a: f"exp({o[0]})", python_partials=lambda o, y, a: (y,),
+       method="exp", function="exp"),
     Op("log", 1, lambda xs, a: log(xs[0]), lambda xs, y, a: (1.0 / xs[0],),
        lambda sp, e, a: sp.log(e[0]),
-       text=call("log"), latex=call(r"\log"), doc="natural logarithm", derivative="1/a",
-       python=lambda o, a: f"log({o[0]})", python_partials=lambda o, y, a: (f"1.0 / {o[0]}",)),
+       text=call("log"), latex=call(r"\log", word=True), doc="natural logarithm", derivative="1/a",
+       python=lambda o, a: f"log({o[0]})", python_partials=lambda o, y, a: (f"1.0 / {o[0]}",),
+       method="log", function="log"),
     Op("relu", 1, lambda xs, a: relu(xs[0]), lambda xs, y, a: (relu_grad(xs[0]),),
        lambda sp, e, a: sp.Piecewise((e[0], e[0] > 0), (0, True)),
        text=call("relu"), latex=call(r"\operatorname{ReLU}"),
        doc="max(0, a)", derivative="1 if a > 0 else 0 (0 at a = 0)",
        python=lambda o, a: f"relu({o[0]})", python_partials=lambda o, y, a: (f"relu_grad({o[0]})",),
-       kink=lambda xs, a: xs[0], activation=True),
+       kink=lambda xs, a: xs[0], method="relu", function="relu", torch="ReLU", max_with_zero=True,
+       activation=True),
     Op("sigmoid", 1, lambda xs, a: sigmoid(xs[0]), lambda xs, y, a: (y * (1.0 - y),),
        lambda sp, e, a: 1 / (1 + sp.exp(-e[0])),
        text=call("sigmoid"), latex=call(r"\sigma"),
        doc="1 / (1 + exp(-a))", derivative="sigmoid(a) * (1 - sigmoid(a))",
        python=lambda o, a: f"sigmoid({o[0]})", python_partials=lambda o, y, a: (f"{y} * (1.0 - {y})",),
-       activation=True),
+       method="sigmoid", function="sigmoid", torch="Sigmoid", activation=True),
     Op("tanh", 1, lambda xs, a: math.tanh(xs[0]), lambda xs, y, a: (1.0 - y * y,),
        lambda sp, e, a: sp.tanh(e[0]),
-       text=call("tanh"), latex=call(r"\tanh"), doc="hyperbolic tangent", derivative="1 - tanh(a)**2",
+       text=call("tanh"), latex=call(r"\tanh", word=True), doc="hyperbolic tangent", derivative="1 - tanh(a)**2",
        python=lambda o, a: f"tanh({o[0]})", python_partials=lambda o, y, a: (f"1.0 - {y} * {y}",),
-       activation=True),
+       method="tanh", function="tanh", torch="Tanh", activation=True),
     Op("softmax", None, lambda xs, k: softmax(xs, k), lambda xs, y, k: softmax_partials(xs, k),
        lambda sp, e, k: sp.exp(e[k]) / sp.Add(*[sp.exp(z) for z in e]),
        text=template(_softmax_text, PREC_MUL), latex=template(_softmax_latex, PREC_CALL),
        doc="k-th softmax output exp(z_k) / sum_j exp(z_j) (shifted by the max)",
        derivative="p_k * (delta_kj - p_j)",
        python=lambda o, k: f"softmax(({', '.join(o)},), {k})",
-       python_partials=None),
+       python_partials=None, log_op="log_softmax", layerwise=True, torch="Softmax"),
     Op("log_softmax", None, lambda xs, k: log_softmax(xs, k), lambda xs, y, k: log_softmax_partials(xs, k),
        lambda sp, e, k: e[k] - sp.log(sp.Add(*[sp.exp(z) for z in e])),
        text=template(_log_softmax_text, PREC_ADD, PREC_ADD),
        latex=template(_log_softmax_latex, PREC_ADD, PREC_ADD),
        doc="log of the k-th softmax output (stable)", derivative="delta_kj - p_j",
        python=lambda o, k: f"log_softmax(({', '.join(o)},), {k})",
-       python_partials=None),
+       python_partials=None, layerwise=True, torch="LogSoftmax"),
+    Op("leaky_relu", 1, lambda xs, a: leaky_relu(xs[0], _param(a, 0.01)),
+       lambda xs, y, a: (leaky_relu_grad(xs[0], _param(a, 0.01)),),
+       lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_number(sp, _param(a, 0.01)) * e[0]),
+       text=call("leaky_relu"), latex=call(r"\operatorname{LeakyReLU}"),
+       doc="a if a > 0 else alpha * a (alpha defaults to 0.01)",
+       derivative="1 if a > 0 else alpha (alpha at a = 0, as in PyTorch)",
+       kink=lambda xs, a: xs[0], method="leaky_relu", function="leaky_relu", torch="LeakyReLU", torch_param="negative_slope", param="alpha", param_default=0.01,
+       activation=True),
+    Op("softplus", 1, lambda xs, t: softplus(xs[0], t), lambda xs, y, t: (softplus_grad(xs[0], t),),
+       lambda sp, e, t: (sp.log(1 + sp.exp(e[0])) if t is None
+                         else sp.Piecewise((e[0], e[0] > _sympy_number(sp, t)), (sp.log(1 + sp.exp(e[0])), True))),
+       text=call("softplus"), latex=call(r"\operatorname{softplus}"),
+       doc="log(1 + exp(a)); with a threshold t, a where a > t (PyTorch's threshold)",
+       derivative="sigmoid(a) (1 above the threshold)",
+       kink=lambda xs, t: math.inf if t is None else xs[0] - t,
+       method="softplus", function="softplus", param="threshold", activation=True),
+    Op("elu", 1, lambda xs, a: elu(xs[0], _param(a, 1.0)), lambda xs, y, a: (elu_grad(xs[0], _param(a, 1.0)),),
+       lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_number(sp, _param(a, 1.0)) * (sp.exp(e[0]) - 1)),
+       text=call("elu"), latex=call(r"\operatorname{ELU}"),
+       doc="a if a > 0 else alpha * (exp(a) - 1) (alpha defaults to 1)",
+       derivative="1 if a > 0 else alpha * exp(a) (alpha at a = 0, as in PyTorch)",
+       kink=lambda xs, a: xs[0], method="elu", function="elu", torch="ELU", torch_param="alpha", param="alpha", param_default=1.0,
+       activation=True),
+    Op("erf", 1, lambda xs, a: math.erf(xs[0]), lambda xs, y, a: (_TWO_OVER_SQRTPI * math.exp(-xs[0] * xs[0]),),
+       lambda sp, e, a: sp.erf(e[0]),
+       text=call("erf"), latex=call(r"\operatorname{erf}"),
+       doc="the error function", derivative="2/sqrt(pi) * exp(-a**2)",
+       method="erf", function="erf"),
+    Op("gelu", 1, lambda xs, a: gelu(xs[0]), lambda xs, y, a: (gelu_grad(xs[0]),),
+       lambda sp, e, a: e[0] / 2 * (1 + sp.erf(e[0] / sp.sqrt(2))),
+       text=call("gelu"), latex=call(r"\operatorname{GELU}"),
+       doc="a/2 * (1 + erf(a/sqrt(2))), the exact GELU",
+       derivative="Phi(a) + a * phi(a) (normal CDF and density)",
+       method="gelu", function="gelu", activation=True),
+    Op("silu", 1, lambda xs, a: silu(xs[0]), lambda xs, y, a: (silu_grad(xs[0]),),
+       lambda sp, e, a: e[0] / (1 + sp.exp(-e[0])),
+       text=call("silu"), latex=call(r"\operatorname{SiLU}"),
+       doc="a * sigmoid(a) (also called swish)", derivative="s * (1 + a * (1 - s)), s = sigmoid(a)",
+       method="silu", function="silu", torch="SiLU", activation=True),
+    Op("abs", 1, lambda xs, a: abs(xs[0]), lambda xs, y, a: (abs_grad(xs[0]),),
+       lambda sp, e, a: sp.Abs(e[0]),
+       text=call("abs"), latex=template(lambda o, a: rf"\left|{o[0]}\right|", PREC_ATOM),
+       doc="|a|", derivative="sign(a) (0 at a = 0, as in PyTorch)",
+       kink=lambda xs, a: xs[0], method="abs", operator="abs", function="abs"),
+    Op("sqrt", 1, lambda xs, a: sqrt(xs[0]), lambda xs, y, a: (sqrt_grad(y),),
+       lambda sp, e, a: sp.sqrt(e[0]),
+       text=call("sqrt"), latex=template(lambda o, a: rf"\sqrt{{{o[0]}}}", PREC_ATOM),
+       doc="square root (a >= 0)", derivative="1 / (2 sqrt(a)) (infinite at 0: raises)",
+       method="sqrt", function="sqrt"),
     Op("bce", 2, lambda xs, a: bce(xs[0], xs[1]), lambda xs, y, a: bce_partials(xs[0], xs[1]),
        lambda sp, e, a: -(e[1] * sp.log(e[0]) + (1 - e[1]) * sp.log(1 - e[0])),
        text=template(_bce_text, PREC_NEG, PREC_MUL + 1), latex=template(_bce_latex, PREC_NEG, PREC_CALL),
@@ -412,3 +636,32 @@ def get_op(name: str, where: str = "") -> Op:
     except (KeyError, TypeError):
         prefix = f"{where}: " if where else ""
         raise UnknownOpError(f"{prefix}unknown op {name!r}; known ops: {', '.join(sorted(OPS))}") from None
+
+
+_IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def register(row: Op, replace: bool = False) -> Op:
+    """Add a user row to the table (what :func:`symnet.define_op` does once it has built it).
+
+    The name must be an identifier; a built-in row is never replaced, a user row only
+    with ``replace=True``; a ``method`` may not shadow an attribute of nodes (checked
+    by the caller, which knows the node class).
+    """
+    name = row.name
+    if not isinstance(name, str) or not name or not name[0].isalpha() or not set(name) <= _IDENT_CHARS:
+        raise GraphError(f"op name {name!r} must be an identifier starting with a letter")
+    if row.builtin:
+        raise GraphError(f"op {name!r}: only user rows (builtin=False) can be registered")
+    if name in OPS and (OPS[name].builtin or not replace):
+        raise GraphError(f"op {name!r} already exists" + ("" if OPS[name].builtin else "; pass replace=True"))
+    if row.function is not None:
+        other = OPS.find("function", row.function)
+        if other is not None and other.name != name:
+            raise GraphError(f"op {name!r}: the function name {row.function!r} is already op '{other.name}'")
+    if row.method is not None:
+        other = OPS.find("method", row.method)
+        if other is not None and other.name != name:
+            raise GraphError(f"op {name!r}: the method name {row.method!r} is already op '{other.name}'")
+    OPS[name] = row
+    return row

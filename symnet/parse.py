@@ -16,9 +16,11 @@ Grammar (Python's precedence)::
 * ``-x**2`` is ``-(x**2)``; ``**`` is right-associative; ``a + b + c`` is one n-ary sum.
 * Exponents must be numeric constants with ``|p| <= 64`` (``x**(-1)``, ``x**(2*3)``,
   ``x**0.5``); arithmetic on numbers alone is folded (``2*3`` is ``6``).
-* Functions are the call-form ops of the op table, by their text name (``exp``,
-  ``log``, ``relu``, ``sigmoid``, ``tanh`` and every op added with ``define_op``);
-  ``max(0, z)`` and ``max(z, 0)`` are ``relu(z)``.
+* Functions are the ops of the op table that name a ``function`` in their row
+  (``exp``, ``log``, ``relu``, ``sigmoid``, ``tanh``, ``softplus``, ... and every op
+  added with ``define_op``); an op with a numeric parameter takes it as an optional
+  last argument, a numeric constant (``leaky_relu(z, 0.1)``); ``max(0, z)`` and
+  ``max(z, 0)`` are the row flagged ``max_with_zero`` (``relu(z)``).
 * Names listed in ``inputs`` become :class:`~symnet.graph.Input` nodes, every other
   name a :class:`~symnet.graph.Parameter`, created in order of first appearance; a
   name is one node however often it is used; ``name = ...`` lines name intermediates.
@@ -94,20 +96,18 @@ _NOT_ALLOWED = {
 }
 _BINARY = {"+": (10, False), "-": (10, False), "*": (20, False), "/": (20, False), "**": (40, True), "^": (40, True)}
 _UNARY_PREC = 30
-#: ``max(0, z)`` and ``max(z, 0)`` are read as this op.
-MAX_AS = "relu"
 
 
 def functions() -> dict[str, Op]:
-    """The functions formulas may call: every fixed-arity call-form op, by its text name.
+    """The functions formulas may call: every fixed-arity op whose row names a ``function``.
 
-    >>> sorted(name for name, row in functions().items() if row.builtin)
-    ['exp', 'log', 'relu', 'sigmoid', 'tanh']
+    >>> sorted(name for name, row in functions().items() if row.builtin)[:6]
+    ['abs', 'elu', 'erf', 'exp', 'gelu', 'leaky_relu']
     """
     table = {}
     for row in OPS.values():
-        if row.text.kind == "call" and row.arity is not None and _NAME.fullmatch(row.text.symbol):
-            table[row.text.symbol] = row
+        if row.function and row.arity is not None and _NAME.fullmatch(row.function):
+            table[row.function] = row
     return table
 
 
@@ -354,18 +354,26 @@ class _Parser:
                 a, b = args
                 if isinstance(a, float) and isinstance(b, float):
                     return max(a, b)
-                if a == 0.0 or b == 0.0:
+                max_as = OPS.find("max_with_zero", True)
+                if max_as is not None and (a == 0.0 or b == 0.0):
                     z = b if a == 0.0 else a
                     self.count(1, p.tok)
-                    return self.build(MAX_AS, (z,), p.tok)
+                    return self.build(max_as.name, (z,), p.tok)
             self.src.error(p.tok.pos, "max() is only supported as max(0, z) or max(z, 0), which is relu(z)")
         row = p.row
         assert row is not None and row.arity is not None
+        attr = None  # the row's default
+        if row.param is not None and len(args) == row.arity + 1:
+            attr = args.pop()
+            if not isinstance(attr, float):
+                self.src.error(p.tok.pos, f"the last argument of {name}() is its {row.param}, "
+                                          "which must be a numeric constant")
         if len(args) != row.arity:
             plural = "s" if row.arity != 1 else ""
-            self.src.error(p.tok.pos, f"{name}() takes {row.arity} argument{plural}, got {len(args)}")
+            extra = f" (and optionally its {row.param})" if row.param is not None else ""
+            self.src.error(p.tok.pos, f"{name}() takes {row.arity} argument{plural}{extra}, got {len(args)}")
         self.count(1 + sum(isinstance(a, float) for a in args), p.tok)
-        return self.build(row.name, args, p.tok)
+        return self.build(row.name, args, p.tok, attr=attr)
 
     # -- the expression loop ------------------------------------------------------------
 

@@ -21,7 +21,8 @@ from symnet.ops import OPS
 
 #: Every builtin op the generator draws from (tests assert it covers the table).
 OP_NAMES = ("add", "mul", "sub", "neg", "div", "pow", "exp", "log", "relu", "sigmoid", "tanh",
-            "softmax", "log_softmax", "bce")
+            "softmax", "log_softmax", "bce", "leaky_relu", "softplus", "elu", "erf", "gelu", "silu", "abs",
+            "sqrt")
 EXPONENTS = (2.0, 3.0, -1.0, 0.5, 1.5, -0.5)
 LEAF_VALUES = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
@@ -114,11 +115,16 @@ def random_dag(draw, *, max_ops: int = 10) -> Dag:
             node = b.make(op, [b.bounded(pick(), 5.0)])
         elif op == "log":
             node = b.make(op, [b.positive(pick())])
-        elif op == "relu":
+        elif op in ("relu", "leaky_relu", "elu", "abs"):  # a kink at 0
             z = pick()
             if abs(b.value(z)) < 0.05:
                 z = b.make("add", [z, 0.5])
-            node = b.make(op, [z])
+            attr = draw(st.sampled_from([None, 0.1, 0.5])) if op in ("leaky_relu", "elu") else None
+            node = b.make(op, [z], attr=attr)
+        elif op in ("softplus", "erf", "gelu", "silu"):
+            node = b.make(op, [pick()])
+        elif op == "sqrt":
+            node = b.make(op, [b.positive(pick())])
         elif op in ("softmax", "log_softmax"):
             kids = [pick() for _ in range(draw(st.integers(2, 3)))]
             node = b.make(op, kids, attr=draw(st.integers(0, len(kids) - 1)))

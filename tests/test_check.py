@@ -20,7 +20,7 @@ from mutants import wrong_backward
 # -- random DAGs over every builtin op -------------------------------------------------
 
 BUILTINS = ("add", "mul", "sub", "neg", "div", "pow", "exp", "log", "relu", "sigmoid", "tanh",
-            "softmax", "log_softmax", "bce")
+            "softmax", "log_softmax", "bce", "leaky_relu", "softplus", "elu", "erf", "gelu", "silu", "abs", "sqrt")
 
 
 @st.composite
@@ -62,6 +62,14 @@ def dags(draw):
         elif op == "relu":
             z = pick()
             node = (z + 0.25).relu() if abs(val(z) + 0.25) > 1e-3 else z.relu()
+        elif op in ("leaky_relu", "elu", "abs"):  # kinks at 0, reached through the sugar
+            z = pick()
+            z = z + 0.25 if abs(val(z) + 0.25) > 1e-3 else z
+            node = abs(z) if op == "abs" else getattr(z, op)(draw(st.sampled_from([0.1, 0.5])))
+        elif op in ("softplus", "erf", "gelu", "silu"):
+            node = getattr(pick(), op)()
+        elif op == "sqrt":
+            node = positive(pick().tanh()).sqrt()
         elif op in ("softmax", "log_softmax"):
             kids = [pick().tanh() for _ in range(draw(st.integers(1, 3)))]
             node = Node.apply(op, kids, attr=draw(st.integers(0, len(kids) - 1)))

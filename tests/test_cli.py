@@ -359,3 +359,79 @@ def test_spinner_without_total():
 def test_check_is_quiet_when_piped(capsys, model_file):
     code, _, err = run(capsys, "check", model_file, "--at", "x=1")
     assert code == 0 and err == ""
+
+
+# -- issue 15: --version, convert, ops by formula, torch modules and micrograd values ----
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"symnet {sn.__version__}"
+
+
+def test_convert_a_formula_with_an_op_defined_by_formula_and_load_it_in_a_fresh_process(capsys, tmp_path):
+    path = tmp_path / "m.json"
+    code, out, _ = run(capsys, "convert", "swish_cli_a(w*x) + abs(x)", "--inputs", "x", "--set", "w=2",
+                       "--op", "swish_cli_a(a)=a*sigmoid(a)", "-o", str(path))
+    assert code == 0 and out.strip() == f"wrote {path}"
+    script = f"import symnet as sn; print(sn.load({str(path)!r}).funcify())"
+    fresh = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=os.getcwd())
+    assert fresh.stdout.strip() == "swish_cli_a(w*x) + abs(x)", fresh.stderr
+    fresh = subprocess.run([sys.executable, "-m", "symnet", "ops", str(path)], capture_output=True, text=True,
+                           cwd=os.getcwd())
+    assert "swish_cli_a  1      user-defined: a*sigmoid(a)" in fresh.stdout, fresh.stderr
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 0
+
+
+def test_ops_lists_user_ops_and_bad_op_options_are_one_line_errors(capsys):
+    code, out, _ = run(capsys, "ops", "--op", "bump_cli(a, b)=a*exp(-b**2)")
+    assert code == 0 and "bump_cli" in out and "leaky_relu" in out and "gelu" in out
+    for spec, message in [("bump_cli2(x)=x", "operands must be a"), ("nothing", "expected NAME"),
+                          ("tanh(a)=a", "built-in op"), ("bump_cli(a, b)=a", "defined differently")]:
+        code, _, err = run(capsys, "ops", "--op", spec)
+        assert code == 2 and message in one_line_error(err), (spec, err)
+
+
+def test_callable_ops_cannot_be_converted(capsys, tmp_path):
+    py = tmp_path / "cube_model.py"
+    py.write_text(textwrap.dedent("""
+        import symnet as sn
+        cube = sn.define_op("cube_cli_model", 1, forward=lambda v: v ** 3, partials=lambda v: (3 * v * v,),
+                            sympy=lambda e: e ** 3)
+        net = cube(sn.Input("x"))
+    """))
+    code, _, err = run(capsys, "convert", f"{py}:net", "-o", str(tmp_path / "c.json"))
+    assert code == 2 and "op 'cube_cli_model' is defined by Python callables" in one_line_error(err)
+    assert "formula=" in err and not (tmp_path / "c.json").exists()
+
+
+def test_torch_module_and_micrograd_value_from_a_python_file(capsys, tmp_path):
+    torch = pytest.importorskip("torch")
+    py = tmp_path / "tmodel.py"
+    py.write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.1), nn.Linear(3, 2), nn.Softmax(dim=1)).eval()
+        broken = nn.Sequential(nn.Linear(2, 2), nn.Conv1d(1, 1, 1))
+
+        from symnet.micrograd import Value
+        x, w, b = Value(0.5, label="x"), Value(-1.5, label="w"), Value(0.25, label="b")
+        value = (w * x + b).tanh()
+    """))
+    code, out, _ = run(capsys, "formula", f"{py}:net", "--layers")
+    assert code == 0 and "leaky_relu(z1_1, 0.1)" in out
+    code, out, _ = run(capsys, "check", f"{py}:net")
+    assert code == 0 and "FAIL" not in out
+    code, out, _ = run(capsys, "grad", f"{py}:value", "--wrt", "w")
+    assert code == 0 and "tanh" in out
+    code, out, _ = run(capsys, "formula", f"{py}:value")
+    assert code == 0 and out.strip() == "tanh(w*x + b)"
+    code, _, err = run(capsys, "formula", f"{py}:broken")
+    assert code == 2 and "module 1 (Conv1d): unsupported module" in one_line_error(err)
+    path = tmp_path / "t.json"
+    code, out, _ = run(capsys, "convert", f"{py}:net", "-o", str(path))
+    assert code == 0 and sn.load(path).n_outputs == 2
+    code, out, _ = run(capsys, "report", f"{py}:value", "--at", "", "-o", str(tmp_path / "r.tex"))  # no inputs
+    assert code == 0 and (tmp_path / "r.tex").exists()

@@ -23,7 +23,14 @@ ATTRS = {
     "pow": lambda rng, n: rng.choice([2.0, 3.0, 1.0, 0.0, -1.0, 0.5, -2.0]),
     "softmax": lambda rng, n: rng.randrange(n),
     "log_softmax": lambda rng, n: rng.randrange(n),
+    "leaky_relu": lambda rng, n: rng.choice([None, 0.2]),
+    "elu": lambda rng, n: rng.choice([None, 0.5]),
+    "softplus": lambda rng, n: rng.choice([None, 1.0]),
 }
+# Operands kept inside an op's domain: sqrt'(0) is infinite and raises in the engine even
+# for a derivative that only an input needs, which the batched backend (parameters
+# only) never computes.
+INSIDE = {"sqrt": lambda k: sn.Node.apply("add", (sn.Node.apply("mul", (k, k)), 0.25))}
 
 
 def close(a: float, b: float) -> bool:
@@ -52,6 +59,8 @@ def random_graph(seed: int, size: int, outputs: int = 1) -> tuple[sn.Network, li
         n = row.arity if row.arity is not None else rng.randint(row.min_arity, 4)
         kids = [rng.choice(pool[-6:]) if rng.random() < 0.6 else rng.choice(pool) for _ in range(n)]
         attr = ATTRS[name](rng, n) if name in ATTRS else None
+        if name in INSIDE:
+            kids = [INSIDE[name](k) for k in kids]
         pool.append(sn.Node.apply(name, kids, attr=attr))
     roots = pool[-outputs:]
     net = sn.compile(roots[0] if outputs == 1 else sn.Output(roots))

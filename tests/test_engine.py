@@ -359,6 +359,14 @@ def _torch_value(torch, row_name, xs, attr):
         "softmax": lambda: torch.softmax(torch.stack(xs), 0)[attr],
         "log_softmax": lambda: torch.log_softmax(torch.stack(xs), 0)[attr],
         "bce": lambda: F.binary_cross_entropy(xs[0], xs[1]),
+        "leaky_relu": lambda: F.leaky_relu(xs[0], 0.01 if attr is None else attr),
+        "softplus": lambda: F.softplus(xs[0], threshold=math.inf if attr is None else attr),
+        "elu": lambda: F.elu(xs[0], 1.0 if attr is None else attr),
+        "erf": lambda: torch.erf(xs[0]),
+        "gelu": lambda: F.gelu(xs[0]),
+        "silu": lambda: F.silu(xs[0]),
+        "abs": lambda: torch.abs(xs[0]),
+        "sqrt": lambda: torch.sqrt(xs[0]),
     }
     return table[row_name]()
 

@@ -51,6 +51,14 @@ DOMAINS = {
     "softmax": (3, [0, 1, 2], [WIDE, WIDE, WIDE]),
     "log_softmax": (3, [0, 1, 2], [WIDE, WIDE, WIDE]),
     "bce": (2, [None], [PROBABILITY, _uniform(0.0, 1.0)]),
+    "leaky_relu": (1, [None, 0.1, 0.2], [NONZERO]),
+    "softplus": (1, [None, 2.0, 20.0], [_away_from_zero(-30.0, 30.0, 0.1)]),
+    "elu": (1, [None, 1.0, 0.5], [NONZERO]),
+    "erf": (1, [None], [WIDE]),
+    "gelu": (1, [None], [WIDE]),
+    "silu": (1, [None], [WIDE]),
+    "abs": (1, [None], [NONZERO]),
+    "sqrt": (1, [None], [POSITIVE]),
 }
 
 BUILTIN = sorted(name for name, row in OPS.items() if row.builtin)
@@ -266,3 +274,143 @@ def test_define_op_partials_of_the_wrong_length_are_reported():
             y.backward()
     finally:
         OPS.pop(name, None)
+
+
+# -- sugar and parser functions come from the rows (issue 11 item 5) -----------------
+
+
+def test_new_rows_have_their_sugar_parser_function_and_mlp_activation():
+    x = sn.Input("x", -0.5)
+    for node, name, attr in [(x.leaky_relu(0.1), "leaky_relu", 0.1), (x.leaky_relu(), "leaky_relu", None),
+                             (x.softplus(), "softplus", None), (x.softplus(threshold=20.0), "softplus", 20.0),
+                             (x.elu(), "elu", None), (x.elu(alpha=0.5), "elu", 0.5), (x.gelu(), "gelu", None),
+                             (x.silu(), "silu", None), (x.erf(), "erf", None), (abs(x), "abs", None),
+                             (x.abs(), "abs", None), ((x * x).sqrt(), "sqrt", None)]:
+        assert (node.op, node.attr) == (name, attr)
+        text = sn.compile(node).funcify()
+        back = sn.parse(text, inputs=["x"], values={"x": -0.5})
+        assert back.op == name and back.attr == attr and back.forward() == node.forward(), text
+    assert sn.parse("leaky_relu(x, 0.1)", inputs=["x"]).attr == 0.1
+    with pytest.raises(sn.FormulaError, match="its alpha, which must be a numeric constant"):
+        sn.parse("leaky_relu(x, y)", inputs=["x", "y"])
+    with pytest.raises(sn.FormulaError, match=r"gelu\(\) takes 1 argument, got 2"):
+        sn.parse("gelu(x, 2)", inputs=["x"])
+    with pytest.raises(sn.OperandError, match="must be a number, not a node"):
+        x.leaky_relu(x)
+    for act in ("leaky_relu", "softplus", "elu", "gelu", "silu", "abs"):
+        sn.seed(0)
+        net = sn.compile(sn.MLP(2, [3, 1], activation=act))
+        assert f"{act}(" in net.funcify() and sn.check_gradients(net, points=1).ok, act
+
+
+def test_conventions_at_the_kinks_follow_pytorch():
+    assert OPS["abs"].partials((0.0,), 0.0, None) == (0.0,)
+    assert OPS["leaky_relu"].partials((0.0,), 0.0, 0.2) == (0.2,)
+    assert OPS["elu"].partials((0.0,), 0.0, 0.5) == (0.5,)
+    assert OPS["softplus"].forward((25.0,), 20.0) == 25.0 and OPS["softplus"].partials((25.0,), 25.0, 20.0) == (1.0,)
+    assert OPS["softplus"].forward((800.0,), None) == 800.0  # no overflow without a threshold
+    x = sn.Input("x", 0.0)
+    y = x.sqrt()
+    assert y.forward() == 0.0
+    with pytest.raises(sn.NumericalError, match="derivative of sqrt"):
+        sn.compile(y).gradients([0.0])
+    with pytest.raises(sn.NumericalError, match="sqrt"):
+        sn.Input("x", -1.0).sqrt().forward()
+
+
+@pytest.fixture
+def throwaway():
+    """A row added straight to the table, with sugar fields and nothing else."""
+    row = sn.ops.Op("cubic_throwaway", 1, lambda xs, a: xs[0] ** 3, lambda xs, y, a: (3 * xs[0] ** 2,),
+                    lambda sp_, e, a: e[0] ** 3, text=sn.ops.call("cubic_throwaway"),
+                    latex=sn.ops.call(r"\operatorname{cubic}"), doc="a**3", derivative="3 a**2",
+                    method="cubic", function="cubic_throwaway")
+    OPS[row.name] = row
+    yield row
+    del OPS[row.name]
+
+
+def test_a_throwaway_row_gets_sugar_and_a_parser_function_with_no_other_edit(throwaway):
+    x = sn.Input("x", 2.0)
+    y = x.cubic()
+    assert y.op == "cubic_throwaway" and y.forward() == 8.0
+    net = sn.compile(y + 1)
+    assert net.funcify() == "cubic_throwaway(x) + 1"
+    back = sn.parse(net.funcify(), inputs=["x"], values={"x": 2.0})
+    assert back.forward() == 9.0
+    assert sn.compile(back).gradients([2.0]) == {"x": 12.0}
+    assert "cubic" in dir(x)
+    del OPS[throwaway.name]
+    with pytest.raises(AttributeError):
+        x.cubic()
+    with pytest.raises(sn.FormulaError, match="unknown function 'cubic_throwaway'"):
+        sn.parse("cubic_throwaway(x)", inputs=["x"])
+    OPS[throwaway.name] = throwaway
+
+
+def test_a_throwaway_binary_row_claims_an_operator(throwaway):
+    row = sn.ops.Op("hypot_throwaway", 2, lambda xs, a: math.hypot(*xs),
+                    lambda xs, y, a: (xs[0] / y, xs[1] / y), lambda sp_, e, a: sp_.sqrt(e[0] ** 2 + e[1] ** 2),
+                    text=sn.ops.call("hypot_throwaway"), latex=sn.ops.call(r"\operatorname{hypot}"),
+                    operator="matmul", function="hypot_throwaway")
+    OPS[row.name] = row
+    try:
+        a, b = sn.Input("a", 3.0), sn.Input("b", 4.0)
+        assert (a @ b).forward() == 5.0 and (a @ 4.0).forward() == 5.0 and (3.0 @ b).forward() == 5.0
+        assert sn.compile(a @ b).gradients([3.0, 4.0]) == {"a": 0.6, "b": 0.8}
+    finally:
+        del OPS[row.name]
+    with pytest.raises(TypeError):
+        a @ b  # no row claims '@' any more
+
+
+# -- ops defined by a formula ---------------------------------------------------------
+
+
+@pytest.fixture
+def formula_ops():
+    names = ["swish_fx", "bump_fx", "kinked_fx"]
+    yield {
+        "swish": sn.define_op("swish_fx", 1, formula="a*sigmoid(a)", method="swish_fx"),
+        "bump": sn.define_op("bump_fx", 2, formula="a*exp(-b**2) + log(1 + a**2)/2"),
+        "kinked": sn.define_op("kinked_fx", 1, formula="relu(a - 1) + abs(a)"),
+    }
+    for name in names:
+        OPS.pop(name, None)
+
+
+def test_formula_ops_forward_partials_and_sympy_agree(formula_ops):
+    rng = random.Random(5)
+    for name, arity in (("swish_fx", 1), ("bump_fx", 2), ("kinked_fx", 1)):
+        row = OPS[name]
+        syms = sp.symbols(f"a0:{arity}", real=True)
+        expr = row.sympy(sp, tuple(syms), None)
+        for _ in range(POINTS):
+            xs = tuple(rng.choice([-1, 1]) * rng.uniform(0.2, 2.5) for _ in range(arity))
+            if name == "kinked_fx" and abs(xs[0] - 1.0) < 0.1:
+                continue
+            point = {s: _exact(v) for s, v in zip(syms, xs)}
+            y = row.forward(xs, None)
+            assert _close(y, float(expr.xreplace(point).evalf(30)), 1e-13, 1e-15)
+            for p, s in zip(row.partials(xs, y, None), syms):
+                assert _close(p, float(sp.diff(expr, s).xreplace(point).evalf(30)), 1e-12, 1e-14), (name, xs)
+    assert OPS["kinked_fx"].kink is not None and OPS["swish_fx"].kink is None
+    assert OPS["kinked_fx"].kink((1.25,), None) == pytest.approx(0.25)
+    x, w = sn.Input("x", 0.7), sn.Parameter(-0.4, name="w")
+    y = formula_ops["bump"](x.swish_fx(), w) + formula_ops["kinked"](w * x)
+    report = sn.check_gradients(y.compile(), {"x": 0.7})
+    assert report.ok, str(report)
+
+
+def test_formula_ops_reject_bad_formulas_and_mixed_definitions():
+    with pytest.raises(sn.FormulaError, match="only its operands a and numbers, not parameter 'w'"):
+        sn.define_op("bad_fx", 1, formula="w*a")
+    with pytest.raises(sn.FormulaError, match="op 'bad_fx'"):
+        sn.define_op("bad_fx", 1, formula="a +* 2")
+    with pytest.raises(sn.SymnetError, match="either formula= or forward"):
+        sn.define_op("bad_fx", 1, formula="a", forward=abs)
+    with pytest.raises(sn.SymnetError, match="callable"):
+        sn.define_op("bad_fx", 1)
+    with pytest.raises(sn.SymnetError, match="method 'value'"):
+        sn.define_op("bad_fx", 1, formula="a", method="value")
+    assert "bad_fx" not in OPS

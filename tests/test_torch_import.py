@@ -86,12 +86,12 @@ def test_saved_and_reloaded_import_keeps_everything(tmp_path):
 
 
 @pytest.mark.parametrize("model, match", [
-    (lambda: nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1)), r"module 1 \(Dropout\): unsupported module"),
+    (lambda: nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1)), r"module 1 \(Dropout\) is in training mode.*eval\(\)"),
     (lambda: nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), nn.Conv1d(1, 1, 1))), r"module 1\.1 \(Conv1d\)"),
     (lambda: nn.Sequential(nn.Linear(2, 3), nn.Linear(2, 1)), r"module 1 \(Linear\): expects 2 inputs"),
-    (lambda: nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=1)), "dim=1"),
+    (lambda: nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=0)), r"dim=1 or -1\), got dim=0"),
     (lambda: nn.Sequential(nn.ReLU(), nn.Linear(2, 1)), "pass n_inputs"),
-    (lambda: nn.Sequential(nn.Linear(2, 2), nn.LeakyReLU()), r"module 1 \(LeakyReLU\)"),
+    (lambda: nn.Sequential(nn.Linear(2, 2), nn.PReLU()), r"module 1 \(PReLU\): unsupported module"),
 ])
 def test_unsupported_modules_are_named(model, match):
     with pytest.raises(GraphError, match=match):
@@ -106,7 +106,7 @@ def test_leading_activation_with_n_inputs():
 
 
 def test_non_modules_and_non_finite_weights():
-    with pytest.raises(InputError, match="expects a torch.nn.Sequential"):
+    with pytest.raises(InputError, match="expects a torch.nn.Sequential or Module"):
         sn.from_torch("Linear(2, 1)")
     model = nn.Sequential(nn.Linear(2, 1))
     with torch.no_grad():
@@ -118,3 +118,120 @@ def test_non_modules_and_non_finite_weights():
 def test_import_symnet_does_not_import_torch():
     code = "import sys, symnet; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- what people train (issue 15): eval mode, batch-shaped softmax, more activations, fx --
+
+
+class Chain(nn.Module):
+    """A forward written as a chain of modules, functions and tensor methods."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3, 4)
+        self.drop = nn.Dropout(0.2)
+        self.fc2 = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = torch.nn.functional.leaky_relu(self.fc1(x), 0.2)
+        x = self.drop(x)
+        x = torch.nn.functional.dropout(x, p=0.3, training=self.training)
+        x = torch.tanh(x).relu()
+        return torch.nn.functional.log_softmax(self.fc2(x), dim=1)
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 3), nn.GELU(approximate="tanh"))
+
+    def forward(self, x):
+        return self.body(x).softmax(dim=-1)
+
+
+USED = {
+    "softmax-dim1": lambda: nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 3), nn.Softmax(dim=1)),
+    "logsoftmax": lambda: nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3), nn.LogSoftmax(dim=-1)),
+    "dropouts": lambda: nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5), nn.ReLU(), nn.AlphaDropout(0.1),
+                                      nn.Identity(), nn.Linear(3, 1)),
+    "leaky-elu-silu": lambda: nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.2), nn.Linear(3, 3), nn.ELU(0.7),
+                                            nn.Linear(3, 3), nn.SiLU(), nn.Linear(3, 1)),
+    "defaults": lambda: nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(), nn.Linear(3, 3), nn.ELU(), nn.Linear(3, 1)),
+    "softplus": lambda: nn.Sequential(nn.Linear(3, 4), nn.Softplus(), nn.Linear(4, 4),
+                                      nn.Softplus(beta=2.0, threshold=1.5), nn.Linear(4, 1)),
+    "gelu": lambda: nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 4), nn.GELU(approximate="tanh"),
+                                  nn.Linear(4, 2)),
+    "hardtanh": lambda: nn.Sequential(nn.Linear(3, 5), nn.Hardtanh(-0.5, 0.75), nn.Linear(5, 4), nn.ReLU6(),
+                                      nn.Linear(4, 1)),
+    "fx-chain": Chain,
+    "fx-nested": lambda: nn.Sequential(Block(), nn.Linear(3, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_models_people_train_match_pytorch_in_float64(name):
+    torch.manual_seed(11)
+    model = USED[name]().eval()
+    with torch.no_grad():  # large weights: reach the kinks, thresholds and flat parts
+        for lin in linears(model):
+            lin.weight.mul_(3.0)
+    net = sn.from_torch(model)
+    n_in = len(net.inputs)
+    for x in ([0.3, -1.2, 0.7][:n_in], [-0.9, 0.4, 1.1][:n_in], [1.3, 0.8, -0.2][:n_in]):
+        outs, _ = torch_grads(model, x)
+        got = net.predict(x)
+        got = got if isinstance(got, list) else [got]
+        assert got == pytest.approx(outs, rel=1e-12, abs=1e-12)
+        for k in range(len(outs)):
+            _, expected = torch_grads(model, x, output=k)
+            mine = net.gradients(x, output=k if net.n_outputs > 1 else None)
+            assert set(expected) <= set(mine)
+            for key, g in expected.items():
+                assert mine[key] == pytest.approx(g, rel=1e-12, abs=1e-12), (key, x)
+
+
+def test_softplus_threshold_is_pytorchs():
+    # beta*z above the threshold: PyTorch returns z itself, and its derivative is 1
+    model = nn.Sequential(nn.Linear(1, 1), nn.Softplus(beta=2.0, threshold=1.0)).eval()
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.fill_(0.0)
+    net = sn.from_torch(model)
+    for x in (0.2, 0.5001, 3.0):
+        outs, grads = torch_grads(model, [x])
+        assert net.predict([x]) == pytest.approx(outs[0], rel=1e-15)
+        assert net.gradients([x])["x1"] == pytest.approx(grads["x1"], rel=1e-15)
+    assert net.funcify() == "softplus(2*(w1_1_1*x1 + b1_1), 1)/2"
+
+
+def test_activations_keep_their_parameters_and_print_them():
+    model = nn.Sequential(nn.Linear(1, 1), nn.LeakyReLU(0.2), nn.Linear(1, 1), nn.ELU(), nn.Linear(1, 1), nn.GELU())
+    text = sn.from_torch(model).funcify()
+    assert "leaky_relu(w1_1_1*x1 + b1_1, 0.2)" in text
+    assert "elu(w2_1_1*leaky_relu" in text and "gelu(" in text
+
+
+def test_dropout_in_training_mode_is_refused_in_a_traced_module():
+    with pytest.raises(GraphError, match=r"training mode.*model\.eval\(\)"):
+        sn.from_torch(Chain())  # a fresh module is in training mode
+    sn.from_torch(Chain().eval())
+
+
+def test_a_forward_that_is_not_a_chain_is_refused_with_the_node():
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.fc(x) + x
+
+    with pytest.raises(GraphError, match=r"module 0 \(Residual\), traced node 'add'.*chain"):
+        sn.from_torch(Residual())
+
+    class Unknown(nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.hardswish(x)
+
+    with pytest.raises(GraphError, match="unsupported function 'hardswish'"):
+        sn.from_torch(Unknown(), n_inputs=2)

@@ -8,7 +8,7 @@ so the layer is ``Z = W @ A + b`` for a weight matrix gathered from the paramete
 and the activations of all its units are one elementwise op on ``Z``.
 
 Roles are only candidates: a neuron is accepted when its structure says the same
-(a sum, as its row writes it in Python, of products of a parameter and an input,
+(a sum, by its row's ``sum`` flag, of products (``product`` flag) of a parameter and an input,
 each product used nowhere else, plus a parameter bias). Anything else stays a
 scalar node, so a hand-made or unusual graph is still computed correctly.
 """
@@ -46,21 +46,12 @@ class Activation:
     nodes: tuple[int, ...]
 
 
-def _writes(op: Op | None, operands: list[str], text: str) -> bool:
-    if op is None or op.python is None:
-        return False
-    try:
-        return op.python(operands, None) == text
-    except (TypeError, ValueError, IndexError):
-        return False
-
-
 def _is_product(op: Op | None) -> bool:
-    return op is not None and op.arity in (None, 2) and _writes(op, ["a", "b"], "a * b")
+    return op is not None and op.product and op.arity in (None, 2)
 
 
 def _is_sum(op: Op | None) -> bool:
-    return op is not None and op.arity is None and _writes(op, ["a", "b", "c"], "a + b + c")
+    return op is not None and op.sum and op.arity is None
 
 
 def _neuron(program: Program, i: int, uses: list[int]) -> tuple[tuple[int, ...], tuple[int, ...], int,

@@ -293,6 +293,12 @@ class _Writer(Writer):
                 *self.reverse(self.p.parameters, seeds, "    ", sink)]
 
 
+#: A division by zero, an invalid operation or an overflow anywhere in the batch (not
+#: only in the outputs: relu(log(0)) hides a -inf) sends the batch to the engine, which
+#: raises its NumericalError naming the node or computes what it can.
+_STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "ignore"}
+
+
 def _source(program: Program) -> tuple[str, dict[str, Any]]:
     w = _Writer(program)
     fwd = w.forward_lines()
@@ -359,7 +365,7 @@ class BatchedNetwork:
         """The outputs for every sample, shape ``(n_samples, n_outputs)``."""
         Xt, P = self._inputs(X), self._params(params)
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(**_STRICT):
                 out = self.raw_forward(Xt, P, Xt.shape[1])
             if np.isfinite(out).all():
                 return out.T
@@ -380,7 +386,7 @@ class BatchedNetwork:
         else:
             seeds = np.broadcast_to(np.asarray(seeds, dtype=np.float64).reshape(n_out, -1), (n_out, B))
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(**_STRICT):
                 out, G = self.raw_gradient(Xt, P, B, seeds)
             if np.isfinite(out).all() and np.isfinite(G).all():
                 return out.T, G

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from ..program import Program
 from ..errors import ExportLimitError, InputError
-from ..ops import PREC_ATOM, PREC_MUL, PREC_NEG
+from ..ops import OPS, PREC_ATOM, PREC_MUL, PREC_NEG
 from ..analysis import intermediates, uses
 from .render import DEFAULT_MAX_CHARS, Piece, Style, render
 
@@ -259,6 +259,7 @@ def visible_width(tex: str) -> float:
     6.2
     """
     width = 0.0
+    words = _WORDS | _op_words()
     stack: list[float] = []
     weight, script = 1.0, 1.0
     for tok in _TOKEN.findall(tex):
@@ -276,7 +277,7 @@ def visible_width(tex: str) -> float:
             pass
         elif tok == r"\quad":
             width += 2.0
-        elif tok in _WORDS:
+        elif tok in words:
             width += (len(tok) - 1) * w
         elif len(tok) == 3 and tok[1] in "+-":
             width += 2.0 * w
@@ -285,7 +286,12 @@ def visible_width(tex: str) -> float:
     return round(width, 2)
 
 
-_WORDS = frozenset((r"\log", r"\exp", r"\tanh", r"\sin", r"\cos", r"\max", r"\min", r"\ln"))
+_WORDS = frozenset((r"\sin", r"\cos", r"\max", r"\min", r"\ln"))
+
+
+def _op_words() -> set[str]:
+    """The LaTeX symbols op rows mark as words (``\\log``, ``\\exp``, ``\\tanh``)."""
+    return {row.latex.symbol for row in OPS.values() if row.latex.word}
 _SILENT = frozenset((r"\left", r"\right", r"\operatorname", r"\mathit", r"\mathrm", r"\frac", r"\hat",
                      r"\bar", r"\tilde", r"\dot", r"\vec", r"\displaystyle"))
 

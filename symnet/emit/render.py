@@ -65,7 +65,7 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
     """Write one op from its already written operands, adding only needed parentheses."""
     kind = form.kind
     if kind == "call":
-        inner = ", ".join(o.text for o in operands)
+        inner = ", ".join([*(o.text for o in operands), *(() if attr is None else (format_exponent(attr),))])
         return Piece(f"{form.symbol}{style.call_open}{inner}{style.call_close}", form.prec)
     if kind == "prefix":
         return Piece(f"{form.symbol}{_paren(style, operands[0], form.operand_prec)}", form.prec)

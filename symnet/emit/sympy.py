@@ -337,7 +337,7 @@ def fold_functions(expr: Any) -> Any:
         fn = display_function(op)
         if fn is None:
             continue
-        a = sp.Wild("a")
+        a = sp.Wild("a", properties=[lambda e: not e.is_number])  # silu(0) is 0: never fold a number
         pattern = op.sympy(sp, (a,), None)
         if getattr(pattern, "func", None) is fn:
             continue  # exp, log, tanh: SymPy's function already is the named one
