@@ -97,12 +97,20 @@ def test_round_trip_keeps_names_hints_and_loss(tmp_path):
 
 
 def test_save_a_node_list_and_custom_op(tmp_path):
-    cube = sn.define_op("cube_files_test", 1, forward=lambda v: v ** 3, partials=lambda v: (3 * v * v,),
-                        sympy=lambda e: e ** 3)
+    cube = sn.define_op("cube_files_test", 1, formula="a**3")
     x = sn.Input("x")
     sn.save([cube(x), x * 2], tmp_path / "v.json")
     back = sn.load(tmp_path / "v.json")
     assert back.predict([2.0]) == [8.0, 4.0]
+
+
+def test_an_op_defined_by_callables_cannot_be_saved(tmp_path):
+    cube = sn.define_op("cube_files_callable", 1, forward=lambda v: v ** 3, partials=lambda v: (3 * v * v,),
+                        sympy=lambda e: e ** 3)
+    x = sn.Input("x")
+    with pytest.raises(sn.ModelFileError, match="formula="):
+        sn.save([cube(x), x * 2], tmp_path / "v.json")
+    assert not (tmp_path / "v.json").exists()
 
 
 def test_long_chain_round_trip(tmp_path):

@@ -21,7 +21,7 @@ any depth work (micrograd's recursive topological sort stops near depth 1000).
 >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
 >>> c = (a * b + 1).tanh()
 >>> c.backward(); round(a.grad, 6), round(b.grad, 6)
-(-0.014798, 0.009866)
+(-0.000545, 0.000363)
 """
 
 from __future__ import annotations
