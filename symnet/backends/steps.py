@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Sequence
 
-from ..emit.python import accumulate_source, load
+from ..emit.python_load import load
+from ..emit.python_train import accumulate_source
 from ..network import Network
 
 __all__ = ["Rows", "ListUpdate", "PythonSteps", "Compiled", "PairPython"]
