@@ -54,6 +54,8 @@ def random_graph(seed: int, size: int, outputs: int = 1) -> tuple[sn.Network, li
         n = row.arity if row.arity is not None else rng.randint(row.min_arity, 4)
         kids = [rng.choice(pool[-6:]) if rng.random() < 0.6 else rng.choice(pool) for _ in range(n)]
         attr = ATTRS[name](rng, n) if name in ATTRS else None
+        if name == "bce":  # a probability and a target in [0, 1]: bce refuses anything else
+            kids = [k.sigmoid() for k in kids]
         pool.append(sn.Node.apply(name, kids, attr=attr))
     roots = pool[-outputs:]
     net = sn.compile(roots[0] if outputs == 1 else sn.Output(roots))

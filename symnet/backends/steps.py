@@ -120,7 +120,8 @@ class Compiled:
         self.values = self.steps.load(self.store.values)
 
     def finish(self) -> None:
-        self.store.values = [float(v) for v in self.values]
+        flat = getattr(self.steps, "flat", None)
+        self.store.values = [float(v) for v in (self.values if flat is None else flat(self.values))]
 
     def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
         try:
