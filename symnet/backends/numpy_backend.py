@@ -326,6 +326,12 @@ def _source(program: Program) -> tuple[str, Binder, _Writer]:
     return "\n".join(lines), w.bind, w
 
 
+def _trace_source(w: _Writer) -> str:
+    """``trace(X, params)``: the forward pass returning every local (to find a bad node)."""
+    start = [f"    X = {w.np}.asarray(X, dtype=float).T", "    B = X.shape[1]", *w.unpack_params()]
+    return "\n".join(["def trace(X, params):", *start, *w.forward_lines(), "    return locals()", ""])
+
+
 def _header(program: Program, w: _Writer) -> str:
     return (f"# symnet: NumPy code in layer form for a network with {len(program.inputs)} input(s), "
             f"{len(program.parameters)} parameter(s) in {len(w.keys)} array(s), "
@@ -412,11 +418,14 @@ class BatchedNetwork:
         self.network = network
         self.program: Program = network.program
         self.source, bind, w = _source(self.program)
+        self.load_env = dict(bind.env)
         env = load(self.source, bind.env, "numpy")
         self.filename: str = env["__file__"]
         self.raw_forward: Callable[..., Any] = env["forward"]
         self.raw_forward_vjp: Callable[..., Any] = env["forward_vjp"]
         self.layout = Layout(self.program, w.keys)
+        self._writer = w
+        self._trace: Callable[..., dict[str, Any]] | None = None
 
     def layer_parameters(self, values: Any = None) -> dict[str, Any]:
         """``{"W1": (out, in) array, "b1": (out,) array, ...}``; parameters outside the
@@ -504,9 +513,35 @@ class BatchedNetwork:
         out, grads = self.vjp(X, params, seeds)
         return out, self.layout.flat(grads, len(self.program.parameters))
 
+    def _forward_failure(self, X: Any, P: dict[str, Any]) -> NumericalError | None:
+        """The first op node (in program order) whose array of values holds a non-finite
+        number: an array kernel returns NaN where the scalar kernel refuses its input."""
+        w = self._writer
+        if self._trace is None:
+            src = _trace_source(w)
+            self._trace = load(src, dict(self.load_env), "numpy-trace")["trace"]
+        with np.errstate(all="ignore"):
+            local = self._trace(X, P)
+        for i in self.program.op_indices:
+            if w.folded[i]:
+                continue
+            ref = w.values[i]
+            var, _, row = ref.partition("[")
+            if var not in local:
+                continue
+            arr = np.asarray(local[var] if not row else local[var][int(row[:-1])])
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                s = int(np.argmax(bad.reshape(-1))) if arr.ndim else 0
+                inputs = dict(zip(self.network.input_names, X[s].tolist()))
+                return NumericalError(f"node '{self.program.names[i]}' ({self.program.ops[i].name}) is "
+                                      f"{float(arr.reshape(-1)[s])!r} at sample {s} {inputs}: not a finite number")
+        return None
+
     def _failure(self, X: Any, P: dict[str, Any], G: Any) -> NumericalError:
         """The error naming the node, from the first sample where something is not finite."""
         p, net = self.program, self.network
+        for_sample = self._forward_failure(X, P)  # an array kernel's NaN where the engine computes
         values = [float(v) for v in self.layout.flat(P, len(p.parameters))]
         for s in range(X.shape[0]):
             seeds = None
@@ -520,6 +555,8 @@ class BatchedNetwork:
                 return exc
             if err is not None:
                 return err
+        if for_sample is not None:
+            return for_sample
         return NumericalError("a batch sum is not finite although every sample is (an overflow in the sum)")
 
 

@@ -31,7 +31,7 @@ import linecache
 import sys
 import textwrap
 import types
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 from ..errors import GraphError
 
@@ -106,21 +106,43 @@ def _def_source(fn: types.FunctionType) -> str | None:
 class _Module:
     """The module being written: one definition per global name."""
 
-    def __init__(self) -> None:
+    def __init__(self, bound: Sequence[tuple[str, Any]]) -> None:
         self.imports: list[str] = []
         self.blocks: list[str] = []
-        self.names: dict[str, Any] = {}
+        self.names: dict[str, Any] = dict(bound)  # the bound names are fixed: the code uses them
+        self.pending = {name for name, _ in bound}
+
+    def _same(self, name: str, obj: Any) -> bool:
+        have = self.names.get(name, _MISSING)
+        return have is obj or (isinstance(obj, _PLAIN) and type(have) is type(obj) and have == obj)
 
     def _claim(self, name: str, obj: Any) -> bool:
         """True if ``name`` must still be defined; raises if it is taken by something else."""
-        have = self.names.get(name, _MISSING)
-        if have is _MISSING:
+        if name in self.pending and self._same(name, obj):
+            self.pending.discard(name)
+            return True
+        if name not in self.names:
             self.names[name] = obj
             return True
-        if have is obj or (isinstance(obj, _PLAIN) and type(have) is type(obj) and have == obj):
+        if self._same(name, obj):
             return False
         raise GraphError(f"generated code needs two different objects named {name!r}; "
                          "rename one of the functions or use net.codegen()")
+
+    def name_for(self, dep: str, obj: Any, who: str) -> str:
+        """The global name under which ``obj`` (read as ``dep`` by some source) is defined:
+        ``dep`` itself if free (or already ``obj``), else a fresh name."""
+        if dep not in self.names or self._same(dep, obj):
+            self.define(dep, obj, who)
+            return dep
+        for name, have in self.names.items():
+            if have is obj and name not in self.pending:
+                return name
+        k = 2
+        while f"{dep}_{k}" in self.names:
+            k += 1
+        self.define(f"{dep}_{k}", obj, who)
+        return f"{dep}_{k}"
 
     def define(self, name: str, obj: Any, who: str) -> None:
         if not self._claim(name, obj):
@@ -159,47 +181,47 @@ class _Module:
         if text is None:
             raise GraphError(f"{who}: the source of {fn.__qualname__} is not available, so it cannot "
                              "stand alone; use net.codegen()")
+        params, args = [], []
         for dep in _globals_read(fn.__code__):
             if dep in fn.__globals__:
-                self.define(dep, fn.__globals__[dep], who)
+                got = self.name_for(dep, fn.__globals__[dep], who)
+                if got != dep:  # defined under another name: handed in through the factory
+                    params.append(dep)
+                    args.append(got)
             elif not hasattr(builtins, dep):
                 raise GraphError(f"{who}: {fn.__qualname__} reads the undefined name {dep!r}")
-        free = fn.__code__.co_freevars
-        if free:  # a closure: a factory takes the captured values
-            cells = [c.cell_contents for c in fn.__closure__ or ()]
-            args = []
-            for var, val in zip(free, cells):
-                if isinstance(val, _PLAIN):
-                    args.append(repr(val))
-                else:
-                    own = getattr(val, "__name__", var)
-                    dep = own if isinstance(own, str) and own.isidentifier() else f"_{name}_{var}"
-                    self.define(dep, val, who)
-                    args.append(dep)
-            inner = text if is_lambda else None
-            body = (f"    return {inner}" if is_lambda
+        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+            val = cell.cell_contents
+            params.append(var)
+            if isinstance(val, _PLAIN):
+                args.append(repr(val))
+            else:
+                own = getattr(val, "__name__", var)
+                args.append(self.name_for(own if isinstance(own, str) and own.isidentifier() else f"_{name}_{var}",
+                                          val, who))
+        if params or (not is_lambda and fn.__name__ != name):
+            # a closure, globals defined under other names, or a def bound under another
+            # name: a factory takes what the source reads and returns the function
+            body = (f"    return {text}" if is_lambda
                     else textwrap.indent(text, "    ") + f"\n    return {fn.__name__}")
-            self.blocks.append(f"def _make_{name}({', '.join(free)}):\n{body}\n\n\n"
+            self.blocks.append(f"def _make_{name}({', '.join(params)}):\n{body}\n\n\n"
                                f"{name} = _make_{name}({', '.join(args)})")
         elif is_lambda:
             self.blocks.append(f"{name} = {text}")
-        elif fn.__name__ == name:
-            self.blocks.append(text)
         else:
-            self.define(fn.__name__, fn, who)
-            self.blocks.append(f"{name} = {fn.__name__}")
+            self.blocks.append(text)
 
 
 _MISSING = object()
 
 
-def prelude(bound: Iterable[tuple[str, Any]]) -> str:
+def prelude(bound: Sequence[tuple[str, Any]]) -> str:
     """Imports and definitions that give every ``(name, object)`` in ``bound`` its value.
 
     Raises :class:`~symnet.errors.GraphError` naming the object when one cannot be
     written as standalone source.
     """
-    mod = _Module()
+    mod = _Module(bound)
     for name, obj in bound:
         who = f"op '{obj.name}'" if hasattr(obj, "forward") and hasattr(obj, "name") else f"'{name}'"
         if hasattr(obj, "forward") and hasattr(obj, "partials") and hasattr(obj, "arity"):
