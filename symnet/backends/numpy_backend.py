@@ -95,9 +95,25 @@ class _Writer(Writer):
                 key = names.claim(p.names[i])
                 self.keys[key] = ("p", i)
                 self.local[key] = self.values[i] = key
+        counts: dict[str, int] = {}
+        self.labels: dict[int, str] = {}
         for i in p.op_indices:
             if not self.values[i]:
-                self.values[i] = names.claim(p.names[i])
+                self.labels[i] = self.values[i] = names.claim(self._label(i, counts))
+
+    def label(self, i: int) -> str:
+        return self.labels.get(i) or super().label(i)
+
+    def _label(self, i: int, counts: dict[str, int]) -> str:
+        """The model's name for node ``i``: the user's, or its role's (``yhat``, ``L``);
+        a node with neither is named after its op (``sub1``), never ``t1`` beside a ``t``."""
+        p = self.p
+        name = p.names[i]
+        if p.given[i] or not (name[:1] == "t" and name[1:].isdigit()):  # compile's fallback is t1, t2 ...
+            return name
+        stem = p.ops[i].name
+        counts[stem] = counts.get(stem, 0) + 1
+        return f"{stem}{counts[stem]}"
 
     def _adopt(self, group: Any, rows: Sequence[int], stem: str, layer: int | None) -> None:
         var = self.names.claim(f"{stem}{'' if layer is None else layer}")
@@ -147,7 +163,7 @@ class _Writer(Writer):
         op, attr = self.p.ops[i], self.p.attrs[i]
         if self._usable(op, len(o), attr, True):
             return list(op.python_partials(o, y, attr, self._array_bind(op)))
-        tmp = self.names.claim(f"pd_{self.p.names[i]}")
+        tmp = self.names.claim(f"pd_{self.label(i)}")
         out.append(f"{indent}{tmp} = {self.bind(elementwise_partials)}({self.row(i)}.partials, {self.attr(i)}, "
                    f"{y}, {', '.join(o)})")
         return [f"{tmp}[{k}]" for k in range(len(o))]
@@ -291,7 +307,7 @@ class _Writer(Writer):
             if i not in pkey or not ts:
                 return
             if len(ts) > CHUNK:
-                tmp = self.names.claim(f"d_{self.p.names[i]}")
+                tmp = self.names.claim(f"d_{self.label(i)}")
                 out.extend(sum_lines(tmp, ts, "    "))
                 ts = [tmp]
             g = self.names.claim(f"d{pkey[i]}")

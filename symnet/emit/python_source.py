@@ -232,7 +232,11 @@ class Writer:
         a = self.p.attrs[i]
         if a is None or isinstance(a, (bool, int)) or (isinstance(a, float) and math.isfinite(a)):
             return literal(a) if isinstance(a, float) else repr(a)
-        return self.bind(a, f"attr_{self.p.names[i]}")  # never written as text
+        return self.bind(a, f"attr_{self.label(i)}")  # never written as text
+
+    def label(self, i: int) -> str:
+        """The stem of the names the code gives node ``i`` (its value, adjoint, partials)."""
+        return self.p.names[i] or f"node{i}"
 
     def row(self, i: int) -> str:
         """The name of node ``i``'s op row in the generated code."""
@@ -267,7 +271,7 @@ class Writer:
             ps = op.python_partials(o, y, self.p.attrs[i], self.bind)
             if len(ps) == len(o) and sum(map(len, ps)) <= PARTIAL_CHARS_PER_OPERAND * len(o) + 64:
                 return list(ps)
-        tmp = self.names.claim(f"pd_{self.p.names[i]}")
+        tmp = self.names.claim(f"pd_{self.label(i)}")
         out.append(f"{indent}{tmp} = {self.row(i)}.partials(({', '.join(o)},), {y}, {self.attr(i)})")
         return [f"{tmp}[{k}]" for k in range(len(o))]
 
@@ -293,7 +297,7 @@ class Writer:
         """The adjoint of node ``i`` from its terms: an atom as is, else a new variable."""
         if len(ts) == 1 and is_atom(ts[0]):
             return ts[0]
-        g = self.names.claim(f"d_{self.p.names[i]}")
+        g = self.names.claim(f"d_{self.label(i)}")
         out.extend(sum_lines(g, ts, indent))
         return g
 
