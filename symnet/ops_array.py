@@ -14,7 +14,7 @@ NumPy; the kernels are self-contained, so generated standalone modules carry the
 source as it is.
 
 >>> import numpy as np
->>> relu(np.array([-1.0, 0.0, 2.0])).tolist(), relu_grad(np.array([-1.0, 0.0, 2.0])).tolist()
+>>> relu(np.array([-1.0, 0.0, 2.0])).tolist(), (relu_grad(np.array([-1.0, 0.0, 2.0])) * 1.0).tolist()
 ([0.0, 0.0, 2.0], [0.0, 0.0, 1.0])
 """
 
@@ -56,12 +56,14 @@ def relu(x: Any) -> Any:
 
 
 def relu_grad(x: Any) -> Any:
-    import numpy as np
-    return np.greater(x, 0.0).astype(np.float64)
+    """A mask: True (1) where ``x > 0``; it multiplies as 0/1."""
+    return x > 0.0
 
 
 def power(x: Any, p: float) -> Any:
     import numpy as np
+    if p == 2.0:
+        return x * x  # the same float as pow(x, 2)
     return np.power(x, p)
 
 
@@ -71,6 +73,8 @@ def power_grad(x: Any, p: float) -> Any:
         return np.zeros_like(x, dtype=np.float64)
     if p == 1.0:
         return np.ones_like(x, dtype=np.float64)
+    if p == 2.0:
+        return 2.0 * x  # the same float as 2 * pow(x, 1)
     return p * np.power(x, p - 1.0)
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from ..program import Program
 from ..emit.python_kernels import prelude
 from ..emit.python_load import load, locate
-from ..emit.python_source import CHUNK, MAX_TEMPLATE_ARITY, Binder, Namespace, Writer, is_atom, literal
+from ..emit.python_source import CHUNK, MAX_TEMPLATE_ARITY, Binder, Namespace, Writer, is_atom, literal, paren
 from ..emit.python_source import reserved_names, sum_expr, sum_lines, term
 from ..errors import InputError, NumericalError
 from ..ops import Op
@@ -244,6 +244,8 @@ class _Writer(Writer):
             for r, ts in enumerate(row_terms):
                 if ts:
                     out.append(f"    {d}[{r}] += {sum_expr(ts)}")
+        elif len(row_terms) == 1:  # an adjoint depends on a seed: always an array of B values
+            out.append(f"    {d} = {paren(sum_expr(row_terms[0]))}[None, :]")
         else:
             cells = ', '.join(sum_expr(ts) if ts else '0.0' for ts in row_terms)
             out.append(f"    {d} = {self.bind(stack_rows)}(({cells},), B)")
