@@ -82,23 +82,40 @@ class NumpySteps:
                 G = g if G is None else {k: G[k] + g[k] for k in G}
         return total, G
 
+    def _buffer(self) -> tuple[Any, dict[str, Any]]:
+        """One flat array and the dict of its views, shaped as the generated code takes them."""
+        shapes = [(k, np.shape(ix)) for k, ix in self.layout.index.items()]
+        flat = np.empty(sum(int(np.prod(shape)) for _, shape in shapes))
+        views, start = {}, 0
+        for key, shape in shapes:
+            size = int(np.prod(shape))
+            views[key] = flat[start:start + size].reshape(shape)
+            start += size
+        return flat, views
+
     def load(self, values: Sequence[float]) -> dict[str, Any]:
-        """The parameter values as the dict of arrays the steps work on."""
-        return self.layout.arrays(values)
+        """The parameter values as the dict of arrays the steps work on (views of one of
+        two flat buffers, so that a step checks all new values with one ``isfinite``)."""
+        if not hasattr(self, "_buffers"):
+            self._buffers = [self._buffer(), self._buffer()]
+        flat, views = self._buffers[0]
+        for key, arr in self.layout.arrays(values).items():
+            views[key][...] = arr
+        return views
 
     def flat(self, values: dict[str, Any]) -> list[float]:
         """The values back in the model's parameter order."""
         return [float(v) for v in self.layout.flat(values, self.n_params)]
 
-    @staticmethod
-    def update(values: dict[str, Any], grads: dict[str, Any], lr: float, n: int) -> dict[str, Any] | None:
+    def update(self, values: dict[str, Any], grads: dict[str, Any], lr: float, n: int) -> dict[str, Any] | None:
         """``values - lr * (grads / n)`` per array (as :func:`symnet.train.sgd_step`
-        computes it), or None if any new value is not finite."""
-        new = {}
+        computes it) in the other buffer, or None if any new value is not finite."""
+        flat, views = self._buffers[1] if self._buffers[0][1] is values else self._buffers[0]
         with np.errstate(all="ignore"):
             for k, v in values.items():
-                a = v - lr * (grads[k] / n)
-                if not np.isfinite(a).all():
-                    return None
-                new[k] = a
-        return new
+                t = grads[k] / n
+                t *= lr
+                np.subtract(v, t, out=views[k])
+            if not np.isfinite(flat).all():
+                return None
+        return views
