@@ -434,7 +434,7 @@ def to_python(program: Program) -> str:
     from .python_kernels import prelude
 
     source, bind = build(program)
-    return f"{header(program, 'standalone code')}{prelude(bind.bound)}\n\n\n{source}"
+    return f"{header(program)}{prelude(bind.bound)}\n\n\n{source}"
 
 
 _COUNTED = (ast.BinOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call, ast.Subscript, ast.AugAssign)
