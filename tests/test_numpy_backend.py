@@ -256,3 +256,35 @@ def test_training_runs_the_to_numpy_code():
     loss, grads = trainer.steps(list(range(8)), trainer.steps.load([p.value for p in loss_net.parameters]))
     assert all(np.array_equal(grads[k], want[k]) for k in want)
     assert loss_graph(model, "mse") is not None
+
+
+@settings(deadline=None, derandomize=True, max_examples=40)
+@given(st.sampled_from(["div", "log", "exp", "mul", "pow", "bce"]),
+       st.lists(st.floats(-1e308, 1e308), min_size=1, max_size=4))
+def test_batched_results_are_finite_or_numerical_errors(op, xs):
+    x, w = sn.Input("x"), sn.Parameter(1.0, name="w")
+    root = {"div": lambda: w / x, "log": lambda: (w * x).log(), "exp": lambda: (w * x).exp(),
+            "mul": lambda: w * x * 1e300, "pow": lambda: (w * x) ** -2, "bce": lambda: sn.bce(w * x, 1.0)}[op]()
+    try:
+        out, G = batched(sn.compile(root)).gradient([[v] for v in xs])
+    except sn.NumericalError:
+        return
+    assert np.isfinite(out).all() and np.isfinite(G).all()
+
+
+def test_bce_domain_agrees_between_engines():
+    p = sn.Input("p")
+    net = sn.compile(sn.bce(p, 1.0))
+    for value in (1.5, -0.5):
+        engine_refuses = python_refuses = False
+        try:
+            net.gradients([value])
+        except sn.NumericalError:
+            engine_refuses = True
+        try:
+            net.codegen().gradient([value])
+        except sn.NumericalError:
+            python_refuses = True
+        assert python_refuses == engine_refuses
+        with pytest.raises(sn.NumericalError, match="bce"):
+            batched(net).gradient([[value]])
