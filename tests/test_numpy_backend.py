@@ -216,7 +216,8 @@ def test_to_numpy_length_does_not_grow_with_width():
 def test_to_numpy_names_come_from_the_model():
     sn.seed(0)
     src = sn.compile(sn.MLP(2, [4, 4, 1], activation="tanh")).to_numpy()
-    for line in ("    z1 = np.dot(W1, X)", "    h1 = tanh(z1)", "    dW1 = np.dot(dz1, X.T)", "    db2 = dz2.sum(axis=1)"):
+    for line in ("    z1 = np.dot(W1, X)", "    h1 = tanh(z1)", "    dW1 = np.dot(dz1, X.T)",
+                 "    db2 = dz2.sum(axis=1)"):
         assert line in src, line
     assert "symnet" not in src.replace("# symnet:", "")
 

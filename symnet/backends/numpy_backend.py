@@ -80,7 +80,7 @@ class _Writer(Writer):
                 self.values[i] = f"X[{in_pos[i]}]"
         for block in self.blocks:
             layer = "" if block.layer is None else block.layer
-            for kind, grid in (("W", block.weights), ("b", block.biases)):
+            for kind in ("W", "b"):
                 key = names.claim(f"{kind}{layer}")
                 self.keys[key] = (kind, block)
                 self.local[key] = key
@@ -89,7 +89,8 @@ class _Writer(Writer):
                 self.folded[q] = 1
         for act in self.acts:
             self._adopt(act, act.nodes, "h", act.block.layer)
-        in_block = {w for b in self.blocks for row in b.weights for w in row} | {c for b in self.blocks for c in b.biases}
+        in_block = {w for b in self.blocks for row in b.weights for w in row}
+        in_block.update(c for b in self.blocks for c in b.biases)
         for i in p.parameters:
             if i not in in_block:
                 key = names.claim(p.names[i])

@@ -14,7 +14,6 @@ as it is.
 from __future__ import annotations
 
 import linecache
-import math
 import numbers
 from typing import Any, Callable, Sequence
 
