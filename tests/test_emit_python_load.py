@@ -85,3 +85,18 @@ def test_only_finite_results_or_numerical_errors(op, value):
     except sn.NumericalError:
         return
     assert all(math.isfinite(v) for v in (*outs, *grads))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_user_partial_returning_non_finite_names_the_node(bad):
+    op = sn.define_op(f"bad_partial_{'nan' if bad != bad else 'inf'}_load_test", 1, forward=lambda v: 2.0 * v,
+                      partials=lambda v: (bad,), sympy=lambda v: 2 * v)
+    x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    net = sn.compile(op(w * x, name="scaled") + w)
+    with pytest.raises(sn.NumericalError, match="scaled"):
+        net.codegen().gradient([1.0])
+    np = pytest.importorskip("numpy")
+    from symnet.backends.numpy_backend import batched
+
+    with pytest.raises(sn.NumericalError, match="scaled"):
+        batched(net).gradient(np.array([[1.0], [2.0]]))
