@@ -8,6 +8,7 @@ array.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -85,10 +86,10 @@ class NumpySteps:
     def _buffer(self) -> tuple[Any, dict[str, Any]]:
         """One flat array and the dict of its views, shaped as the generated code takes them."""
         shapes = [(k, np.shape(ix)) for k, ix in self.layout.index.items()]
-        flat = np.empty(sum(int(np.prod(shape)) for _, shape in shapes))
+        flat = np.empty(sum(math.prod(shape) for _, shape in shapes))
         views, start = {}, 0
         for key, shape in shapes:
-            size = int(np.prod(shape))
+            size = math.prod(shape)
             views[key] = flat[start:start + size].reshape(shape)
             start += size
         return flat, views
