@@ -289,3 +289,28 @@ def test_bce_domain_agrees_between_engines():
         assert python_refuses == engine_refuses
         with pytest.raises(sn.NumericalError, match="bce"):
             batched(net).gradient([[value]])
+
+
+@settings(deadline=None, derandomize=True, max_examples=30)
+@given(st.integers(0, 10**9), st.integers(1, 25))
+def test_standalone_modules_of_random_graphs_equal_the_in_process_code(seed, size):
+    net, xs = random_graph(seed, size)
+    env: dict = {}
+    exec(net.to_numpy(), env)
+    X = np.array([xs, [v * 1.1 for v in xs]])
+    params = net.layer_parameters()
+    with np.errstate(all="ignore"):
+        got = env["forward_vjp"](X, params, np.ones((2, 1)))
+        want = batched(net).raw_forward_vjp(X, params, np.ones((2, 1)))
+    assert np.array_equal(got[0], want[0], equal_nan=True)
+    assert all(np.array_equal(got[1][k], want[1][k], equal_nan=True) for k in want[1])
+    env = {}
+    exec(net.to_python(), env)
+    ps = [p for p in net.parameter_values]
+    try:
+        want_py = net.codegen().raw_gradient(xs, ps, (1.0,))
+    except (ArithmeticError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            env["gradient"](xs, ps)
+        return
+    assert env["gradient"](xs, ps) == want_py or not all(map(math.isfinite, want_py[1]))
