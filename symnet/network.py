@@ -279,26 +279,59 @@ class Network:
     # -- generated Python (symnet.emit.python) ---------------------------------
 
     def to_python(self) -> str:
-        """Straight-line source of ``forward`` and ``gradient`` for this network.
+        """A standalone module (no symnet import) with straight-line ``forward(inputs, params)``
+        and ``gradient(inputs, params, seeds=(1.0,))``; see :func:`symnet.emit.python_source.to_python`.
 
         >>> import symnet as sn
         >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
         >>> "    t1 = w * x" in sn.compile(w * x + 1).to_python()
         True
         """
-        from .emit.python import to_python
+        from .emit.python_source import to_python
 
         return to_python(self.program)
 
+    def to_numpy(self) -> str:
+        """A standalone NumPy module in layer form: ``forward(X, params)`` (X of shape
+        (n, n_inputs) gives (n, n_outputs)) and ``vjp(X, params, G)`` (the gradient of
+        ``sum(G * forward(X, params))`` for each array of :meth:`layer_parameters`).
+        See :func:`symnet.backends.numpy_backend.to_numpy`.
+
+        >>> import symnet as sn
+        >>> sn.seed(0)
+        >>> net = sn.compile(sn.MLP(2, [4, 1]))
+        >>> "    z1 = np.dot(W1, X)" in net.to_numpy()
+        True
+        """
+        from .backends.numpy_backend import to_numpy
+
+        return to_numpy(self.program)
+
+    def layer_parameters(self) -> dict[str, Any]:
+        """The parameter values as NumPy arrays in layer form: ``{"W1": (out, in) array,
+        "b1": (out,) array, ...}`` with ``W1[j, i]`` the parameter ``w1_{j+1}_{i+1}`` and
+        ``b1[j]`` the parameter ``b1_{j+1}``; parameters outside the layers Linear, Dense
+        and MLP built appear under their own names (0-d arrays).
+
+        >>> import symnet as sn
+        >>> sn.seed(0)
+        >>> net = sn.compile(sn.MLP(2, [3, 1]))
+        >>> {k: v.shape for k, v in net.layer_parameters().items()}
+        {'W1': (3, 2), 'b1': (3,), 'W2': (1, 3), 'b2': (1,)}
+        """
+        from .backends.numpy_backend import layer_parameters
+
+        return layer_parameters(self)
+
     def codegen(self) -> Any:
-        """The generated functions, compiled once (see :class:`symnet.emit.python.CompiledPython`).
+        """The generated functions, compiled once (see :class:`symnet.emit.python_load.CompiledPython`).
 
         >>> import symnet as sn
         >>> x, w = sn.Input("x"), sn.Parameter(2.0, name="w")
         >>> sn.compile(w * x).codegen().gradient([3.0])
         ((6.0,), (3.0, 2.0))
         """
-        from .emit.python import codegen
+        from .emit.python_load import codegen
 
         return codegen(self)
 
@@ -310,7 +343,7 @@ class Network:
         >>> sn.compile(w * x).op_counts()
         {'forward': 1, 'gradient': 3}
         """
-        from .emit.python import op_counts
+        from .emit.python_source import op_counts
 
         return op_counts(self.program)
 

@@ -11,8 +11,14 @@ and name no op themselves. A row holds
   functions only (``exp``, ``log``, ``tanh``, ``Piecewise`` ...), so that SymPy can
   differentiate it without knowing any of symnet's derivative rules;
 * ``text``, ``latex`` -- how the op is written (a :class:`Form`);
-* ``python``, ``python_partials`` -- the op and its partials as Python source over
-  operand names, for generated straight-line code (``None``: call ``forward``);
+* ``python(operands, attr, bind)``, ``python_partials(operands, y, attr, bind)`` -- the
+  op and its partials as Python source over operand names, for generated
+  straight-line code (``None``: call ``forward`` / ``partials``); a kernel the source
+  calls is written ``bind(function)``, which binds that function object into the
+  generated code and returns the name it has there (no name table);
+* ``array`` -- optional NumPy versions of the kernels the Python forms bind
+  (``{scalar kernel: array kernel}``, see :mod:`symnet.ops_array`): the NumPy
+  backend writes the same source with these bound instead;
 * ``kink(xs, attr)`` -- for ops with a non-differentiable point, the signed distance
   of the input from it (ReLU: its input), else ``None``;
 * ``method``, ``operator``, ``function`` -- the sugar the row gets, generated from
@@ -55,6 +61,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from . import ops_array
 from .errors import ArityError, GraphError, UnknownOpError
 
 __all__ = [
@@ -153,10 +160,12 @@ class Op:
     doc: str = ""
     derivative: str = ""
     min_arity: int = 1
-    python: Callable[[Sequence[str], Any], str] | None = None
-    python_partials: Callable[[Sequence[str], str, Any], tuple[str, ...]] | None = None
+    python: Callable[[Sequence[str], Any, Callable[[Callable[..., Any]], str]], str] | None = None
+    python_partials: Callable[[Sequence[str], str, Any, Callable[[Callable[..., Any]], str]],
+                              tuple[str, ...]] | None = None
     kink: Callable[[tuple[float, ...], Any], float] | None = None
     builtin: bool = field(default=True, compare=False)
+    array: Mapping[Callable[..., Any], Callable[..., Any]] | None = field(default=None, compare=False)
     method: str | None = None
     operator: str | None = None
     function: str | None = None
@@ -486,83 +495,87 @@ OPS: OpTable = OpTable(
        lambda sp, e, a: sp.Add(*e, evaluate=False) if len(e) > 1 else e[0],
        text=infix(" + ", PREC_ADD), latex=infix(" + ", PREC_ADD),
        doc="n-ary sum", derivative="d/dx_i = 1", min_arity=1,
-       python=lambda o, a: " + ".join(o), python_partials=lambda o, y, a: ("1.0",) * len(o),
+       python=lambda o, a, k: " + ".join(o), python_partials=lambda o, y, a, k: ("1.0",) * len(o),
        operator="add", sum=True),
     Op("mul", None, lambda xs, a: mul(*xs), lambda xs, y, a: mul_partials(xs),
        lambda sp, e, a: sp.Mul(*e, evaluate=False) if len(e) > 1 else e[0],
        text=infix("*", PREC_MUL), latex=infix("{times}", PREC_MUL),
        doc="n-ary product", derivative="d/dx_i = product of the other factors", min_arity=1,
-       python=lambda o, a: " * ".join(o),
-       python_partials=lambda o, y, a: tuple(" * ".join(o[:i] + o[i + 1:]) or "1.0" for i in range(len(o))),
+       python=lambda o, a, k: " * ".join(o),
+       python_partials=lambda o, y, a, k: tuple(" * ".join(o[:i] + o[i + 1:]) or "1.0" for i in range(len(o))),
        operator="mul", product=True),
     Op("sub", 2, lambda xs, a: xs[0] - xs[1], lambda xs, y, a: (1.0, -1.0),
        lambda sp, e, a: e[0] - e[1],
        text=infix(" - ", PREC_ADD, right=PREC_ADD + 1), latex=infix(" - ", PREC_ADD, right=PREC_ADD + 1),
        doc="a - b", derivative="d/da = 1, d/db = -1",
-       python=lambda o, a: f"{o[0]} - {o[1]}", python_partials=lambda o, y, a: ("1.0", "-1.0"),
+       python=lambda o, a, k: f"{o[0]} - {o[1]}", python_partials=lambda o, y, a, k: ("1.0", "-1.0"),
        operator="sub"),
     Op("neg", 1, lambda xs, a: -xs[0], lambda xs, y, a: (-1.0,),
        lambda sp, e, a: -e[0],
        text=Form("prefix", "-", PREC_NEG, PREC_POW + 1), latex=Form("prefix", "-", PREC_NEG, PREC_POW + 1),
        doc="-a", derivative="-1",
-       python=lambda o, a: f"-{o[0]}", python_partials=lambda o, y, a: ("-1.0",), operator="neg"),
+       python=lambda o, a, k: f"-{o[0]}", python_partials=lambda o, y, a, k: ("-1.0",), operator="neg"),
     Op("div", 2, lambda xs, a: div(xs[0], xs[1]), lambda xs, y, a: (1.0 / xs[1], -y / xs[1]),
        lambda sp, e, a: e[0] / e[1],
        text=infix("/", PREC_MUL, right=PREC_MUL + 1),
        latex=template(lambda o, a: rf"\frac{{{o[0]}}}{{{o[1]}}}", PREC_CALL),
        doc="a / b", derivative="d/da = 1/b, d/db = -a/b**2",
-       python=lambda o, a: f"{o[0]} / {o[1]}", python_partials=lambda o, y, a: (f"1.0 / {o[1]}", f"-{y} / {o[1]}"),
-       operator="truediv"),
+       python=lambda o, a, k: f"{o[0]} / {o[1]}",
+       python_partials=lambda o, y, a, k: (f"1.0 / {o[1]}", f"-{y} / {o[1]}"), operator="truediv"),
     Op("pow", 1, lambda xs, p: power(xs[0], p), lambda xs, y, p: (power_grad(xs[0], p),),
        lambda sp, e, p: sp.Pow(e[0], _sympy_number(sp, p), evaluate=False),
        text=Form("power", "**", PREC_POW, PREC_POW + 1),
        latex=Form("power", "^", PREC_POW, PREC_POW + 1),
        doc="a ** p for a number p", derivative="p * a**(p - 1)",
-       python=lambda o, p: f"power({o[0]}, {float(p)!r})",
-       python_partials=lambda o, y, p: (f"power_grad({o[0]}, {float(p)!r})",),
-       operator="pow", param="exponent"),
+       python=lambda o, p, k: f"{k(power)}({o[0]}, {float(p)!r})",
+       python_partials=lambda o, y, p, k: (f"{k(power_grad)}({o[0]}, {float(p)!r})",),
+       array={power: ops_array.power, power_grad: ops_array.power_grad}, operator="pow", param="exponent"),
     Op("exp", 1, lambda xs, a: math.exp(xs[0]), lambda xs, y, a: (y,),
        lambda sp, e, a: sp.exp(e[0]),
        text=call("exp"), latex=call(r"\exp", word=True), doc="e ** a", derivative="exp(a)",
-       python=lambda o, a: f"exp({o[0]})", python_partials=lambda o, y, a: (y,),
-       method="exp", function="exp"),
+       python=lambda o, a, k: f"{k(math.exp)}({o[0]})", python_partials=lambda o, y, a, k: (y,),
+       array={math.exp: ops_array.exp}, method="exp", function="exp"),
     Op("log", 1, lambda xs, a: log(xs[0]), lambda xs, y, a: (1.0 / xs[0],),
        lambda sp, e, a: sp.log(e[0]),
        text=call("log"), latex=call(r"\log", word=True), doc="natural logarithm", derivative="1/a",
-       python=lambda o, a: f"log({o[0]})", python_partials=lambda o, y, a: (f"1.0 / {o[0]}",),
-       method="log", function="log"),
+       python=lambda o, a, k: f"{k(log)}({o[0]})", python_partials=lambda o, y, a, k: (f"1.0 / {o[0]}",),
+       array={log: ops_array.log}, method="log", function="log"),
     Op("relu", 1, lambda xs, a: relu(xs[0]), lambda xs, y, a: (relu_grad(xs[0]),),
        lambda sp, e, a: sp.Piecewise((e[0], e[0] > 0), (0, True)),
        text=call("relu"), latex=call(r"\operatorname{ReLU}"),
        doc="max(0, a)", derivative="1 if a > 0 else 0 (0 at a = 0)",
-       python=lambda o, a: f"relu({o[0]})", python_partials=lambda o, y, a: (f"relu_grad({o[0]})",),
-       kink=lambda xs, a: xs[0], method="relu", function="relu", torch="ReLU", max_with_zero=True,
-       activation=True),
+       python=lambda o, a, k: f"{k(relu)}({o[0]})", python_partials=lambda o, y, a, k: (f"{k(relu_grad)}({o[0]})",),
+       kink=lambda xs, a: xs[0], array={relu: ops_array.relu, relu_grad: ops_array.relu_grad},
+       method="relu", function="relu", torch="ReLU", max_with_zero=True, activation=True),
     Op("sigmoid", 1, lambda xs, a: sigmoid(xs[0]), lambda xs, y, a: (y * (1.0 - y),),
        lambda sp, e, a: 1 / (1 + sp.exp(-e[0])),
        text=call("sigmoid"), latex=call(r"\sigma"),
        doc="1 / (1 + exp(-a))", derivative="sigmoid(a) * (1 - sigmoid(a))",
-       python=lambda o, a: f"sigmoid({o[0]})", python_partials=lambda o, y, a: (f"{y} * (1.0 - {y})",),
-       method="sigmoid", function="sigmoid", torch="Sigmoid", activation=True),
+       python=lambda o, a, k: f"{k(sigmoid)}({o[0]})", python_partials=lambda o, y, a, k: (f"{y} * (1.0 - {y})",),
+       array={sigmoid: ops_array.sigmoid}, method="sigmoid", function="sigmoid", torch="Sigmoid", activation=True),
     Op("tanh", 1, lambda xs, a: math.tanh(xs[0]), lambda xs, y, a: (1.0 - y * y,),
        lambda sp, e, a: sp.tanh(e[0]),
        text=call("tanh"), latex=call(r"\tanh", word=True), doc="hyperbolic tangent", derivative="1 - tanh(a)**2",
-       python=lambda o, a: f"tanh({o[0]})", python_partials=lambda o, y, a: (f"1.0 - {y} * {y}",),
-       method="tanh", function="tanh", torch="Tanh", activation=True),
+       python=lambda o, a, k: f"{k(math.tanh)}({o[0]})", python_partials=lambda o, y, a, k: (f"1.0 - {y} * {y}",),
+       array={math.tanh: ops_array.tanh}, method="tanh", function="tanh", torch="Tanh", activation=True),
     Op("softmax", None, lambda xs, k: softmax(xs, k), lambda xs, y, k: softmax_partials(xs, k),
        lambda sp, e, k: sp.exp(e[k]) / sp.Add(*[sp.exp(z) for z in e]),
        text=template(_softmax_text, PREC_MUL), latex=template(_softmax_latex, PREC_CALL),
        doc="k-th softmax output exp(z_k) / sum_j exp(z_j) (shifted by the max)",
        derivative="p_k * (delta_kj - p_j)",
-       python=lambda o, k: f"softmax(({', '.join(o)},), {k})",
-       python_partials=None, log_op="log_softmax", layerwise=True, torch="Softmax"),
+       python=lambda o, c, k: f"{k(softmax)}(({', '.join(o)},), {c})",
+       python_partials=lambda o, y, c, k: tuple(
+           f"{y} * ({'1.0' if j == c else '0.0'} - {k(softmax)}(({', '.join(o)},), {j}))" for j in range(len(o))),
+       array={softmax: ops_array.softmax}, log_op="log_softmax", layerwise=True, torch="Softmax"),
     Op("log_softmax", None, lambda xs, k: log_softmax(xs, k), lambda xs, y, k: log_softmax_partials(xs, k),
        lambda sp, e, k: e[k] - sp.log(sp.Add(*[sp.exp(z) for z in e])),
        text=template(_log_softmax_text, PREC_ADD, PREC_ADD),
        latex=template(_log_softmax_latex, PREC_ADD, PREC_ADD),
        doc="log of the k-th softmax output (stable)", derivative="delta_kj - p_j",
-       python=lambda o, k: f"log_softmax(({', '.join(o)},), {k})",
-       python_partials=None, layerwise=True, torch="LogSoftmax"),
+       python=lambda o, c, k: f"{k(log_softmax)}(({', '.join(o)},), {c})",
+       python_partials=lambda o, y, c, k: tuple(
+           f"{'1.0' if j == c else '0.0'} - {k(softmax)}(({', '.join(o)},), {j})" for j in range(len(o))),
+       array={log_softmax: ops_array.log_softmax, softmax: ops_array.softmax}, layerwise=True, torch="LogSoftmax"),
     Op("leaky_relu", 1, lambda xs, a: leaky_relu(xs[0], _param(a, 0.01)),
        lambda xs, y, a: (leaky_relu_grad(xs[0], _param(a, 0.01)),),
        lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_number(sp, _param(a, 0.01)) * e[0]),
@@ -617,17 +630,8 @@ OPS: OpTable = OpTable(
        text=template(_bce_text, PREC_NEG, PREC_MUL + 1), latex=template(_bce_latex, PREC_NEG, PREC_CALL),
        doc="binary cross-entropy of a probability p against a target t (logs clamped at -100)",
        derivative="d/dp = (p - t) / (p (1 - p))",
-       python=lambda o, a: f"bce({o[0]}, {o[1]})", python_partials=None),
+       python=lambda o, a, k: f"{k(bce)}({o[0]}, {o[1]})", python_partials=None, array={bce: ops_array.bce}),
 )
-
-#: The scalar kernels generated Python code calls by name.
-RUNTIME: Mapping[str, Callable[..., Any]] = {
-    "exp": math.exp, "log": log, "tanh": math.tanh, "sigmoid": sigmoid, "relu": relu,
-    "relu_grad": relu_grad, "power": power, "power_grad": power_grad, "softmax": softmax,
-    "softmax_partials": softmax_partials, "log_softmax": log_softmax,
-    "log_softmax_partials": log_softmax_partials, "bce": bce, "bce_partials": bce_partials,
-}
-
 
 def get_op(name: str, where: str = "") -> Op:
     """The row for ``name``; :class:`UnknownOpError` (naming ``where``) if there is none."""

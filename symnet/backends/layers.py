@@ -8,9 +8,9 @@ so the layer is ``Z = W @ A + b`` for a weight matrix gathered from the paramete
 and the activations of all its units are one elementwise op on ``Z``.
 
 Roles are only candidates: a neuron is accepted when its structure says the same
-(a sum, by its row's ``sum`` flag, of products (``product`` flag) of a parameter and an input,
-each product used nowhere else, plus a parameter bias). Anything else stays a
-scalar node, so a hand-made or unusual graph is still computed correctly.
+(a row flagged ``sum`` over rows flagged ``product`` of a parameter and an input,
+each product, weight and bias used nowhere else). Anything else stays a scalar
+node, so a hand-made or unusual graph is still computed correctly.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ class Activation:
 
 
 def _is_product(op: Op | None) -> bool:
-    return op is not None and op.product and op.arity in (None, 2)
+    return op is not None and op.product
 
 
 def _is_sum(op: Op | None) -> bool:
-    return op is not None and op.sum and op.arity is None
+    return op is not None and op.sum
 
 
 def _neuron(program: Program, i: int, uses: list[int]) -> tuple[tuple[int, ...], tuple[int, ...], int,
@@ -59,14 +59,14 @@ def _neuron(program: Program, i: int, uses: list[int]) -> tuple[tuple[int, ...],
     """``(inputs, weights, bias, products)`` if node ``i`` is a neuron's sum, else None."""
     kinds, ops, args = program.kinds, program.ops, program.args
     kids = args[i]
-    if not _is_sum(ops[i]) or len(kids) < 2 or kinds[kids[-1]] != "parameter":
+    if not _is_sum(ops[i]) or len(kids) < 2 or kinds[kids[-1]] != "parameter" or uses[kids[-1]] != 1:
         return None
     inputs, weights = [], []
     for p in kids[:-1]:
         origin = program.origins[p]
         if origin is None or origin.role != "product" or uses[p] != 1 or not _is_product(ops[p]):
             return None
-        if len(args[p]) != 2 or kinds[args[p][0]] != "parameter":
+        if len(args[p]) != 2 or kinds[args[p][0]] != "parameter" or uses[args[p][0]] != 1:
             return None
         weights.append(args[p][0])
         inputs.append(args[p][1])
