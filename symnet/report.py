@@ -34,6 +34,9 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \setlength{\parskip}{4pt}
 """
 
+#: Added to the preamble when the report draws a loss curve (``steps=``).
+PGFPLOTS = "\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n"
+
 #: Visible characters of one display line (11pt, 17 cm).
 WIDTH = 78
 #: Draw every elementary op up to this many nodes; above, neurons only.
@@ -57,13 +60,14 @@ def _escape_text(text: str) -> str:
 def latex_report(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
                  lr: float | None = None, exercise: bool = False, key: bool = False,
                  blank: Iterable[str] | None = None, title: str | None = None, digits: int = 4,
-                 times: str = "") -> str:
+                 times: str = "", steps: int | None = None, form: str = "scalar") -> str:
     """A complete ``.tex`` document for ``network`` at input ``values`` (with ``target``
     and ``loss`` put on top when given): the equations, a TikZ drawing of the graph with
     values and gradients, the loss, every gradient in closed form and a worked example
     (one SGD step with ``lr``). ``exercise=True`` blanks the ``blank`` steps (default:
     the backward pass and the update) for a student sheet; ``key=True`` gives its
-    answer key.
+    answer key. ``steps=k`` (with ``lr``) adds a table of k SGD updates and a pgfplots
+    curve of the loss; ``form="matrix"`` writes the worked example with matrices.
 
     >>> import symnet as sn
     >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
@@ -73,7 +77,7 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     """
     net, feed = with_loss(network, values, target, loss)
     program = net.program
-    ex = worked_example(network, values, target, loss, lr=lr, digits=digits)
+    ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form)
     vals = net.forward_values(feed)
     out = program.outputs[0] if len(program.outputs) == 1 else None
     if exercise and blank is None:
@@ -85,7 +89,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     heading = title or ("Backpropagation exercise" if exercise else "A network, its gradients and a worked example")
     if exercise:
         heading += " (answer key)" if key else ""
-    body = [PREAMBLE, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
+    preamble = PREAMBLE + (PGFPLOTS if len(ex.history) > 1 else "")
+    body = [preamble, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
             _intro(net, feed, network)]
 
     body.append(r"\section*{The network}")
@@ -109,6 +114,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
     body.append(r"\section*{Worked example}")
     body.append(ex.latex(blank=blank, key=key, width=WIDTH))
+    if len(ex.history) > 1:
+        body.append("The loss over the SGD steps:\n\n\\begin{center}\n" + ex.loss_curve() + "\n\\end{center}")
     body.append(r"\end{document}")
     return "\n\n".join(body) + "\n"
 
