@@ -39,10 +39,12 @@ from .errors import FormulaError, InputError, SymnetError
 from .graph import RESERVED_NAMES, Input, Node, Parameter, check_name
 from .ops import get_op
 
-__all__ = ["MatrixVerdict", "check_matrix_derivative", "read_matrix", "parse_shape", "MAX_ENTRIES"]
+__all__ = ["MatrixVerdict", "check_matrix_derivative", "read_matrix", "parse_shape", "MAX_ENTRIES", "MAX_NODES"]
 
 #: A name's shape may have at most this many entries, and so may any intermediate.
 MAX_ENTRIES = 1024
+#: Reading one formula may build at most this many scalar operations.
+MAX_NODES = 50_000
 
 _TRANSPOSE = re.compile(r"\.T(?![A-Za-z0-9_])")
 
@@ -147,15 +149,15 @@ def _scalar(v: Any) -> _M:
     return _M(1, 1, (v,))
 
 
-def _apply(op: str, args: Sequence[Any], attr: Any = None) -> Any:
-    if all(isinstance(a, float) for a in args):  # fold numbers with the op's own forward
-        try:
-            v = get_op(op).forward(tuple(args), attr)
-        except (ArithmeticError, ValueError):
-            v = math.nan
-        if math.isfinite(v):
-            return float(v)
-    return Node.apply(op, tuple(args), attr)
+def _fold(op: str, args: Sequence[Any], attr: Any) -> float | None:
+    """The value of an op on numbers alone (the row's own forward), if finite."""
+    if not all(isinstance(a, float) for a in args):
+        return None
+    try:
+        v = get_op(op).forward(tuple(args), attr)
+    except (ArithmeticError, ValueError):
+        return None
+    return float(v) if math.isfinite(v) else None
 
 
 class _Reader:
@@ -181,6 +183,7 @@ class _Reader:
             extra = [t for t in extra if t.pos < toks[-1].pos]
         self.toks = sorted(toks + extra, key=lambda t: t.pos)
         self.k = 0
+        self.nodes = 0
         self.depth = 0
         self.max_depth = max_depth
         self.leaves, self.scalars, self.make_scalar = leaves, scalars, make_scalar
@@ -188,6 +191,17 @@ class _Reader:
         self.end = Token("end", "", len(text))
 
     # -- helpers
+    def apply(self, op: str, args: Sequence[Any], attr: Any = None) -> Any:
+        """One scalar op node (numbers folded), counted against ``MAX_NODES``."""
+        v = _fold(op, args, attr)
+        if v is not None:
+            return v
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.fail(self.toks[min(self.k, len(self.toks)) - 1] if self.toks else self.end,
+                      f"the expansion needs more than {MAX_NODES} scalar operations")
+        return Node.apply(op, tuple(args), attr)
+
     def peek(self) -> Any:
         return self.toks[self.k] if self.k < len(self.toks) else self.end
 
@@ -241,7 +255,7 @@ class _Reader:
             self.deeper(t)
             m = self.unary()
             self.depth -= 1
-            return m if t.text == "+" else _M(m.rows, m.cols, tuple(_apply("neg", (c,)) for c in m.cells))
+            return m if t.text == "+" else _M(m.rows, m.cols, tuple(self.apply("neg", (c,)) for c in m.cells))
         return self.power()
 
     def power(self) -> _M:
@@ -257,7 +271,7 @@ class _Reader:
             p = exp.cells[0]
             if abs(p) > 64:
                 self.fail(t, f"exponent {p:g} is out of range (|p| <= 64)")
-            return _M(base.rows, base.cols, tuple(_apply("pow", (c,), p) for c in base.cells))
+            return _M(base.rows, base.cols, tuple(self.apply("pow", (c,), p) for c in base.cells))
         return base
 
     def postfix(self) -> _M:
@@ -297,15 +311,15 @@ class _Reader:
         self.depth -= 1
         self.expect("rpar", ")")
         if name.text in ("sum", "mean"):
-            total = arg.cells[0] if len(arg.cells) == 1 else _apply("add", arg.cells)
+            total = arg.cells[0] if len(arg.cells) == 1 else self.apply("add", arg.cells)
             if name.text == "mean" and len(arg.cells) > 1:
-                total = _apply("div", (total, float(len(arg.cells))))
+                total = self.apply("div", (total, float(len(arg.cells))))
             return _scalar(total)
         row = self.functions.get(name.text)
         if row is None or row.arity != 1:
             known = ", ".join(sorted(["sum", "mean", *(n for n, r in self.functions.items() if r.arity == 1)]))
             self.fail(name, f"unknown function {name.text!r}; matrix formulas know {known}")
-        return _M(arg.rows, arg.cols, tuple(_apply(row.name, (c,)) for c in arg.cells))
+        return _M(arg.rows, arg.cols, tuple(self.apply(row.name, (c,)) for c in arg.cells))
 
     def variable(self, t: Any) -> _M:
         m = self.leaves.get(t.text)
@@ -325,7 +339,7 @@ class _Reader:
             self.fail(tok, f"shapes {a.shape} and {b.shape} do not fit elementwise {tok.text!r} "
                            "(equal sizes, or 1 in a dimension to broadcast)")
         _limit(rows * cols, tok, self)
-        cells = tuple(_apply(op, (a.at(i if a.rows > 1 else 0, j if a.cols > 1 else 0),
+        cells = tuple(self.apply(op, (a.at(i if a.rows > 1 else 0, j if a.cols > 1 else 0),
                                   b.at(i if b.rows > 1 else 0, j if b.cols > 1 else 0)))
                       for i in range(rows) for j in range(cols))
         return _M(rows, cols, cells)
@@ -338,8 +352,8 @@ class _Reader:
         cells = []
         for i in range(a.rows):
             for j in range(b.cols):
-                terms = [_apply("mul", (a.at(i, k), b.at(k, j))) for k in range(a.cols)]
-                cells.append(terms[0] if len(terms) == 1 else _apply("add", terms))
+                terms = [self.apply("mul", (a.at(i, k), b.at(k, j))) for k in range(a.cols)]
+                cells.append(terms[0] if len(terms) == 1 else self.apply("add", terms))
         return _M(a.rows, b.cols, tuple(cells))
 
 

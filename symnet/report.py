@@ -20,6 +20,7 @@ from .emit.graphs import to_tikz
 from .emit.latex import aligned, equations, format_number, latex_name, LatexOptions, to_latex
 from .errors import InputError, SymnetError
 from .fileio import atomic_write_bytes, atomic_write_text
+from .layerview import layer_view
 from .worked import worked_example, with_loss
 
 __all__ = ["latex_report", "write_report", "run_pdflatex", "PREAMBLE"]
@@ -94,8 +95,12 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
             _intro(net, feed, network)]
 
     body.append(r"\section*{The network}")
+    matrix = form == "matrix" and bool(layer_view(program))
     rows = equations(net, LatexOptions(times=times, width=WIDTH))
-    if len(rows) > 1:
+    if matrix:
+        body.append("The layers in matrix form ($W^{(l)}[j, i]$ is the weight from input $i$ to unit $j$):")
+        body.append(rf"\[ {net.latex(form='matrix', times=times)} \]")
+    elif len(rows) > 1:
         body.append("The equations, one per named intermediate"
                     + (" (a neuron's weighted sum $z$, its activation $h$):" if _has_neurons(net) else ":"))
         body.append(aligned(rows, WIDTH, "align*"))
@@ -109,8 +114,13 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     if out is not None:
         body.append(r"\section*{Gradients}")
         rows = chainrule.gradient_rows(net, None, times=times)
-        body.append(_gradient_intro(net, out, rows))
-        body.append(aligned(rows, WIDTH, "align*"))
+        if matrix:
+            body.append(r"Backpropagation in matrix form, with $\delta^{(l)} = \partial L / \partial z^{(l)}$ "
+                        r"and $\odot$ the elementwise product:")
+            body.append(rf"\[ {net.gradient_latex(form='matrix', times=times)} \]")
+        else:
+            body.append(_gradient_intro(net, out, rows))
+            body.append(aligned(rows, WIDTH, "align*"))
 
     body.append(r"\section*{Worked example}")
     body.append(ex.latex(blank=blank, key=key, width=WIDTH))

@@ -28,7 +28,7 @@ from .graph import Node
 from .losses import LOSSES, loss_by_name
 from .emit import chainrule
 from .analysis import intermediates
-from .layerview import layer_view
+from .layerview import layer_view, origins
 from .emit.latex import format_number, latex_name, latex_style, number_piece, visible_width, wrap
 from .emit.render import Piece, apply_form, render
 from .ops import PREC_ATOM
@@ -154,7 +154,8 @@ def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None) -> st
     numbers = s.numbers
     if blank:
         value = rf"\boxed{{{value}}}" if key else _blank_box(s.value_tex or "-0.0000")
-        numbers = rf"\boxed{{{numbers}}}" if key else _blank_box(r"-0.000 \cdot 0.000")
+        if numbers:  # a matrix keeps its size when blanked; a scalar line gets a box of fixed size
+            numbers = rf"\boxed{{{numbers}}}" if key else _blank_box(numbers if s.value_tex else r"-0.000 \cdot 0.000")
     parts = [p for p in dict.fromkeys((s.formula, numbers)) if p and p not in (value, rf"\left({value}\right)")]
     sign = r"\leftarrow" if s.part == "update" else "="
     head = f"{s.left} &{sign} "
@@ -323,8 +324,8 @@ def _predictions(sample: Any) -> list[int]:
     view = layer_view(p)
     if view and view.outputs:
         return list(view.outputs)
-    marked = [i for i in p.op_indices if i != sample.output and p.nodes[i].origin is not None
-              and p.nodes[i].origin.role == "output"]
+    org = origins(p)
+    marked = [i for i in p.op_indices if i != sample.output and org[i] is not None and org[i].role == "output"]
     return marked or [sample.output]
 
 

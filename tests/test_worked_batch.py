@@ -186,6 +186,8 @@ def test_report_with_steps_and_loss_curve_compiles(form, tmp_path):
     target, loss = (1, "cross_entropy") if form == "matrix" else (0.5, "mse")
     tex = net.latex_report([0.5, -1.0], target=target, loss=loss, lr=0.1, steps=3, form=form)
     assert r"\usepackage{pgfplots}" in tex and r"\addplot" in tex
+    assert (r"&= p - e_{c}, \quad c = 2" in tex) == (form == "matrix")
+    assert (r"z^{(1)} &= W^{(1)} x + b^{(1)}" in tex) == (form == "matrix")
     batch = net.worked_example(BATCH, target=[1, 0, 2] if form == "matrix" else [0.5, 0.1, 0.2], loss=loss,
                                lr=0.1, steps=2, form=form).latex()
     tex = tex.replace(r"\end{document}", batch + "\n\\end{document}")
@@ -193,3 +195,37 @@ def test_report_with_steps_and_loss_curve_compiles(form, tmp_path):
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "r.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+def _visible(tex):
+    """``tex`` without its ``\\phantom{...}`` groups."""
+    out, k = [], 0
+    while True:
+        start = tex.find(r"\phantom{", k)
+        if start < 0:
+            return "".join(out) + tex[k:]
+        out.append(tex[k:start])
+        depth, j = 0, start + len(r"\phantom")
+        while True:
+            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        k = j
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_matrix_exercise_sheet_and_key_compile(tmp_path):
+    net = _net(sizes=(2, 1))
+    ex = net.worked_example(BATCH[:2], target=[0.5, -0.2], loss="mse", lr=0.1, form="matrix")
+    sheet, key = ex.latex(blank=["backward", "update"]), ex.latex(blank=["backward", "update"], key=True)
+    answers = [s.value_tex for s in ex.steps if s.part == "backward"]
+    backward = sheet[sheet.index(r"\textbf{Backward pass.}"):]
+    assert "bmatrix" in backward and "bmatrix" not in _visible(backward)  # matrices only as invisible size holders
+    assert all(rf"\boxed{{{a}}}" in key for a in answers)
+    for name, body in (("sheet", sheet), ("key", key)):
+        doc = "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n" + body + "\n\\end{document}\n"
+        (tmp_path / f"{name}.tex").write_text(doc)
+        run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=180)
+        assert run.returncode == 0, run.stdout[-3000:]

@@ -174,7 +174,12 @@ def _scalar_fallback(network: Any, view: LayerView, text: str) -> str:
     return f"% {fallback_note(view)}\n{text}"
 
 
-def matrix_latex(network: Any, *, times: str = "", width: int | None = None) -> str:
+def _only(options: dict[str, Any], where: str) -> None:
+    if options:
+        raise InputError(f"{where}(form='matrix') takes times= and width= only; got {', '.join(sorted(options))}=")
+
+
+def matrix_latex(network: Any, *, times: str = "", width: int | None = None, **options: Any) -> str:
     """The forward pass (and the loss) in matrix form, as an ``aligned`` block, with
     every vector's and matrix's shape; the scalar form after a note when the graph
     is not a stack of layers.
@@ -190,6 +195,8 @@ def matrix_latex(network: Any, *, times: str = "", width: int | None = None) -> 
     \\hat{y} &= z^{(2)}
     \\end{aligned}
     """
+    _only(options, "latex")
+    latex_style(times)
     view = layer_view(network.program)
     if not view:
         from .latex import to_latex
@@ -236,7 +243,7 @@ def _loss_latex(view: LayerView, times: str) -> str:
     return pieces[view.loss].text  # type: ignore[union-attr]
 
 
-def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = None) -> str:
+def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = None, **options: Any) -> str:
     """Backprop in matrix form: :math:`\\delta^{(L)}`, the recursion for every hidden
     layer, and :math:`\\partial L / \\partial W^{(l)}`, :math:`\\partial L / \\partial b^{(l)}`
     with their shapes; the scalar chain rule after a note when there is no matrix form.
@@ -248,6 +255,8 @@ def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = 
     >>> print(matrix_gradient_latex(with_loss(net, [0.5, -1.0], 1, "cross_entropy")[0]).splitlines()[1])
     \\delta^{(2)} = \\frac{\\partial L}{\\partial z^{(2)}} &= p - e_{c}, \\quad c = 2 \\\\
     """
+    _only(options, "gradient_latex")
+    latex_style(times)
     program = network.program
     view = layer_view(program)
     reason = _why_not(view) if view else ""
