@@ -145,7 +145,8 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
             raise InputError("check_derivative: with shapes=, write the loss in the model (target= is for scalars)")
         from .matrix_claims import check_matrix_derivative
 
-        return check_matrix_derivative(model, wrt, claimed, shapes=shapes, inputs=inputs, points=points, seed=seed)
+        return check_matrix_derivative(model, wrt, claimed, shapes=shapes, inputs=inputs, points=points, seed=seed,
+                                       check=check_derivative)
     program, label = _model_program(model, inputs, target)
     if len(program.outputs) != 1:
         raise InputError(f"check_derivative: the model has {len(program.outputs)} outputs; check one component")

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .compile import Program
+from .program import Program
 from .graph import Origin
 from .ops import Op
 
@@ -134,11 +134,8 @@ class LayerView:
 
 
 def origins(program: Program) -> tuple[Origin | None, ...]:
-    """The origin of every node of ``program`` (one tuple, read once)."""
-    own = getattr(program, "origins", None)
-    if own is not None:
-        return tuple(own)
-    return tuple(getattr(n, "origin", None) for n in program.nodes)
+    """The origin of every node of ``program`` (``program.origins``)."""
+    return program.origins
 
 
 class _NoView(Exception):
@@ -163,7 +160,7 @@ def layer_view(program: Program) -> LayerView:
 
 def _derive(program: Program) -> LayerView:
     org = origins(program)
-    kinds = [n.kind for n in program.nodes]
+    kinds = program.kinds
     sums: dict[int, dict[int, int]] = {}
     acts: dict[int, dict[int, int]] = {}
     for i in program.op_indices:
@@ -194,7 +191,7 @@ def _derive(program: Program) -> LayerView:
     return _top(program, kinds, tuple(layers))
 
 
-def _layer(program: Program, org: tuple[Origin | None, ...], kinds: list[str], l: int,
+def _layer(program: Program, org: tuple[Origin | None, ...], kinds: tuple[str, ...], l: int,
            units: dict[int, int], acts: dict[int, int]) -> Layer:
     if sorted(units) != list(range(1, len(units) + 1)):
         raise _NoView(f"layer {l} has units {sorted(units)}, not 1..{len(units)}")
@@ -237,7 +234,7 @@ def _layer(program: Program, org: tuple[Origin | None, ...], kinds: list[str], l
                  program.ops[rows[0]] if rows else None)
 
 
-def _top(program: Program, kinds: list[str], layers: tuple[Layer, ...]) -> LayerView:
+def _top(program: Program, kinds: tuple[str, ...], layers: tuple[Layer, ...]) -> LayerView:
     """What sits on the last layer: a softmax head, a loss; checks nothing else reads the layers."""
     last = layers[-1]
     inside: set[int] = set()

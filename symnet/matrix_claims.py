@@ -21,8 +21,9 @@ verdict (symbolic test, 50-digit probes, counterexample) as a scalar claim. A
 shape mismatch is a :class:`~symnet.errors.FormulaError` naming both shapes and
 the column of the operator.
 
->>> v = check_matrix_derivative("sum((W@x + b - y)**2)", "W", "2*(W@x + b - y) @ x.T",
-...                             shapes={"W": (2, 3), "x": (3, 1), "b": (2, 1), "y": (2, 1)}, inputs=["x", "y"])
+>>> import symnet as sn
+>>> v = sn.check_derivative("sum((W@x + b - y)**2)", "W", "2*(W@x + b - y) @ x.T",
+...                         shapes={"W": (2, 3), "x": (3, 1), "b": (2, 1), "y": (2, 1)}, inputs=["x", "y"])
 >>> v.verdict, v.shape
 ('PASS', (2, 3))
 """
@@ -33,7 +34,7 @@ import math
 import numbers
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import FormulaError, InputError, SymnetError
 from .graph import RESERVED_NAMES, Input, Node, Parameter, check_name
@@ -398,14 +399,18 @@ def read_matrix(text: str, shapes: Mapping[str, tuple[int, int]], inputs: Iterab
 
 
 def check_matrix_derivative(model: str, wrt: str, claimed: str, *, shapes: Mapping[str, tuple[int, int]],
-                            inputs: Sequence[str] | None = None, points: int = 6, seed: int = 0) -> MatrixVerdict:
+                            inputs: Sequence[str] | None = None, points: int = 6, seed: int = 0,
+                            check: Callable[..., Any] | None = None) -> MatrixVerdict:
     """Check a matrix-form claim ``claimed`` = d ``model`` / d ``wrt`` entry by entry
     (see the module docstring). ``model`` must be 1x1; ``wrt`` a name in ``shapes`` or
     a scalar of the model; ``inputs`` the names that are inputs (others are parameters).
     Raises FormulaError for unreadable formulas and shape errors, InputError for a
-    bad ``wrt`` or ``shapes``.
+    bad ``wrt`` or ``shapes``. ``check(model_node, wrt_name, claim_node, points=, seed=)``
+    is the scalar verdict (:func:`symnet.derivative.check_derivative`, which passes
+    itself: this module sits below the verifier and does not import it).
     """
-    from .derivative import check_derivative
+    if check is None:
+        raise InputError("check_matrix_derivative needs the scalar verdict: call sn.check_derivative(..., shapes=...)")
 
     for what, text in (("model", model), ("claimed", claimed)):
         if not isinstance(text, str):
@@ -437,7 +442,7 @@ def check_matrix_derivative(model: str, wrt: str, claimed: str, *, shapes: Mappi
         name = entry.name
         m = root if _uses(root, entry) else root + 0.0 * entry  # an entry the loss ignores: d/d = 0
         try:
-            v = check_derivative(m, name, c if isinstance(c, Node) else _constant(c), points=points, seed=seed)
+            v = check(m, name, c if isinstance(c, Node) else _constant(c), points=points, seed=seed)
         except SymnetError as exc:
             raise type(exc)(f"entry {verdict.entry_name(ij)}: {exc}") from None
         verdict.entries[ij] = v

@@ -245,9 +245,9 @@ def worked_example(network: Any, values: Any, target: Any = None, loss: str | No
         form = "scalar"
     new = None
     if lr is not None:
-        new = [net.parameters[k]._value - lr * bp.gradients[name] for k, name in enumerate(net.parameter_names)]
+        new = [v - lr * bp.gradients[name] for v, name in zip(net.parameter_values, net.parameter_names)]
     if form == "matrix":
-        rows = matrix_steps(bp, lr, new, digits)
+        rows = [Step(*fields) for fields in matrix_steps(bp, lr, new, digits)]
         out_name = program.names[bp.samples[0].output]
     elif len(samples) == 1:
         rows, out_name = _scalar_steps(net, feed, vals=bp.samples[0].vals, output=output, digits=digits, lr=lr)

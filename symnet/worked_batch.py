@@ -107,7 +107,7 @@ def sgd_history(samples: Sequence[tuple[Any, dict[str, float]]], lr: float, step
     """``(parameters, mean loss)`` before the first update and after each of ``steps``
     plain SGD updates ``theta <- theta - lr * mean gradient``. Parameters are not changed."""
     net = samples[0][0]
-    params = [n._value for n in net.parameters]
+    params = list(net.parameter_values)
     names = net.parameter_names
     history = []
     for step in range(steps + 1):
@@ -168,9 +168,14 @@ def _cols(bp: BatchPass, views: Sequence[LayerView], pick: Any, table: str = "va
     return [list(r) for r in zip(*columns)]
 
 
-def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | None, digits: int) -> list[Any]:
-    """The worked pass in matrix form as :class:`symnet.worked.Step` rows (values as ``bmatrix``)."""
-    from .worked import Step
+def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | None,
+                 digits: int) -> list[tuple[Any, ...]]:
+    """The worked pass in matrix form: the fields of :class:`symnet.worked.Step`, one tuple
+    per line ``(part, key, left, formula, numbers, value, value_tex)``; a matrix value is
+    a tuple of rows, written as a ``bmatrix``."""
+
+    def Step(*fields: Any) -> tuple[Any, ...]:  # noqa: N802 - reads like the dataclass it feeds
+        return fields
 
     views = [layer_view(s.net.program) for s in bp.samples]
     view = views[0]
@@ -178,7 +183,7 @@ def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | 
     batch = n > 1
     big = (lambda s: s.upper()) if batch else (lambda s: s)
     vals0, prog = bp.samples[0].vals, bp.samples[0].net.program
-    steps: list[Step] = []
+    steps: list[tuple[Any, ...]] = []
 
     def mat(rows: Sequence[Sequence[float]]) -> str:
         return bmatrix(rows, digits)

@@ -73,10 +73,8 @@ def test_expansion_is_numpy_matrix_algebra():
     got = []
     for cell in m.cells:
         net = sn.compile(cell)
-        got.append(net.predict({k: values[k] for k in net.input_names}) if not net.parameters else None)
-        for p in net.parameters:
-            p.value = values[p.name]
-        got[-1] = net.predict({k: values[k] for k in net.input_names})
+        net.set_parameters({n: values[n] for n in net.parameter_names})
+        got.append(net.predict({k: values[k] for k in net.input_names}))
     np.testing.assert_allclose(got, (np.tanh(W @ x + b).T @ W / 2 - 1).ravel(), rtol=1e-12)
 
 

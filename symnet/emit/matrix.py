@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import sympy as sp
 
-from ..compile import Program
+from ..program import Program
 from ..errors import InputError
 from ..layerview import Layer, LayerView, layer_view
 from ..ops import PREC_ATOM, Op
@@ -120,7 +120,7 @@ def top_sympy(view: LayerView) -> tuple[Any, list[Any], dict[int, Any]]:
     def ref(a: int) -> Any:
         if a in exprs:
             return exprs[a]
-        return sp.nsimplify(program.nodes[a]._value, rational=True)  # a constant of the loss
+        return sp.nsimplify(program.values[a], rational=True)  # a constant of the loss
 
     for i in view.loss_nodes:
         exprs[i] = program.ops[i].sympy(sp, tuple(ref(a) for a in program.args[i]), program.attrs[i])
@@ -234,9 +234,8 @@ def _loss_latex(view: LayerView, times: str) -> str:
     named = [i for layer in view.layers for i in (*layer.sums, *layer.activations)] + list(view.head)
 
     def leaf(i: int) -> Piece:
-        node = program.nodes[i]
-        if node.kind == "constant":
-            return Piece(format_number(node._value), PREC_ATOM)
+        if program.kinds[i] == "constant" and program.names[i] is None:
+            return Piece(format_number(program.values[i]), PREC_ATOM)
         return Piece(latex_name(program.names[i] or f"t{i}"), PREC_ATOM)
 
     pieces = render(program, leaf, latex_style(times), named, lambda i: label.get(i, latex_name(program.names[i] or "")))
@@ -340,8 +339,7 @@ def _loss_text(view: LayerView) -> str:
     label = {i: stem + (f"[{j}]" if k > 1 else "") for j, i in enumerate(view.head or view.layers[-1].outputs)}
     named = [i for layer in view.layers for i in (*layer.sums, *layer.activations)] + list(view.head)
     leaf: Callable[[int], Piece] = lambda i: Piece(  # noqa: E731
-        program.names[i] or repr(program.nodes[i]._value) if program.nodes[i].kind != "constant"
-        else _text_number(program.nodes[i]._value), PREC_ATOM)
+        program.names[i] if program.names[i] is not None else _text_number(program.values[i]), PREC_ATOM)
     pieces = render(program, leaf, TEXT, named, lambda i: label.get(i, program.names[i] or ""))
     return pieces[view.loss].text  # type: ignore[union-attr]
 
