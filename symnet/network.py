@@ -260,6 +260,8 @@ class Network:
         if check_form(form) == "matrix":
             from .emit.matrix import matrix_text
 
+            if digits is not None or layers or options:
+                raise InputError("funcify(form='matrix') takes no other options (it writes names, not values)")
             return matrix_text(self.program)
         return to_text(self.program, digits, layers, **options)
 

@@ -21,6 +21,7 @@ from .emit.latex import aligned, equations, format_number, latex_name, LatexOpti
 from .errors import InputError, SymnetError
 from .fileio import atomic_write_bytes, atomic_write_text
 from .layerview import layer_view
+from .worked_batch import is_batch
 from .worked import worked_example, with_loss
 
 __all__ = ["latex_report", "write_report", "run_pdflatex", "PREAMBLE"]
@@ -76,9 +77,11 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     >>> tex.startswith(r"\\documentclass") and tex.rstrip().endswith(r"\\end{document}")
     True
     """
+    ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form)
+    if is_batch(values):  # the drawing and the introduction show the first sample of the batch
+        values, target = values[0], (target[0] if isinstance(target, (list, tuple)) else target)
     net, feed = with_loss(network, values, target, loss)
     program = net.program
-    ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form)
     vals = net.forward_values(feed)
     out = program.outputs[0] if len(program.outputs) == 1 else None
     if exercise and blank is None:
@@ -92,7 +95,7 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
         heading += " (answer key)" if key else ""
     preamble = PREAMBLE + (PGFPLOTS if len(ex.history) > 1 else "")
     body = [preamble, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
-            _intro(net, feed, network)]
+            _intro(net, feed, network) + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
 
     body.append(r"\section*{The network}")
     matrix = form == "matrix" and bool(layer_view(program))

@@ -197,7 +197,7 @@ def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | 
         l = layer.index
         W = [[vals0[i] for i in row] for row in layer.weights]
         b = [[vals0[i]] for i in layer.biases]
-        prev = big("x") if l == 1 else big("h") + f"^{{({l - 1})}}"
+        prev = big("x") if l == 1 else _out(view, l - 1, big)
         prev_rows = X if l == 1 else _cols(bp, views, lambda v, li=li: v.layers[li - 1].outputs)
         Z = _cols(bp, views, lambda v, li=li: v.layers[li].sums)
         ones = r" \mathbf{1}^{\top}" if batch else ""
@@ -251,7 +251,7 @@ def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | 
     for li, layer in enumerate(view.layers):
         l = layer.index
         prev_rows = X if l == 1 else _cols(bp, views, lambda v, li=li: v.layers[li - 1].outputs)
-        prev = big("x") if l == 1 else rf"\left({big('h')}^{{({l - 1})}}\right)"
+        prev = big("x") if l == 1 else rf"\left({_out(view, l - 1, big)}\right)"
         dW = [[bp.gradients[prog.names[i]] for i in row] for row in layer.weights]
         db = [[bp.gradients[prog.names[i]]] for i in layer.biases]
         step("backward", f"W{l}", rf"\frac{{\partial {_bar(lname, batch)}}}{{\partial W^{{({l})}}}}",
@@ -271,6 +271,11 @@ def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | 
                      rf"{stem}^{{({l})}} - \eta \frac{{\partial {_bar(lname, batch)}}}{{\partial {stem}^{{({l})}}}}",
                      rf"{mat(old)} - {format_number(lr)} {mat(g)}", upd)
     return steps
+
+
+def _out(view: LayerView, l: int, big: Any) -> str:
+    """``h^{(l)}`` (``H`` for a batch), or ``z^{(l)}`` when layer ``l`` has no activation."""
+    return big("h" if view.layers[l - 1].activation is not None else "z") + f"^{{({l})}}"
 
 
 def _bar(name: str, batch: bool) -> str:

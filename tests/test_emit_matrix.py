@@ -21,6 +21,7 @@ CASES = [  # sizes, hidden activation, output activation, target, loss
     ([4, 3, 1], "relu", "sigmoid", 1.0, "bce"),
     ([3, 3], "tanh", "softmax", 2, "cross_entropy"),
     ([2, 2], "relu", "relu", [0.3, -0.2], "mse"),
+    ([3, 2, 1], None, None, 0.2, "mse"),  # hidden layers without activation: delta = W^T delta
 ]
 
 
@@ -64,7 +65,7 @@ def test_backprop_formulas_hold_numerically(case):
     for layer, above in zip(view.layers[:-1], view.layers[1:]):
         W = _grid(vals, above.weights)
         fprime = np.array([layer.activation.partials((vals[z],), vals[h], None)[0]
-                           for z, h in zip(layer.sums, layer.activations)])
+                           for z, h in zip(layer.sums, layer.activations)]) if layer.activation else 1.0
         np.testing.assert_allclose(deltas[layer.index], (W.T @ deltas[above.index]) * fprime, rtol=1e-12, atol=1e-15)
     # dL/dW = delta h_prev^T and dL/db = delta, against the engine and finite differences
     for layer in view.layers:
@@ -147,6 +148,14 @@ def test_form_is_checked():
             call()
     with pytest.raises(sn.InputError, match="leave wrt=None"):
         net.gradient_latex("w1_1_1", form="matrix")
+    with pytest.raises(sn.InputError, match="takes times= and width= only; got digits="):
+        net.latex(form="matrix", digits=3)
+    with pytest.raises(sn.InputError, match="takes times= and width= only; got output="):
+        net.gradient_latex(form="matrix", output=0)
+    with pytest.raises(sn.InputError, match="takes no other options"):
+        net.funcify(digits=2, form="matrix")
+    with pytest.raises(sn.InputError, match="times must be one of"):
+        net.latex(form="matrix", times="*")
 
 
 def test_deep_and_wide_stays_linear():
@@ -169,3 +178,12 @@ def test_matrix_latex_compiles(case, tmp_path):
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "m.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_linear_hidden_layers_read_z():
+    lnet, _ = _lossnet([3, 2, 1], None, None, 0.2, "mse")
+    assert r"z^{(2)} &= W^{(2)} z^{(1)} + b^{(2)}" in lnet.latex(form="matrix")
+    grad = lnet.gradient_latex(form="matrix")
+    assert r"\delta^{(1)} &= \left(W^{(2)}\right)^{\top} \delta^{(2)} \\" in grad and r"\odot" not in grad
+    assert r"\delta^{(2)} \left(z^{(1)}\right)^{\top}" in grad
+    assert "z2 = W2 @ z1 + b2" in lnet.funcify(form="matrix")

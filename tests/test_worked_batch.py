@@ -191,6 +191,10 @@ def test_report_with_steps_and_loss_curve_compiles(form, tmp_path):
     batch = net.worked_example(BATCH, target=[1, 0, 2] if form == "matrix" else [0.5, 0.1, 0.2], loss=loss,
                                lr=0.1, steps=2, form=form).latex()
     tex = tex.replace(r"\end{document}", batch + "\n\\end{document}")
+    whole = net.latex_report(BATCH, target=[1, 0, 2] if form == "matrix" else [0.5, 0.1, 0.2], loss=loss, lr=0.1,
+                             steps=2, form=form)
+    assert "the first of the batch's 3 samples" in whole and r"\addplot" in whole
+    tex = tex.replace(r"\end{document}", whole[whole.index(r"\section*{Worked example}"):])
     (tmp_path / "r.tex").write_text(tex)
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "r.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=180)

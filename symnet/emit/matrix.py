@@ -66,13 +66,16 @@ def _vec(stem: str, l: int) -> str:
     return f"{stem}^{{({l})}}"
 
 
-def _prev(l: int) -> str:
-    """LaTeX of layer ``l``'s input vector: ``x`` for layer 1, else ``h^{(l-1)}``."""
-    return "x" if l == 1 else _vec("h", l - 1)
+def _prev(view: LayerView, l: int) -> str:
+    """LaTeX of layer ``l``'s input vector: ``x`` for layer 1, else ``h^{(l-1)}``
+    (``z^{(l-1)}`` when layer ``l - 1`` has no activation)."""
+    return "x" if l == 1 else _out_latex(view.layers[l - 2])
 
 
-def _prev_text(l: int) -> str:
-    return "x" if l == 1 else f"h{l - 1}"
+def _prev_text(view: LayerView, l: int) -> str:
+    if l == 1:
+        return "x"
+    return f"{'h' if view.layers[l - 2].activation is not None else 'z'}{l - 1}"
 
 
 def _out_latex(layer: Layer) -> str:
@@ -206,7 +209,7 @@ def matrix_latex(network: Any, *, times: str = "", width: int | None = None, **o
     rows = [("x", rf"{_column([latex_name(n) for n in view.input_names])} \in {_R(view.layers[0].fan_in)}")]
     for layer in view.layers:
         l, (u, n) = layer.index, layer.shape
-        rows.append((_vec("z", l), rf"{_vec('W', l)} {_prev(l)} + {_vec('b', l)}, \quad {_vec('W', l)} \in {_R(u, n)},"
+        rows.append((_vec("z", l), rf"{_vec('W', l)} {_prev(view, l)} + {_vec('b', l)}, \quad {_vec('W', l)} \in {_R(u, n)},"
                                    rf"\ {_vec('b', l)}, {_vec('z', l)} \in {_R(u)}"))
         if layer.activation is not None:
             rows.append((_vec("h", l), activation_latex(layer.activation, _vec("z", l), times)))
@@ -288,15 +291,15 @@ def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = 
         rows.append((d_last, f"{generic} = {shown}"))
     for layer in reversed(view.layers[:-1]):
         l = layer.index
-        back = rf"\left(\left({_vec('W', l + 1)}\right)^{{\top}} {_vec(chr(92) + 'delta', l + 1)}\right)"
+        back = rf"\left({_vec('W', l + 1)}\right)^{{\top}} {_vec(chr(92) + 'delta', l + 1)}"
         if layer.activation is not None:
             head, value = derivative_latex(layer.activation, l)
-            rows.append((rf"\delta^{{({l})}}", rf"{back} \odot {head}, \quad {head} = {value}"))
+            rows.append((rf"\delta^{{({l})}}", rf"\left({back}\right) \odot {head}, \quad {head} = {value}"))
         else:
             rows.append((rf"\delta^{{({l})}}", back))
     for layer in view.layers:
         l, (u, n) = layer.index, layer.shape
-        prev = "x" if l == 1 else rf"\left({_prev(l)}\right)"
+        prev = "x" if l == 1 else rf"\left({_prev(view, l)}\right)"
         rows.append((rf"\frac{{\partial {loss}}}{{\partial {_vec('W', l)}}}",
                      rf"\delta^{{({l})}} {prev}^{{\top}} \in {_R(u, n)}"))
         rows.append((rf"\frac{{\partial {loss}}}{{\partial {_vec('b', l)}}}", rf"\delta^{{({l})}} \in {_R(u)}"))
@@ -316,7 +319,7 @@ def matrix_text(program: Program) -> str:
     lines = [f"x = [{', '.join(view.input_names)}]"]
     for layer in view.layers:
         l = layer.index
-        lines.append(f"z{l} = W{l} @ {_prev_text(l)} + b{l}")
+        lines.append(f"z{l} = W{l} @ {_prev_text(view, l)} + b{l}")
         if layer.activation is not None:
             lines.append(f"h{l} = {activation_text(layer.activation, f'z{l}')}")
     last = view.layers[-1]
