@@ -396,7 +396,9 @@ class Network:
 
     def worked_example(self, values: Any, target: Any = None, loss: str | None = None, **options: Any) -> Any:
         """The forward and backward pass at ``values`` step by step, with numbers (and one
-        SGD step with ``lr=``); ``.latex(blank=..., key=...)`` writes it. See
+        SGD step with ``lr=``); ``.latex(blank=..., key=...)`` writes it. ``values`` may be a
+        mini-batch (a list of value sets, with a list of targets); ``form="matrix"`` writes
+        vectors and matrices; ``steps=k`` runs k SGD updates. See
         :func:`symnet.worked.worked_example`.
 
         >>> import symnet as sn

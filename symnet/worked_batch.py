@@ -77,6 +77,12 @@ def build_samples(network: Any, values: Any, target: Any, loss: str | None,
             out.append(with_loss(network, v, None if target is None else target[k], loss))
         except InputError as exc:
             raise InputError(f"sample {k + 1}: {exc}") from None
+    # every sample's loss network has the same parameters in the same order (the mean
+    # gradient adds them up by position)
+    first = out[0][0].parameter_names
+    for k, (net, _) in enumerate(out[1:], start=2):
+        if net.parameter_names != first:
+            raise InputError(f"sample {k}: its loss network has parameters {net.parameter_names}, not {first}")
     return out
 
 
