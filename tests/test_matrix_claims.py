@@ -125,3 +125,16 @@ def test_cli_verify_with_shapes():
     assert bad.returncode == 1 and "dL/dW[1,1]" in bad.stdout
     err = _cli(MODEL, "--wrt", "W", "--claim", "2*(W@x + b - y) @ x", *shape)
     assert err.returncode == 2 and "2x1 and 3x1" in err.stderr and "col 17" in err.stderr
+
+
+def test_the_module_needs_the_scalar_verdict_passed_in():
+    with pytest.raises(sn.InputError, match="needs the scalar verdict"):
+        check_matrix_derivative(MODEL, "W", "W", shapes=SHAPES)
+    calls = []
+
+    def fake(model, wrt, claim, points, seed):  # records the entries the verifier is asked about
+        calls.append(wrt)
+        return sn.check_derivative(model, wrt, claim, points=points, seed=seed)
+
+    v = check_matrix_derivative(MODEL, "b", "2*(W@x + b - y)", shapes=SHAPES, inputs=["x", "y"], check=fake)
+    assert v.correct and calls == ["b_1_1", "b_2_1"]
