@@ -74,6 +74,17 @@ class MatrixVerdict:
     def __bool__(self) -> bool:
         return self.correct
 
+    @property
+    def counterexample(self) -> Any:
+        """The counterexample of the first failing entry (``None`` if there is none)."""
+        return None if self.failed is None else self.entries[self.failed].counterexample
+
+    @property
+    def expected(self) -> list[list[str]]:
+        """SymPy's derivative, entry by entry (rows of strings)."""
+        r, c = self.shape
+        return [[self.entries[(i, j)].expected for j in range(1, c + 1)] for i in range(1, r + 1)]
+
     def entry_name(self, ij: tuple[int, int]) -> str:
         """``dL/dW[1,2]``: the derivative of the loss by one entry of ``wrt``."""
         return f"dL/d{self.wrt}[{ij[0]},{ij[1]}]"

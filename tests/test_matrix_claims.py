@@ -27,6 +27,8 @@ def test_the_three_examples_of_the_issue():
     assert wrong.verdict == "FAIL" and not wrong and wrong.failed == (1, 1)
     assert "entry dL/dW[1,1]" in str(wrong) and "counterexample" in str(wrong)
     assert all(v.verdict == "FAIL" for v in wrong.entries.values())
+    assert wrong.counterexample is wrong.entries[(1, 1)].counterexample and ok.counterexample is None
+    assert ok.expected[1][2] == "2*x_3_1*(W_2_1*x_1_1 + W_2_2*x_2_1 + W_2_3*x_3_1 + b_2_1 - y_2_1)"
     with pytest.raises(sn.FormulaError) as err:
         _check("2*(W@x + b - y) @ x")
     msg = str(err.value)
