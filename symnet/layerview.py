@@ -30,10 +30,11 @@ scalar form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .program import Program
+from .analysis import uses
 from .graph import Origin
 from .ops import Op
 
@@ -55,7 +56,8 @@ class Layer:
     ``(units, fan_in)``; ``biases[j]``; ``inputs``: the layer's input vector (the
     previous layer's ``outputs``, or the network inputs for layer 1); ``sums``:
     ``z``; ``activations``: ``h`` (empty when the layer has no activation, then
-    ``outputs`` is ``sums``); ``activation``: the op row of ``f`` or ``None``.
+    ``outputs`` is ``sums``); ``activation``: the op row of ``f`` or ``None``;
+    ``members``: the other op nodes of the weighted sums (products, inner sums).
     """
 
     index: int
@@ -65,6 +67,7 @@ class Layer:
     sums: tuple[int, ...]
     activations: tuple[int, ...]
     activation: Op | None
+    members: tuple[int, ...] = ()
 
     @property
     def units(self) -> int:
@@ -165,7 +168,15 @@ def _derive(program: Program) -> LayerView:
     acts: dict[int, dict[int, int]] = {}
     for i in program.op_indices:
         o = org[i]
-        if o is None or o.layer is None or o.unit is None:
+        if o is None:
+            continue
+        if o.role == "output" and program.ops[i].activation and len(program.args[i]) == 1:
+            # a neuron's activation marked as the prediction a hand-written loss compares
+            z = org[program.args[i][0]]
+            if z is not None and z.role == "sum" and z.layer is not None and z.unit is not None:
+                acts.setdefault(z.layer, {})[z.unit] = i
+            continue
+        if o.layer is None or o.unit is None:
             continue
         if o.role == "sum":
             sums.setdefault(o.layer, {})[o.unit] = i
@@ -178,46 +189,87 @@ def _derive(program: Program) -> LayerView:
     layers: list[Layer] = []
     claimed: dict[int, str] = {}  # node index -> what it is in the view (to catch sharing)
     prev: tuple[int, ...] | None = None
-    for l in range(1, len(sums) + 1):
-        layer = _layer(program, org, kinds, l, sums[l], acts.get(l, {}))
-        if prev is not None and layer.inputs != prev:
+    count = uses(program)
+    for l in range(1, len(sums) + 2):
+        if l <= len(sums):
+            layer = _layer(program, org, count, l, sums[l], acts.get(l, {}))
+        else:
+            extra = _output_layer(program, org, count, layers[-1])
+            if extra is None:
+                break
+            layer = extra
+        if prev is not None and set(layer.inputs) != set(prev):
             raise _NoView(f"layer {l} does not read exactly the outputs of layer {l - 1}")
         for i in (*layer.sums, *layer.activations, *layer.biases, *(w for row in layer.weights for w in row)):
             if i in claimed:
                 raise _NoView(f"'{program.names[i]}' is used in two places of the layer stack")
             claimed[i] = "layer"
+        if prev is not None and layer.inputs != prev:  # the same inputs, in another order: align W
+            order = [layer.inputs.index(x) for x in prev]
+            layer = replace(layer, inputs=prev, weights=tuple(tuple(row[k] for k in order) for row in layer.weights))
         layers.append(layer)
         prev = layer.outputs
     return _top(program, kinds, tuple(layers))
 
 
-def _layer(program: Program, org: tuple[Origin | None, ...], kinds: tuple[str, ...], l: int,
+def _weighted_sum(program: Program, org: tuple[Origin | None, ...], count: list[int], z: int,
+                  where: tuple[int | None, int | None]) -> tuple[list[int], list[tuple[int, int]], int]:
+    """``(op nodes inside, [(weight, input)] in term order, bias)`` of the weighted sum at
+    ``z``: a tree of sums (inner ones unmarked and used once) over products of one
+    Parameter and one input, plus one Parameter bias -- what ``Linear`` builds, or the
+    same written by hand (``w1*x1 + w2*x2 + b``)."""
+    kinds, ops, args = program.kinds, program.ops, program.args
+    members: list[int] = []
+    pairs: list[tuple[int, int]] = []
+    biases: list[int] = []
+    stack = [z]
+    while stack:
+        i = stack.pop()
+        row, o = ops[i], org[i]
+        if row is None:
+            if kinds[i] != "parameter":
+                raise _NoView(f"neuron '{program.names[z]}' adds '{program.names[i]}' without a weight")
+            biases.append(i)
+        elif row.sum and (i == z or (o is None and count[i] == 1)):
+            if i != z:
+                members.append(i)
+            stack.extend(reversed(args[i]))
+        elif (row.product and len(args[i]) == 2 and count[i] == 1
+              and (o is None or (o.role == "product" and (o.layer, o.unit) == where))):
+            a, b = args[i]
+            if kinds[b] == "parameter" and kinds[a] != "parameter":
+                a, b = b, a
+            if kinds[a] != "parameter" or kinds[b] == "parameter":
+                raise _NoView(f"neuron '{program.names[z]}': '{program.names[i]}' is not a weight times an input")
+            members.append(i)
+            pairs.append((a, b))
+        else:
+            raise _NoView(f"neuron '{program.names[z]}' is not a weighted sum plus a bias")
+    if len(biases) != 1 or not pairs:
+        raise _NoView(f"neuron '{program.names[z]}' is not a weighted sum plus one bias")
+    return members, pairs, biases[0]
+
+
+def _layer(program: Program, org: tuple[Origin | None, ...], count: list[int], l: int,
            units: dict[int, int], acts: dict[int, int]) -> Layer:
     if sorted(units) != list(range(1, len(units) + 1)):
         raise _NoView(f"layer {l} has units {sorted(units)}, not 1..{len(units)}")
-    weights, biases, sums, rows = [], [], [], []
+    weights, biases, sums, rows, members = [], [], [], [], []
     inputs: tuple[int, ...] | None = None
     for j in range(1, len(units) + 1):
         z = units[j]
-        args = program.args[z]
-        bias, products = args[-1], args[:-1]
-        if kinds[bias] != "parameter" or not products:
-            raise _NoView(f"neuron '{program.names[z]}' is not a weighted sum plus a bias")
-        ws, xs = [], []
-        for p in products:
-            o = org[p]
-            if (kinds[p] != "op" or o is None or o.role != "product" or (o.layer, o.unit) != (l, j)
-                    or len(program.args[p]) != 2 or kinds[program.args[p][0]] != "parameter"):
-                raise _NoView(f"neuron '{program.names[z]}' is not a weighted sum plus a bias")
-            ws.append(program.args[p][0])
-            xs.append(program.args[p][1])
+        inside, pairs, bias = _weighted_sum(program, org, count, z, (l, j))
+        by_input = {x: w for w, x in pairs}
+        if len(by_input) != len(pairs):
+            raise _NoView(f"neuron '{program.names[z]}' reads one input twice")
         if inputs is None:
-            inputs = tuple(xs)
-        elif tuple(xs) != inputs:
+            inputs = tuple(x for _, x in pairs)
+        elif set(by_input) != set(inputs):
             raise _NoView(f"the units of layer {l} read different inputs")
-        weights.append(tuple(ws))
+        weights.append(tuple(by_input[x] for x in inputs))  # aligned with unit 1's input order
         biases.append(bias)
         sums.append(z)
+        members.extend(inside)
         a = acts.get(j)
         if a is not None:
             if program.args[a] != (z,):
@@ -231,7 +283,49 @@ def _layer(program: Program, org: tuple[Origin | None, ...], kinds: tuple[str, .
     if any(program.attrs[a] is not None for a in rows):
         raise _NoView(f"layer {l}: the activation takes a parameter")
     return Layer(l, tuple(weights), tuple(biases), inputs or (), tuple(sums), tuple(rows),
-                 program.ops[rows[0]] if rows else None)
+                 program.ops[rows[0]] if rows else None, tuple(members))
+
+
+def _leaves_of_products(program: Program, z: int) -> list[int]:
+    """The operands of the products directly inside the sum tree at ``z`` (a cheap look)."""
+    out, stack = [], [z]
+    while stack:
+        i = stack.pop()
+        row = program.ops[i]
+        if row is None:
+            continue
+        if row.sum:
+            stack.extend(program.args[i])
+        elif row.product:
+            out.extend(program.args[i])
+    return out
+
+
+def _output_layer(program: Program, org: tuple[Origin | None, ...], count: list[int],
+                  last: Layer) -> Layer | None:
+    """A hand-built output layer without activation: unmarked weighted sums over all of the
+    last layer's outputs (:mod:`symnet.provenance` marks only neurons with an activation)."""
+    def unmarked_sum(i: int) -> bool:
+        o = org[i]
+        return bool(program.ops[i].sum) and (o is None or (o.role == "output" and o.layer is None))
+
+    inner = {a for i in program.op_indices if program.ops[i].sum for a in program.args[i]
+             if program.ops[a] is not None and unmarked_sum(a) and count[a] == 1}
+    tops = set(last.outputs)
+    units: dict[int, int] = {}
+    for i in program.op_indices:
+        if not unmarked_sum(i) or i in inner or not any(a in tops for a in _leaves_of_products(program, i)):
+            continue
+        try:
+            _, pairs, _ = _weighted_sum(program, org, count, i, (None, None))
+        except _NoView:
+            return None  # a sum over the last layer that is not a neuron: no output layer to add
+        if {x for _, x in pairs} != tops:
+            return None
+        units[len(units) + 1] = i
+    if not units:
+        return None
+    return _layer(program, org, count, last.index + 1, units, {})
 
 
 def _top(program: Program, kinds: tuple[str, ...], layers: tuple[Layer, ...]) -> LayerView:
@@ -239,8 +333,7 @@ def _top(program: Program, kinds: tuple[str, ...], layers: tuple[Layer, ...]) ->
     last = layers[-1]
     inside: set[int] = set()
     for layer in layers:
-        inside.update(layer.sums, layer.activations)
-        inside.update(p for p in _products(program, layer))
+        inside.update(layer.sums, layer.activations, layer.members)
     # who may read what: a layer's nodes are read only inside the stack, except the last outputs
     allowed_tops = set(last.outputs) | (set(last.sums) if not last.activations else set())
     above = [i for i in program.op_indices if i not in inside]
@@ -290,7 +383,3 @@ def _top(program: Program, kinds: tuple[str, ...], layers: tuple[Layer, ...]) ->
     prediction = head or (() if target_class is not None else last.outputs)
     return LayerView(program, layers, layers[0].inputs, head, prediction, loss, loss_nodes, tuple(targets),
                      target_class)
-
-
-def _products(program: Program, layer: Layer) -> list[int]:
-    return [p for z in layer.sums for p in program.args[z][:-1]]

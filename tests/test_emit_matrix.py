@@ -39,9 +39,34 @@ def _col(vals, idx):
     return np.array([vals[i] for i in idx])
 
 
+def _hand_built(loss_kind):
+    """A 2-2-1 tanh network written by hand (terms in varied order), with its loss."""
+    x1, x2, y = sn.Input("x1"), sn.Input("x2"), sn.Input("y")
+    a = [sn.Parameter(0.3 * k - 1.1, name=f"a{k}") for k in range(9)]
+    h1 = (a[0] * x1 + a[1] * x2 + a[2]).tanh()
+    h2 = (x2 * a[4] + a[3] * x1 + a[5]).tanh()
+    out = a[6] * h1 + a[7] * h2 + a[8]
+    root = (out - y) ** 2 if loss_kind == "hand" else sn.mse(out, y)
+    return sn.compile(root), {"x1": 0.7, "x2": -1.3, "y": 0.4}
+
+
+@pytest.mark.parametrize("loss_kind", ["hand", "mse"])
+def test_hand_built_networks_have_the_matrix_form(loss_kind):
+    lnet, feed = _hand_built(loss_kind)
+    view = layer_view(lnet.program)
+    assert view, view.reason
+    assert [[lnet.program.names[i] for i in row] for row in view.layers[0].weights] == [["a0", "a1"], ["a3", "a4"]]
+    assert [lnet.program.names[i] for i in view.layers[1].weights[0]] == ["a6", "a7"]
+    assert "z2 = W2 @ h1 + b2" in lnet.funcify(form="matrix")
+    _formulas_hold(lnet, feed)
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_backprop_formulas_hold_numerically(case):
-    lnet, feed = _lossnet(*case)
+    _formulas_hold(*_lossnet(*case))
+
+
+def _formulas_hold(lnet, feed):
     p = lnet.program
     view = layer_view(p)
     assert view
