@@ -119,6 +119,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from .derivative import check_derivative
 
+    if args.shape:
+        from .matrix_claims import parse_shape
+
+        shapes = dict(parse_shape(text) for text in args.shape)
+        verdict = check_derivative(args.model, args.wrt, args.claim, shapes=shapes, inputs=parse_names(args.inputs),
+                                   points=args.points, seed=args.seed)
+        _out(str(verdict))
+        return OK if verdict.correct else FAILED
     net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
     verdict = check_derivative(net, args.wrt, args.claim, points=args.points, seed=args.seed)
     _out(str(verdict))
@@ -245,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     _loss_options(p, "the target: a number, or a name for a new input (default y)")
     p.add_argument("--points", type=int, default=6, metavar="N", help="random probe points (default 6)")
     p.add_argument("--seed", type=int, default=0, help="seed of the probe points (default 0)")
+    p.add_argument("--shape", action="append", metavar="NAME=RxC",
+                   help="read MODEL and --claim as matrix formulas (@, .T, sum, mean); NAME is a matrix of R rows "
+                        "and C columns, e.g. --shape W=2x3 (repeat for each matrix)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("report", parents=[common], help="write a LaTeX report (network, gradients, worked example)",

@@ -30,7 +30,7 @@ import random
 import signal
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import sympy as sp
 
@@ -117,7 +117,7 @@ class DerivativeVerdict:
 
 def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node, *,
                      inputs: Sequence[str] | None = None, target: str | float | None = None,
-                     points: int = 6, seed: int = 0) -> DerivativeVerdict:
+                     points: int = 6, seed: int = 0, shapes: Mapping[str, tuple[int, int]] | None = None) -> Any:
     """Check a hand-derived derivative ``claimed`` of ``model`` with respect to ``wrt``.
 
     ``model`` is a formula string (``inputs`` names its inputs; other names are
@@ -125,6 +125,10 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     the target variable (an input of the formula); for a node or network a name
     ``y``, and for any model a number ``y``, makes the model the squared error
     ``(model - y)**2``.
+
+    ``shapes={name: (rows, cols)}`` reads ``model`` and ``claimed`` as matrix formulas
+    (``@``, ``.T``, ``sum``, ``mean``) and checks every entry of the claim; it returns a
+    :class:`symnet.matrix_claims.MatrixVerdict` (see :mod:`symnet.matrix_claims`).
 
     >>> import symnet as sn
     >>> w, x, b = sn.Parameter(name="w"), sn.Input("x"), sn.Parameter(name="b")
@@ -136,6 +140,13 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     """
     if isinstance(points, bool) or not isinstance(points, int) or points < 2:
         raise InputError(f"check_derivative: points must be an integer >= 2, got {points!r}")
+    if shapes is not None:
+        if target is not None:
+            raise InputError("check_derivative: with shapes=, write the loss in the model (target= is for scalars)")
+        from .matrix_claims import check_matrix_derivative
+
+        return check_matrix_derivative(model, wrt, claimed, shapes=shapes, inputs=inputs, points=points, seed=seed,
+                                       check=check_derivative)
     program, label = _model_program(model, inputs, target)
     if len(program.outputs) != 1:
         raise InputError(f"check_derivative: the model has {len(program.outputs)} outputs; check one component")

@@ -240,7 +240,8 @@ class Network:
 
     # -- text (symnet.emit.text) -------------------------------------------------
 
-    def funcify(self, digits: int | None = None, layers: bool = False, **options: Any) -> str:
+    def funcify(self, digits: int | None = None, layers: bool = False, *, form: str = "scalar",
+                **options: Any) -> str:
         """The network as a formula that :func:`symnet.parse` reads back; ``digits=`` writes
         parameter values rounded to that many significant digits, ``layers=True`` one
         ``name = expr`` line per named intermediate (see :func:`symnet.emit.text.to_text`).
@@ -249,9 +250,19 @@ class Network:
         >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(2.0, name="b")
         >>> sn.compile(w * x + b).funcify(), sn.compile(w * x + b).funcify(digits=3)
         ('w*x + b', '0.5*x + 2')
+
+        ``form="matrix"`` writes a stack of layers with vectors and matrices
+        (``z1 = W1 @ x + b1``; see :func:`symnet.emit.matrix.matrix_text`).
         """
+        from .emit.matrix import check_form
         from .emit.text import to_text
 
+        if check_form(form) == "matrix":
+            from .emit.matrix import matrix_text
+
+            if digits is not None or layers or options:
+                raise InputError("funcify(form='matrix') takes no other options (it writes names, not values)")
+            return matrix_text(self.program)
         return to_text(self.program, digits, layers, **options)
 
     def __str__(self) -> str:
@@ -349,16 +360,24 @@ class Network:
 
     # -- LaTeX (symnet.emit.latex) -------------------------------------------
 
-    def latex(self, **options: Any) -> str:
+    def latex(self, *, form: str = "scalar", **options: Any) -> str:
         """The network as LaTeX: inline, or one ``aligned`` equation per neuron with
         ``layers=True``; options as for :func:`symnet.emit.latex.to_latex`
         (``digits``, ``symbols_only``, ``times``, ``layers``, ``width``, ``equation``).
+        ``form="matrix"``: ``z^{(l)} = W^{(l)} h^{(l-1)} + b^{(l)}`` per layer with shapes
+        (options ``times``, ``width``; see :func:`symnet.emit.matrix.matrix_latex`).
 
         >>> import symnet as sn
         >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(2.0, name="b")
         >>> sn.compile(w * x + b).latex(), sn.compile(w * x + b).latex(digits=2, times=r"\\cdot")
         ('w x + b', '0.5 \\\\cdot x + 2')
         """
+        from .emit.matrix import check_form
+
+        if check_form(form) == "matrix":
+            from .emit.matrix import matrix_latex
+
+            return matrix_latex(self, **options)
         from .emit.latex import to_latex
 
         return to_latex(self, **options)
@@ -368,7 +387,7 @@ class Network:
 
         return repr_latex(self)
 
-    def gradient_latex(self, wrt: Any = None, **options: Any) -> str:
+    def gradient_latex(self, wrt: Any = None, *, form: str = "scalar", **options: Any) -> str:
         """d output / d ``wrt`` (a name, node or list; ``None``: every parameter) as LaTeX,
         written with the backprop chain (deltas ``\\delta^{(l)}_{j} = \\partial L/\\partial z^{(l)}_{j}``);
         options as for :func:`symnet.emit.chainrule.gradient_latex` (``times``, ``digits``,
@@ -382,6 +401,14 @@ class Network:
         \\frac{\\partial \\hat{y}}{\\partial w} &= x \\delta
         \\end{aligned}
         """
+        from .emit.matrix import check_form
+
+        if check_form(form) == "matrix":
+            from .emit.matrix import matrix_gradient_latex
+
+            if wrt is not None:
+                raise InputError("gradient_latex(form='matrix') writes every layer's gradient; leave wrt=None")
+            return matrix_gradient_latex(self, **options)
         from .emit.chainrule import gradient_latex
 
         return gradient_latex(self, wrt, **options)
@@ -402,7 +429,9 @@ class Network:
 
     def worked_example(self, values: Any, target: Any = None, loss: str | None = None, **options: Any) -> Any:
         """The forward and backward pass at ``values`` step by step, with numbers (and one
-        SGD step with ``lr=``); ``.latex(blank=..., key=...)`` writes it. See
+        SGD step with ``lr=``); ``.latex(blank=..., key=...)`` writes it. ``values`` may be a
+        mini-batch (a list of value sets, with a list of targets); ``form="matrix"`` writes
+        vectors and matrices; ``steps=k`` runs k SGD updates. See
         :func:`symnet.worked.worked_example`.
 
         >>> import symnet as sn

@@ -20,6 +20,8 @@ from .emit.graphs import to_tikz
 from .emit.latex import aligned, equations, format_number, latex_name, LatexOptions, to_latex
 from .errors import InputError, SymnetError
 from .fileio import atomic_write_bytes, atomic_write_text
+from .layerview import layer_view
+from .worked_batch import is_batch
 from .worked import worked_example, with_loss
 
 __all__ = ["latex_report", "write_report", "run_pdflatex", "PREAMBLE"]
@@ -33,6 +35,9 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{4pt}
 """
+
+#: Added to the preamble when the report draws a loss curve (``steps=``).
+PGFPLOTS = "\\usepackage{pgfplots}\n\\pgfplotsset{compat=1.16}\n"
 
 #: Visible characters of one display line (11pt, 17 cm).
 WIDTH = 78
@@ -57,13 +62,14 @@ def _escape_text(text: str) -> str:
 def latex_report(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
                  lr: float | None = None, exercise: bool = False, key: bool = False,
                  blank: Iterable[str] | None = None, title: str | None = None, digits: int = 4,
-                 times: str = "") -> str:
+                 times: str = "", steps: int | None = None, form: str = "scalar") -> str:
     """A complete ``.tex`` document for ``network`` at input ``values`` (with ``target``
     and ``loss`` put on top when given): the equations, a TikZ drawing of the graph with
     values and gradients, the loss, every gradient in closed form and a worked example
     (one SGD step with ``lr``). ``exercise=True`` blanks the ``blank`` steps (default:
     the backward pass and the update) for a student sheet; ``key=True`` gives its
-    answer key.
+    answer key. ``steps=k`` (with ``lr``) adds a table of k SGD updates and a pgfplots
+    curve of the loss; ``form="matrix"`` writes the worked example with matrices.
 
     >>> import symnet as sn
     >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
@@ -71,9 +77,11 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     >>> tex.startswith(r"\\documentclass") and tex.rstrip().endswith(r"\\end{document}")
     True
     """
+    ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form)
+    if is_batch(values):  # the drawing and the introduction show the first sample of the batch
+        values, target = values[0], (target[0] if isinstance(target, (list, tuple)) else target)
     net, feed = with_loss(network, values, target, loss)
     program = net.program
-    ex = worked_example(network, values, target, loss, lr=lr, digits=digits)
     vals = net.forward_values(feed)
     out = program.outputs[0] if len(program.outputs) == 1 else None
     if exercise and blank is None:
@@ -85,12 +93,17 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     heading = title or ("Backpropagation exercise" if exercise else "A network, its gradients and a worked example")
     if exercise:
         heading += " (answer key)" if key else ""
-    body = [PREAMBLE, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
-            _intro(net, feed, network)]
+    preamble = PREAMBLE + (PGFPLOTS if len(ex.history) > 1 else "")
+    body = [preamble, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
+            _intro(net, feed, network) + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
 
     body.append(r"\section*{The network}")
+    matrix = form == "matrix" and bool(layer_view(program))
     rows = equations(net, LatexOptions(times=times, width=WIDTH))
-    if len(rows) > 1:
+    if matrix:
+        body.append("The layers in matrix form ($W^{(l)}[j, i]$ is the weight from input $i$ to unit $j$):")
+        body.append(rf"\[ {net.latex(form='matrix', times=times)} \]")
+    elif len(rows) > 1:
         body.append("The equations, one per named intermediate"
                     + (" (a neuron's weighted sum $z$, its activation $h$):" if _has_neurons(net) else ":"))
         body.append(aligned(rows, WIDTH, "align*"))
@@ -104,11 +117,18 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     if out is not None:
         body.append(r"\section*{Gradients}")
         rows = chainrule.gradient_rows(net, None, times=times)
-        body.append(_gradient_intro(net, out, rows))
-        body.append(aligned(rows, WIDTH, "align*"))
+        if matrix:
+            body.append(r"Backpropagation in matrix form, with $\delta^{(l)} = \partial L / \partial z^{(l)}$ "
+                        r"and $\odot$ the elementwise product:")
+            body.append(rf"\[ {net.gradient_latex(form='matrix', times=times)} \]")
+        else:
+            body.append(_gradient_intro(net, out, rows))
+            body.append(aligned(rows, WIDTH, "align*"))
 
     body.append(r"\section*{Worked example}")
     body.append(ex.latex(blank=blank, key=key, width=WIDTH))
+    if len(ex.history) > 1:
+        body.append("The loss over the SGD steps:\n\n\\begin{center}\n" + ex.loss_curve() + "\n\\end{center}")
     body.append(r"\end{document}")
     return "\n\n".join(body) + "\n"
 

@@ -28,10 +28,13 @@ from .graph import Node
 from .losses import LOSSES, loss_by_name
 from .emit import chainrule
 from .analysis import intermediates
+from .layerview import layer_view, origins
 from .emit.latex import format_number, latex_name, latex_style, number_piece, visible_width, wrap
 from .emit.render import Piece, apply_form, render
 from .ops import PREC_ATOM
 from . import engine
+from .worked_batch import (BatchPass, batch_pass, build_samples, check_steps, history_table, is_batch, loss_curve,
+                           matrix_steps, sgd_history)
 
 __all__ = ["Step", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
 
@@ -44,7 +47,8 @@ class Step:
     """One line of a worked example: ``left = formula = numbers = value``.
 
     ``part`` is one of :data:`PARTS`; ``key`` the network's name of the node or
-    parameter (what ``blank=`` refers to).
+    parameter (what ``blank=`` refers to; in matrix form ``z1``, ``h1``, ``delta1``,
+    ``W1``, ``b1``; in a batch's scalar form ``L[k]`` for sample ``k``).
     """
 
     part: str
@@ -52,7 +56,10 @@ class Step:
     left: str
     formula: str
     numbers: str
-    value: float
+    value: Any
+    #: the value written in LaTeX when it is not one number (a ``bmatrix`` in matrix form;
+    #: then ``value`` is the matrix as a tuple of rows)
+    value_tex: str = ""
 
 
 @dataclass
@@ -65,6 +72,16 @@ class WorkedExample:
     loss_after: float | None = None
     output_name: str = "L"
     notes: list[str] = field(default_factory=list)
+    #: d(mean loss)/d(parameter) by parameter name (the mean over the batch's samples)
+    gradients: dict[str, float] = field(default_factory=dict)
+    #: "scalar" or "matrix"
+    form: str = "scalar"
+    #: the number of samples (1 for a single example)
+    batch: int = 1
+    #: with ``steps=k``: ``(parameter values in network order, mean loss)`` before the first
+    #: and after each SGD update; ``parameter_names`` names the values
+    history: list[tuple[list[float], float]] = field(default_factory=list)
+    parameter_names: list[str] = field(default_factory=list)
 
     def keys(self) -> list[str]:
         """The names that ``blank=`` accepts besides the part names."""
@@ -109,9 +126,23 @@ class WorkedExample:
             out.append(titles[part])
             out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
             if part == "update" and self.loss_after is not None:
-                out.append(rf"\noindent With the new parameters the loss is ${latex_name(self.output_name)} = "
+                name = latex_name(self.output_name)
+                name = rf"\bar{{{name}}}" if self.batch > 1 else name
+                out.append(rf"\noindent With the new parameters the loss is ${name} = "
                            rf"{format_number(self.loss_after, self.digits)}$.")
+        if len(self.history) > 1:
+            out.append(rf"\noindent\textbf{{{len(self.history) - 1} steps of gradient descent}} with "
+                       rf"$\eta = {format_number(self.lr or 0.0)}$: the parameters and the "
+                       + ("mean " if self.batch > 1 else "") + "loss before each step.")
+            out.append(history_table(self.parameter_names, self.history, self.digits,
+                                     rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name)))
         return "\n".join(out + self.notes)
+
+    def loss_curve(self) -> str:
+        """The loss per SGD step (``steps=``) as a pgfplots picture (needs ``\\usepackage{pgfplots}``)."""
+        if len(self.history) < 2:
+            raise InputError("a loss curve needs steps=k with k >= 1")
+        return loss_curve(self.history)
 
 
 def _blank_box(text: str) -> str:
@@ -119,11 +150,12 @@ def _blank_box(text: str) -> str:
 
 
 def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None) -> str:
-    value = format_number(s.value, digits)
+    value = s.value_tex or format_number(s.value, digits)
     numbers = s.numbers
     if blank:
-        value = rf"\boxed{{{value}}}" if key else _blank_box("-0.0000")
-        numbers = rf"\boxed{{{numbers}}}" if key else _blank_box(r"-0.000 \cdot 0.000")
+        value = rf"\boxed{{{value}}}" if key else _blank_box(s.value_tex or "-0.0000")
+        if numbers:  # a matrix keeps its size when blanked; a scalar line gets a box of fixed size
+            numbers = rf"\boxed{{{numbers}}}" if key else _blank_box(numbers if s.value_tex else r"-0.000 \cdot 0.000")
     parts = [p for p in dict.fromkeys((s.formula, numbers)) if p and p not in (value, rf"\left({value}\right)")]
     sign = r"\leftarrow" if s.part == "update" else "="
     head = f"{s.left} &{sign} "
@@ -172,34 +204,129 @@ def with_loss(network: Any, values: Any, target: Any = None, loss: str | None = 
 
 
 def worked_example(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
-                   lr: float | None = None, digits: int = 4, output: int | None = None) -> WorkedExample:
+                   lr: float | None = None, digits: int = 4, output: int | None = None,
+                   form: str = "scalar", steps: int | None = None) -> WorkedExample:
     """The worked forward/backward pass of ``network`` at ``values`` (and ``target`` for
     ``loss``), with one gradient-descent step when ``lr`` is given. Parameters are not
-    changed. ``digits``: significant digits shown."""
+    changed. ``digits``: significant digits shown.
+
+    ``values`` may be a mini-batch, a list of value sets ``[values_1, ..., values_n]``
+    with ``target=[t_1, ..., t_n]``: the loss is then the mean over the samples and
+    every gradient and update uses the mean gradient. ``form="matrix"`` writes a stack
+    of layers with vectors and matrices (numeric ``bmatrix`` values, one column per
+    sample; see :mod:`symnet.worked_batch`); other graphs keep the scalar form, with a
+    note. ``steps=k`` (with ``lr``) also runs ``k`` SGD updates and records
+    ``history``, shown as a table. ``gradients`` holds d(mean loss)/d(parameter).
+
+    >>> import symnet as sn
+    >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    >>> ex = worked_example(sn.compile(w * x), [[1.0], [3.0]], target=[0.0, 1.0], loss="mse", lr=0.1, steps=2)
+    >>> ex.batch, ex.gradients, [round(loss, 4) for _, loss in ex.history]
+    (2, {'w': 2.0}, [0.25, 0.05, 0.05])
+    """
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0
                            or not math.isfinite(lr)):
         raise InputError(f"lr must be a finite positive number, got {lr!r}")
-    net, feed = with_loss(network, values, target, loss)
+    from .emit.matrix import check_form, fallback_note
+
+    check_form(form)
+    steps = check_steps(steps, lr)
+    if is_batch(values):
+        samples = build_samples(network, values, target, loss, with_loss)
+    else:
+        samples = [with_loss(network, values, target, loss)]
+    bp = batch_pass(samples, output)
+    net, feed = samples[0]
     program = net.program
-    vals = net.forward_values(feed)
+    view = layer_view(program)
+    notes = []
+    if form == "matrix" and not view:
+        notes.append(rf"\noindent Note: {_escape(fallback_note(view))}.")
+        form = "scalar"
+    new = None
+    if lr is not None:
+        new = [v - lr * bp.gradients[name] for v, name in zip(net.parameter_values, net.parameter_names)]
+    if form == "matrix":
+        rows = [Step(*fields) for fields in matrix_steps(bp, lr, new, digits)]
+        out_name = program.names[bp.samples[0].output]
+    elif len(samples) == 1:
+        rows, out_name = _scalar_steps(net, feed, vals=bp.samples[0].vals, output=output, digits=digits, lr=lr)
+    else:
+        rows, out_name = _batch_scalar_steps(bp, digits, lr, new)
+    ex = WorkedExample(rows, digits, lr, output_name=out_name or "L", notes=notes, gradients=dict(bp.gradients),
+                       form=form, batch=len(samples), parameter_names=list(net.parameter_names))
+    if new is not None:
+        ex.loss_after = batch_pass(samples, output, new).loss
+    if steps is not None:
+        ex.history = sgd_history(samples, lr, steps, output)  # type: ignore[arg-type]
+    return ex
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + c if c in "&%$#_{}" else c for c in text)
+
+
+def _scalar_steps(net: Any, feed: dict[str, float], *, vals: Sequence[float], output: int | None, digits: int,
+                  lr: float | None) -> tuple[list[Step], str | None]:
+    """One sample in scalar form: every named intermediate, every adjoint, the update."""
+    program = net.program
     ch = chainrule.chain(net, output=output, exact=False)
     adj = engine.backward(program, vals, {ch.output: 1.0})
     steps = _forward_steps(net, vals, digits, ch.output)
     steps += _backward_steps(net, ch, vals, adj, digits)
-    ex = WorkedExample(steps, digits, lr, output_name=program.names[ch.output])
     if lr is not None:
-        new = []
         for i in program.parameters:
             g, old = adj[i], vals[i]
-            v = old - lr * g
             name = latex_name(program.names[i])
             grad = rf"\frac{{\partial {latex_name(program.names[ch.output])}}}{{\partial {name}}}"
             nums = f"{format_number(old, digits)} - {format_number(lr)} \\cdot {_num(g, digits)}"
-            steps.append(Step("update", program.names[i], name, rf"{name} - \eta {grad}", nums, v))
-            new.append(v)
-        after = engine.evaluate(program, net.leaf_values(feed, new))
-        ex.loss_after = after[ch.output]
-    return ex
+            steps.append(Step("update", program.names[i], name, rf"{name} - \eta {grad}", nums, old - lr * g))
+    return steps, program.names[ch.output]
+
+
+def _batch_scalar_steps(bp: BatchPass, digits: int, lr: float | None,
+                        new: Sequence[float] | None) -> tuple[list[Step], str | None]:
+    """A batch in scalar form: each sample's prediction and loss, the mean loss, each
+    parameter's mean gradient from the samples' gradients, the update."""
+    first = bp.samples[0]
+    program = first.net.program
+    lname = latex_name(program.names[first.output] or "L")
+    n = bp.n
+    steps: list[Step] = []
+    for k, s in enumerate(bp.samples, start=1):
+        p = s.net.program
+        preds = _predictions(s)
+        for i in preds:
+            name = p.names[i] or "yhat"
+            steps.append(Step("forward", f"{name}[{k}]", rf"{{{latex_name(name)}}}^{{[{k}]}}", "", "", s.vals[i]))
+        steps.append(Step("loss", f"{program.names[first.output]}[{k}]", rf"{lname}^{{[{k}]}}", "", "", s.vals[s.output]))
+    total = " + ".join(_num(s.vals[s.output], digits) for s in bp.samples)
+    steps.append(Step("loss", program.names[first.output] or "L", rf"\bar{{{lname}}}",
+                      rf"\frac{{1}}{{{n}}} \sum_{{k=1}}^{{{n}}} {lname}^{{[k]}}",
+                      rf"\frac{{1}}{{{n}}} \left({total}\right)", bp.loss))
+    for k, name in enumerate(first.net.parameter_names):
+        tex = latex_name(name)
+        grads = " + ".join(_num(s.adj[s.net.program.parameters[k]], digits) for s in bp.samples)
+        steps.append(Step("backward", name, rf"\frac{{\partial \bar{{{lname}}}}}{{\partial {tex}}}",
+                          rf"\frac{{1}}{{{n}}} \sum_{{k=1}}^{{{n}}} \frac{{\partial {lname}^{{[k]}}}}{{\partial {tex}}}",
+                          rf"\frac{{1}}{{{n}}} \left({grads}\right)", bp.gradients[name]))
+    if lr is not None and new is not None:
+        for k, name in enumerate(first.net.parameter_names):
+            tex, old, g = latex_name(name), first.vals[program.parameters[k]], bp.gradients[name]
+            steps.append(Step("update", name, tex, rf"{tex} - \eta \frac{{\partial \bar{{{lname}}}}}{{\partial {tex}}}",
+                              f"{format_number(old, digits)} - {format_number(lr)} \\cdot {_num(g, digits)}", new[k]))
+    return steps, program.names[first.output]
+
+
+def _predictions(sample: Any) -> list[int]:
+    """The model outputs below the loss: nodes marked as an output, else the loss's own operands."""
+    p = sample.net.program
+    view = layer_view(p)
+    if view and view.outputs:
+        return list(view.outputs)
+    org = origins(p)
+    marked = [i for i in p.op_indices if i != sample.output and org[i] is not None and org[i].role == "output"]
+    return marked or [sample.output]
 
 
 def _num(v: float, digits: int) -> str:
