@@ -82,6 +82,7 @@ def test_f1_to_f5_code_in_formulas_never_runs(sandbox, text, capsys):
     ("f'{x}'", "quotes are not allowed"),
     ("x if x else 1", "'if' is a Python keyword"),
     ("x==1", "comparisons"),
+    ("x != 1", "indicators are written"),
     ("x@x", "'@'"),
     ("x; import os", "only the last line may be a bare expression"),
     ("x\n+1", "line 1"),
@@ -193,7 +194,8 @@ def test_f13_reserved_words_are_refused(name):
 
 
 @pytest.mark.parametrize("text, code", [
-    ("ｘ", "U+FF58"), ("х", "U+0445"), ("∂x", "U+2202"), ("x\u200b", "U+200B"), ("x·y", "U+00B7"),
+    ("ｘ", "U+FF58"), ("х", "U+0445"), ("∂x", "U+2202"), ("x\u200b", "U+200B"),
+    ("x*.\u0663", "U+0663"), (".\u00b2", "U+00B2"), ("x\u00b2", "U+00B2"), ("3\u0663", "U+0663"), ("\u03c3(z)", "U+03C3"),
 ])
 def test_f14_non_ascii_is_reported_never_folded(text, code):
     message = parse_error(text)
@@ -249,13 +251,16 @@ def test_f18_wrong_rules_that_agree_at_special_points_fail(model, claim):
     assert verdict.expected
 
 
-def test_f18_probe_points_are_seeded_random_of_both_signs_and_away_from_0_and_1():
+def test_f18_probe_points_are_seeded_random_of_both_signs_and_every_scale():
     verdict = sn.check_derivative("sigmoid(z)", wrt="z", claimed="sigmoid(z)*(1 - sigmoid(z))", inputs=["z"])
     assert verdict.verdict == "PASS"
     zs = [p["z"] for p in verdict.points]
     assert len(zs) >= 5
     assert any(z > 0 for z in zs) and any(z < 0 for z in zs)
-    assert all(abs(z) >= 0.05 and abs(abs(z) - 1) >= 0.05 for z in zs)
+    unit = [p.point["z"] for p in verdict.probes if p.why == "random"]
+    assert all(abs(z) >= 0.05 and abs(abs(z) - 1) >= 0.05 for z in unit)  # wrong rules agree at 0 and +-1
+    assert min(map(abs, zs)) < 2e-3 and max(map(abs, zs)) > 999  # scales 1e-3 .. 1e3
+    assert any("linear region" in p.why for p in verdict.probes)  # sigmoid's argument at 0
     again = sn.check_derivative("sigmoid(z)", wrt="z", claimed="sigmoid(z)*(1 - sigmoid(z))", inputs=["z"])
     assert [p["z"] for p in again.points] == zs
 
@@ -271,7 +276,9 @@ def test_f20_a_kinked_claim_fails_with_a_counterexample_on_the_other_side():
     assert verdict.verdict == "FAIL"
     example = verdict.counterexample
     assert example.point["z"] < 0 and (example.claimed, example.true) == (1.0, 0.0)
-    assert all(abs(p["z"]) >= 0.05 for p in verdict.points)  # the kink band is not sampled
+    assert all(p["z"] != 0 for p in verdict.points)  # never on the kink itself
+    sides = [p.point["z"] for p in verdict.probes if p.why.startswith("kink of")]
+    assert sides and min(sides) < 0 < max(sides) and max(map(abs, sides)) < 1e-6  # both sides, close to it
 
 
 # -- fuzzing and round trips -----------------------------------------------------------------
