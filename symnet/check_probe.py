@@ -198,8 +198,9 @@ def _bisect(floats: _Floats, base: dict[str, float], var: str, i: int, a: float,
 
 
 def _leaf(program: Program, i: int, point: dict[str, float]) -> Any:
-    if program.kinds[i] == "constant":
-        return mpmath.mpf(repr(float(program.values[i])))  # the exact decimal of the literal
+    if program.kinds[i] == "constant":  # as check_exact.exact_constant: integers exactly, else the decimal text
+        v = float(program.values[i])
+        return mpmath.mpf(int(v)) if v.is_integer() else mpmath.mpf(repr(v))  # the exact decimal of the literal
     return hp(point[program.names[i]])
 
 

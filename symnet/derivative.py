@@ -43,7 +43,8 @@ import sympy as sp
 from .check_exact import Symbolic, expected_expression, symbolic_difference
 from .check_probe import Probe, Value, agree, close, digits_apart, evaluate, landmarks, probes
 from .analysis import depths, tree_sizes
-from .check_ref import DPS, LocalForms
+from .check_exact import SECONDS
+from .check_ref import DPS, LocalForms, time_limit
 from .network import compile
 from .parse import parse
 from .program import Program
@@ -213,7 +214,8 @@ def _expected_text(expr: Any) -> str:
     try:
         if len(expr.args) > 100:  # folding exponentials back into sigmoid(...) is slow on wide sums
             return _short(sp.sstr(expr), 2000)
-        return sp.sstr(fold_functions(expr))
+        with time_limit(SECONDS):
+            return sp.sstr(fold_functions(expr))
     except Exception:  # display only
         return sp.sstr(expr)
 

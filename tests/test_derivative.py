@@ -396,3 +396,28 @@ def test_verdicts_match_the_truth_by_construction(outer, a, b, mutation, k, scal
     if truth == "FAIL":
         ce = v.counterexample
         assert ce is not None and ce.claimed is not None and ce.abs_diff > 0
+
+
+def test_doubling_claims_get_a_verdict():
+    doubling = "a = x; " + "; ".join(f"a{k} = a{k - 1 if k > 1 else ''} + a{k - 1 if k > 1 else ''}"
+                                     for k in range(1, 61)) + "; a60"
+    v = check_derivative("w*x", "w", doubling, inputs=["x"])
+    assert v.verdict == "FAIL" and v.counterexample.rel_diff == pytest.approx(1.0)
+    v = check_derivative("w*x*2**60", "w", doubling, inputs=["x"])
+    assert v.correct and v.method == "probes" and any("MAX_DEPTH" in n for n in v.notes)  # 61 levels
+    shorter = "a = x; " + "; ".join(f"a{k} = a{k - 1 if k > 1 else ''} + a{k - 1 if k > 1 else ''}"
+                                    for k in range(1, 51)) + "; a50"
+    v = check_derivative("w*x*2**50", "w", shorter, inputs=["x"])  # inlined, 2**50 nodes: past MAX_TREE
+    assert v.correct and v.method == "probes" and any("MAX_TREE" in n for n in v.notes)
+
+
+@pytest.mark.parametrize("claim, status", [("exp(exp(exp(1000)))", 1), ("x", 0), ("x*(1 + 1e-10)", 1),
+                                           ("x + 0*log(w)", 1)])
+def test_symnet_verify_exits_nonzero_on_wrong_or_undefined(claim, status, capsys):
+    from symnet.cli import main
+
+    code = main(["verify", "w*x", "--inputs", "x", "--wrt", "w", "--claim", claim])
+    out, err = capsys.readouterr()
+    assert code == status, out + err
+    assert "Traceback" not in out + err and "Error" not in err
+    assert ("is correct" in out) == (status == 0)
