@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import mpmath
 import sympy as sp
+from mpmath.libmp import finf, fnan, fninf
 
 from .analysis import depths, tree_sizes
 from .program import Program
@@ -90,8 +91,13 @@ def time_limit(seconds: float) -> Iterator[bool]:
         signal.signal(signal.SIGALRM, previous)
 
 
+_NONFINITE = (finf, fninf, fnan)
+
+
 def real(x: Any) -> Any:
     """``x`` (an mpmath or Python number) as a finite real mpf, or ``None``."""
+    if type(x) is _MPF:
+        return None if x._mpf_ in _NONFINITE else x
     if isinstance(x, mpmath.mpc):
         if x.imag != 0:
             return None
@@ -106,6 +112,7 @@ def real(x: Any) -> Any:
     return x if mpmath.isfinite(x) else None
 
 
+_MPF = type(mpmath.mpf(1))
 #: What evaluating a form at numbers may raise (undefined or not representable values).
 EVAL_ERRORS = (ArithmeticError, ValueError, TypeError, MemoryError, RecursionError, AttributeError)
 
@@ -171,11 +178,9 @@ def _node(e: Any, index: dict[Any, int], fs: list[Callable[[Sequence[Any]], Any]
     if e is sp.false or e is sp.S.false:
         return lambda xs: False
     if e.is_Number:
-        if e.is_Rational:
-            p, q = int(e.p), int(e.q)
-            return lambda xs: mpmath.mpf(p) / q if q != 1 else mpmath.mpf(p)
-        c = e
-        return lambda xs: mpmath.mpf(c)
+        with mpmath.workdps(DPS):
+            c = mpmath.mpf(int(e.p)) / int(e.q) if e.is_Rational else mpmath.mpf(e)
+        return lambda xs: c
     if e.is_NumberSymbol:
         c = e
         return lambda xs: mpmath.mpf(c.evalf(mpmath.mp.dps))
@@ -185,9 +190,13 @@ def _node(e: Any, index: dict[Any, int], fs: list[Callable[[Sequence[Any]], Any]
             return lambda xs: f0(xs) + f1(xs)
         return lambda xs: mpmath.fsum(f(xs) for f in fs)
     if e.is_Mul:
+        if len(fs) == 2:
+            g0, g1 = fs
+            return lambda xs: g0(xs) * g1(xs)
+
         def mul(xs: Sequence[Any]) -> Any:
-            out = mpmath.mpf(1)
-            for f in fs:
+            out = fs[0](xs)
+            for f in fs[1:]:
                 out = out * f(xs)
             return out
         return mul
