@@ -267,11 +267,15 @@ def _decide(verdict: DerivativeVerdict, model: Program, claim: Program, symbolic
             continue
         c = evaluate(claim, cout, pr.point, forms, bounds=False)
         if pr.on_kink or t.on_kink or c.on_kink:
-            # on a kink the value is a convention (relu'(0) = 0): a difference there is only noted
+            # on a kink the value is a convention (relu'(0) = 0): a difference there only, and not
+            # at points just beside it, is only noted
             if c.value is not None and not _same(model, claim, pr.point, forms, wrt, c, t)[0]:
-                at_kink.append((pr, c, t))
-                continue
-            if pr.on_kink:
+                beside = _beside(model, claim, pr.point, forms, wrt, rng)
+                if beside is None:
+                    at_kink.append((pr, c, t))
+                    continue
+                pr, c, t = beside
+            elif pr.on_kink:
                 continue
         verdict.probes.append(pr)
         verdict.points.append(dict(pr.point))
@@ -339,6 +343,21 @@ def _decide(verdict: DerivativeVerdict, model: Program, claim: Program, symbolic
         ce = _counterexample(pr.point, c, t)
         verdict.notes.append(f"the claim differs from SymPy's derivative only on a kink: {ce} (a convention: "
                              "symnet's rows take relu'(0) = 0 and step(0) = 0)")
+
+
+def _beside(model: Program, claim: Program, point: dict[str, float], forms: LocalForms, wrt: str,
+            rng: random.Random) -> tuple[Probe, Value, Value] | None:
+    """A point just beside ``point`` (every variable moved by about 1e-7 of its size) where the claim
+    and the truth still differ, or ``None`` if they agree beside it (the difference is on a kink)."""
+    for _ in range(2):
+        near = {n: v + rng.choice((-1.0, 1.0)) * 1e-7 * max(abs(v), 1e-3) for n, v in point.items()}
+        t = evaluate(model, model.outputs[0], near, forms, wrt, bounds=False)
+        c = evaluate(claim, claim.outputs[0], near, forms, bounds=False)
+        if t.value is None or c.value is None:
+            continue
+        if not _same(model, claim, near, forms, wrt, c, t)[0]:
+            return Probe(near, "beside a kink"), c, t
+    return None
 
 
 def _search(model: Program, claim: Program, names: Sequence[str], forms: LocalForms, wrt: str,

@@ -421,3 +421,13 @@ def test_symnet_verify_exits_nonzero_on_wrong_or_undefined(claim, status, capsys
     assert code == status, out + err
     assert "Traceback" not in out + err and "Error" not in err
     assert ("is correct" in out) == (status == 0)
+
+
+@pytest.mark.parametrize("model, claimed, verdict", [
+    ("w*x", "relu(relu(relu(relu(relu(x)))))", "FAIL"),  # the inner relus sit on their kinks for x < 0
+    ("w*x", "step(relu(x))*x + step(relu(-x))*x", "PASS"),
+    ("relu(w*x)", "x*step(relu(w*x))", "PASS"),
+    ("relu(w*x)", "x*step(relu(-w*x))", "FAIL"),
+])
+def test_kinks_held_at_zero_on_a_whole_region_are_not_conventions(model, claimed, verdict):
+    assert check_derivative(model, "w", claimed, inputs=["x"]).verdict == verdict
