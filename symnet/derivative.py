@@ -54,7 +54,7 @@ from .errors import ExportLimitError, FormulaError, InputError
 from .graph import Input, Node, default_rng
 from .network import Network
 
-__all__ = ["check_derivative", "DerivativeVerdict", "Counterexample", "MAX_TREE", "MAX_DEPTH", "EXTRA_SEARCH"]
+__all__ = ["check_derivative", "DerivativeVerdict", "Counterexample", "Entry", "decide", "MAX_TREE", "MAX_DEPTH", "EXTRA_SEARCH"]
 
 #: A model whose inlined expression has more nodes than this is refused (ExportLimitError) ...
 MAX_TREE = 20_000
@@ -202,9 +202,10 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     expected = _expected_text(expected_expr)
     verdict = DerivativeVerdict(wrt=wrt, model=_short(label or expected), claimed=_short(claim_label or "(a node)"),
                                 expected=expected, expected_expr=expected_expr, verdict="PASS", seed=seed)
-    symbolic = symbolic_difference(program, out, claim, claim.outputs[0], wrt, forms)
+    entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
+    symbolic = symbolic_difference(program, out, claim, entry.cout, wrt, forms)
     verdict.symbolic = {"zero": True, "nonzero": False}.get(symbolic.status)
-    _decide(verdict, program, claim, symbolic, forms, points, seed)
+    decide(verdict, entry, symbolic, points, seed)
     return verdict
 
 
@@ -234,43 +235,59 @@ def _counterexample(point: dict[str, float], c: Value, t: Value) -> Counterexamp
     return Counterexample(dict(point), float(c.value), float(t.value), ct, tt, float(diff), float(rel), text)
 
 
-def _same(model: Program, claim: Program, point: dict[str, float], forms: LocalForms, wrt: str,
-          c: Value, t: Value) -> tuple[bool, Value, Value]:
+@dataclass(frozen=True)
+class Entry:
+    """One comparison: output ``out`` of ``model`` differentiated by ``wrt`` against output ``cout`` of
+    ``claim``. A matrix-form claim compares its entries one :class:`Entry` at a time."""
+
+    model: Program
+    out: int
+    claim: Program
+    cout: int
+    wrt: str
+    forms: LocalForms = field(default_factory=LocalForms)
+
+    def truth(self, point: dict[str, float], bounds: bool = False) -> Value:
+        return evaluate(self.model, self.out, point, self.forms, self.wrt, bounds=bounds)
+
+    def claimed(self, point: dict[str, float], bounds: bool = False) -> Value:
+        return evaluate(self.claim, self.cout, point, self.forms, bounds=bounds)
+
+
+def _same(e: Entry, point: dict[str, float], c: Value, t: Value) -> tuple[bool, Value, Value]:
     """Do the claim and the truth agree at ``point``? Quick when they agree to ``TOL_DIGITS``
     digits; otherwise both are evaluated again with their rounding bounds (cancellation)."""
     if close(c.value, t.value):
         return True, c, t
-    t = evaluate(model, model.outputs[0], point, forms, wrt)
-    c = evaluate(claim, claim.outputs[0], point, forms)
+    t, c = e.truth(point, bounds=True), e.claimed(point, bounds=True)
     return agree(c.value, t.value, c.magnitude + t.magnitude), c, t
 
 
-def _decide(verdict: DerivativeVerdict, model: Program, claim: Program, symbolic: Symbolic, forms: LocalForms,
-            points: int, seed: int) -> None:
+def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int, seed: int) -> None:
+    """Fill in ``verdict`` for one entry from the symbolic result and the probes."""
     rng = random.Random(seed)
-    wrt = verdict.wrt
+    model, claim, wrt = e.model, e.claim, e.wrt
     names = [model.names[i] for i in model.inputs + model.parameters]
     found = probes(names, points, rng)
     first = found[0].point
     order = [wrt] + [n for n in names if n != wrt]
     found += landmarks(model, first, order, "the model") + landmarks(claim, first, order, "the claim")
-    out, cout = model.outputs[0], claim.outputs[0]
     undefined: Counterexample | None = None
     witness: Counterexample | None = None
     witness_why = ""
     at_kink: list[tuple[Probe, Value, Value]] = []
     skipped = 0
     for pr in found:
-        t = evaluate(model, out, pr.point, forms, wrt, bounds=False)
+        t = e.truth(pr.point)
         if t.value is None:
             skipped += 1
             continue
-        c = evaluate(claim, cout, pr.point, forms, bounds=False)
+        c = e.claimed(pr.point)
         if pr.on_kink or t.on_kink or c.on_kink:
             # on a kink the value is a convention (relu'(0) = 0): a difference there only, and not
             # at points just beside it, is only noted
-            if c.value is not None and not _same(model, claim, pr.point, forms, wrt, c, t)[0]:
-                beside = _beside(model, claim, pr.point, forms, wrt, rng)
+            if c.value is not None and not _same(e, pr.point, c, t)[0]:
+                beside = _beside(e, pr.point, rng)
                 if beside is None:
                     at_kink.append((pr, c, t))
                     continue
@@ -285,17 +302,17 @@ def _decide(verdict: DerivativeVerdict, model: Program, claim: Program, symbolic
                 verdict.reason = (f"the claim {verdict.claimed} is undefined where SymPy's derivative is defined "
                                   f"({c.where}; probe: {pr.why})")
             continue
-        if witness is None and not _same(model, claim, pr.point, forms, wrt, c, t)[0]:
+        if witness is None and not _same(e, pr.point, c, t)[0]:
             witness, witness_why = _counterexample(pr.point, c, t), pr.why
     tries = 0
     while len(verdict.points) < points and tries < MAX_TRIES and undefined is None and witness is None:
         tries += 1  # the model is undefined at many probes (log(w*x)): draw more points
         scale = 10.0 ** rng.uniform(-1.0, 1.0) if tries % 2 else 1.0
         pr = Probe({n: rng.choice((-1.0, 1.0)) * scale * rng.uniform(0.05, 2.0) for n in names}, "resampled")
-        t = evaluate(model, out, pr.point, forms, wrt, bounds=False)
+        t = e.truth(pr.point)
         if t.value is None or t.on_kink:
             continue
-        c = evaluate(claim, cout, pr.point, forms, bounds=False)
+        c = e.claimed(pr.point)
         if c.on_kink:
             continue
         verdict.probes.append(pr)
@@ -304,14 +321,14 @@ def _decide(verdict: DerivativeVerdict, model: Program, claim: Program, symbolic
             undefined = _counterexample(pr.point, c, t)
             verdict.reason = (f"the claim {verdict.claimed} is undefined where SymPy's derivative is defined "
                               f"({c.where}; probe: {pr.why})")
-        elif not _same(model, claim, pr.point, forms, wrt, c, t)[0]:
+        elif not _same(e, pr.point, c, t)[0]:
             witness, witness_why = _counterexample(pr.point, c, t), pr.why
     if undefined is not None:
         verdict.verdict, verdict.counterexample = "UNDEFINED", undefined
         verdict.method = "probes (the claim's domain, checked as written)"
         return
     if witness is None and symbolic.status == "nonzero":
-        witness, witness_why = _search(model, claim, names, forms, wrt, rng)
+        witness, witness_why = _search(e, names, rng)
     if witness is not None:
         verdict.verdict, verdict.counterexample = "FAIL", witness
         verdict.method = "symbolic + counterexample" if symbolic.status == "nonzero" else "probes"
@@ -345,34 +362,31 @@ def _decide(verdict: DerivativeVerdict, model: Program, claim: Program, symbolic
                              "symnet's rows take relu'(0) = 0 and step(0) = 0)")
 
 
-def _beside(model: Program, claim: Program, point: dict[str, float], forms: LocalForms, wrt: str,
-            rng: random.Random) -> tuple[Probe, Value, Value] | None:
+def _beside(e: Entry, point: dict[str, float], rng: random.Random) -> tuple[Probe, Value, Value] | None:
     """A point just beside ``point`` (every variable moved by about 1e-7 of its size) where the claim
     and the truth still differ, or ``None`` if they agree beside it (the difference is on a kink)."""
     for _ in range(2):
         near = {n: v + rng.choice((-1.0, 1.0)) * 1e-7 * max(abs(v), 1e-3) for n, v in point.items()}
-        t = evaluate(model, model.outputs[0], near, forms, wrt, bounds=False)
-        c = evaluate(claim, claim.outputs[0], near, forms, bounds=False)
+        t, c = e.truth(near), e.claimed(near)
         if t.value is None or c.value is None:
             continue
-        if not _same(model, claim, near, forms, wrt, c, t)[0]:
+        if not _same(e, near, c, t)[0]:
             return Probe(near, "beside a kink"), c, t
     return None
 
 
-def _search(model: Program, claim: Program, names: Sequence[str], forms: LocalForms, wrt: str,
-            rng: random.Random) -> tuple[Counterexample | None, str]:
+def _search(e: Entry, names: Sequence[str], rng: random.Random) -> tuple[Counterexample | None, str]:
     """More random points of mixed scales, looking for one where the two differ."""
     for k in range(EXTRA_SEARCH):
         point = {n: rng.choice((-1.0, 1.0)) * 10.0 ** rng.uniform(-3.0, 3.0 * (k + 1) / EXTRA_SEARCH)
                  for n in names}
-        t = evaluate(model, model.outputs[0], point, forms, wrt, bounds=False)
+        t = e.truth(point)
         if t.value is None or t.on_kink:
             continue
-        c = evaluate(claim, claim.outputs[0], point, forms, bounds=False)
+        c = e.claimed(point)
         if c.value is None or c.on_kink:
             continue
-        if not _same(model, claim, point, forms, wrt, c, t)[0]:
+        if not _same(e, point, c, t)[0]:
             return _counterexample(point, c, t), "extra search"
     return None, ""
 
