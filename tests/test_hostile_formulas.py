@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -322,3 +323,36 @@ def test_latex_export_of_random_networks_never_crashes(data):
         text = net.latex(**options)
         assert isinstance(text, str) and text
         assert text.count("{") == text.count("}")
+
+
+# -- issue 16 kind 11: formulas pasted from documents ---------------------------------------------
+
+PASTED_ALPHABET = st.sampled_from(list("xwb0123456789.+-*/()^ ") + [
+    "\u2212", "\u00d7", "\u00b7", "\u22c5", "\u00f7", "\u2013", "\u00b2", "\u00b3", "\u0663", "\u06f3", "\uff13",
+    "\u00bd", "\u03c3", "\u221a", "\u00a0", "\u2032", "\u200b", "\ufeff", "\u2264", "\u2265", "sigmoid(", "tanh(",
+    "relu(", "(x > 0)", "step(", "sqrt(", "abs("])
+
+
+@settings(deadline=None, derandomize=True, max_examples=300)
+@given(st.lists(PASTED_ALPHABET, min_size=1, max_size=24).map("".join))
+def test_pasted_text_parses_or_names_the_character(text):
+    try:
+        sn.parse(text, inputs=["x"])
+    except sn.FormulaError as exc:
+        message = str(exc)
+        bad = [c for c in text if not c.isascii() and c not in "\u2212\u00d7\u00b7\u22c5\u00f7\u2013\u2264\u2265"]
+        if bad and "non-ASCII" in message:
+            assert f"U+{ord(bad[0]):04X}" in message and "col" in message
+    if any(not c.isascii() and unicodedata.numeric(c, None) is not None for c in text):
+        with pytest.raises(sn.FormulaError):  # a non-ASCII digit is never read as a number
+            sn.parse(text, inputs=["x"])
+
+
+@settings(deadline=None, derandomize=True, max_examples=40)
+@given(st.lists(PASTED_ALPHABET, min_size=1, max_size=16).map("".join))
+def test_pasted_claims_give_a_verdict_or_a_symnet_error(text):
+    try:
+        verdict = sn.check_derivative("w*x", wrt="w", claimed=text, inputs=["x"])
+    except sn.SymnetError:
+        return
+    assert verdict.verdict in ("PASS", "FAIL", "UNDEFINED")
