@@ -3,11 +3,15 @@
 Nothing here uses symnet's derivative rules (the rows' ``partials``) or the
 engine. For every op node SymPy differentiates the row's ``sympy`` form, written
 in fresh argument symbols, with respect to each argument (once per op, arity and
-attribute); the forms and their derivatives are evaluated by ``xreplace`` with
-50-digit SymPy Floats, and the verifier's own reverse accumulation combines the
-local derivatives. The cost is linear in the number of edges. For small graphs
-the fully inlined elementary expression (``symnet.emit.sympy.elementary_nodes``)
-is differentiated directly as well.
+attribute); the forms and their derivatives are evaluated in 50-digit mpmath
+arithmetic by closures built from their expression trees (nothing is generated
+or executed), and the verifier's own reverse accumulation combines the local
+derivatives. An n-ary form that SymPy proves associative (a sum, a product) is
+evaluated as a balanced fold of its 2-argument form, so the cost is linear in the
+number of edges. For small graphs the fully inlined elementary expression
+(``symnet.emit.sympy.elementary_nodes``) is differentiated directly as well, under
+a time budget (``INLINE_SECONDS``); SymPy's failures there (nested ``Piecewise``)
+leave the per-node answer.
 """
 
 from __future__ import annotations
