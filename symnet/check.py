@@ -12,15 +12,21 @@ For every parameter and input, at every point, the report compares three numbers
   one shown. Forward values are computed from the SymPy forms too, so a wrong
   forward rule is caught;
 * **finite diff** -- a central difference of the engine's forward values in
-  float64 with step ``h_i = 1e-6 * max(1, |theta_i|)`` (:mod:`symnet.check_fd`).
+  float64 with step ``h_i = 1e-6 * |theta_i|`` (``1e-6`` at 0; :mod:`symnet.check_fd`),
+  for the leaves whose downstream fits ``FD_WORK_BUDGET`` op evaluations per point.
 
 Tolerances (``L`` is the checked output's value):
 
-* engine vs SymPy: ``|a - s| <= 1e-12 * max(1, |L|) + 1e-9 * |s|``; the same for the
-  forward value;
+* engine vs SymPy: ``|a - s| <= 4 * B + shift`` (plus the optional ``sympy_atol +
+  sympy_rtol * |s|``), where ``B`` is a first-order bound on the engine's float64
+  rounding from the magnitudes of the terms summed along each path and ``shift``
+  is how much the engine's rounded forward values move SymPy's derivative
+  (:mod:`symnet.check_bound`); the forward value likewise;
 * engine vs finite difference: ``|a - n| <= atol * max(1, |L|) + rtol * max(|a|, |n|)``
-  with ``rtol = 1e-5``, ``atol = 1e-7`` (``lenient=True``: PyTorch's ``1e-3``, ``1e-5``);
-* one op's local rule, for blame: ``|e - s| <= 1e-12 + 1e-9 * |s|``.
+  with ``rtol = 1e-5``, ``atol = 1e-7`` (``lenient=True``: PyTorch's ``1e-3``, ``1e-5``).
+  The finite difference is a witness: when engine and SymPy agree and it does not,
+  the row passes with the note "finite differences unreliable here" and an
+  estimated condition. It never makes a row FAIL.
 
 Kinks: if a kink op (a row with ``kink``: ReLU) downstream of ``theta_i`` lies
 within ``10 * |dz/dtheta_i| * h_i + 1e-12`` of its kink, the finite difference is
@@ -49,9 +55,10 @@ from typing import Any, Mapping
 
 from . import engine, losses
 from .check_blame import accumulation_blame, fmt, local_blame
-from .check_fd import FDResult, finite_difference, kink_distances
 from .analysis import consumers, depths, downstream, tree_sizes
-from .check_ref import INLINE_MAX_DEPTH, INLINE_MAX_KINKS, INLINE_MAX_TREE, LocalForms, \
+from .check_fd import FDResult, finite_difference, kink_distances
+from .check_bound import backward_bounds, forward_bounds
+from .check_ref import INLINE_MAX_DEPTH, INLINE_MAX_KINKS, INLINE_MAX_TREE, LocalForms, hp, \
     inlined_gradients, reference_adjoints, reference_values
 from .check_report import ForwardRow, GradientReport, GradRow, Tolerances
 from .network import compile
@@ -67,6 +74,8 @@ LOSSES = losses.LOSSES
 #: Random points: attempts per point, and the band around kinks that sampling avoids.
 MAX_TRIES = 100
 SAMPLE_KINK_BAND = 1e-3
+#: Finite differences per point stop once the recomputed ops' total arity passes this (cost stays linear).
+FD_WORK_BUDGET = 200_000
 
 
 def check_gradients(net_or_node: Network | Node, values: Any = None, *, loss: str | None = None,
@@ -78,7 +87,8 @@ def check_gradients(net_or_node: Network | Node, values: Any = None, *, loss: st
     ``loss`` (``"mse"``, ``"bce"``, ``"cross_entropy"``) with ``target`` puts that loss
     on top of the model. ``values`` gives the point; without it ``points`` seeded
     random points are used. ``rtol``/``atol`` override the finite-difference
-    tolerances. With ``raise_on_fail`` a failed check raises ``GradCheckError``.
+    tolerances (finite numbers >= 0, else InputError). With ``raise_on_fail`` a
+    failed check raises ``GradCheckError``.
 
     >>> import symnet as sn
     >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
@@ -253,7 +263,7 @@ class _Context:
         p = self.program
         self.leaves = list(p.parameters) + list(p.inputs)
         self.users = consumers(p)
-        self.down = {i: downstream(self.users, i) for i in self.leaves}
+        self._down: dict[int, list[int]] = {}
         size, kinks = tree_sizes(p)
         depth = depths(p)
         self.inline = all(size[o] <= INLINE_MAX_TREE and kinks[o] <= INLINE_MAX_KINKS
@@ -282,14 +292,14 @@ class _Context:
             return True
         ref, bad = reference_values(p, leaves, self.forms)
         undefined = "" if bad is None else f"SymPy form undefined at node `{self.name(bad)}` ({p.ops[bad].name})"
-        fds = {i: finite_difference(p, vals, i, p.outputs, self.down[i]) for i in self.leaves}
+        fwd_err = forward_bounds(p, ref, self.forms) if bad is None else None
+        fds = self._finite_differences(vals, report)
         branch = self._branch_mismatch(vals, ref) if bad is None else set()
         failed = False
         for n_out, o in enumerate(p.outputs):
             lv = vals[o]
             ls = None if bad is not None else float(ref[o])
-            scale = lv if ls is None else ls
-            fwd_ok = ls is not None and tol.sympy_ok(lv, ls, ls)
+            fwd_ok = ls is not None and abs(lv - ref[o]) <= 4 * fwd_err[o] + tol.extra(ls)
             report.forward.append(ForwardRow(k, self.name(o), lv, ls, fwd_ok, undefined))
             failed |= not fwd_ok
             try:
@@ -298,13 +308,55 @@ class _Context:
             except Exception as exc:  # a broken rule may raise anything; report it, do not crash
                 adj, engine_err = None, f"engine backward raised {type(exc).__name__}: {exc}"
             sym = self._sympy_gradients(leaves, ref, o, report) if bad is None else {}
+            allowed = self._allowed(vals, o, sym) if sym and adj is not None else {}
             for i in self.leaves:
-                fd = fds[i][n_out]
-                row = self._row(k, o, i, None if adj is None else adj[i], sym.get(i), fd, scale,
-                                engine_err or undefined, branch)
+                fd = fds[i][n_out] if i in fds else None
+                row = self._row(k, o, i, None if adj is None else adj[i], sym.get(i), fd, allowed.get(i),
+                                None if fwd_err is None else fwd_err[o], engine_err or undefined, branch, lv)
                 failed |= row.verdict in ("FAIL", "UNDEFINED")
                 report.rows.append(row)
         return failed
+
+    def _finite_differences(self, vals: list[float], report: GradientReport) -> dict[int, list[FDResult]]:
+        """Central differences for the leaves whose downstream fits the work budget (a witness only)."""
+        p = self.program
+        out: dict[int, list[FDResult]] = {}
+        work = 0
+        for i in self.leaves:
+            down = self.downstream(i, FD_WORK_BUDGET - work)
+            if down is None:
+                note = (f"finite differences skipped for {len(self.leaves) - len(out)} of {len(self.leaves)} "
+                        f"leaves (work budget FD_WORK_BUDGET = {FD_WORK_BUDGET} op evaluations per point); "
+                        "the SymPy reference still checks every gradient")
+                if note not in report.notes:
+                    report.notes.append(note)
+                break
+            work += sum(len(p.args[j]) for j in down)
+            out[i] = finite_difference(p, vals, i, p.outputs, down)
+        return out
+
+    def downstream(self, i: int, budget: float = math.inf) -> list[int] | None:
+        """The op nodes downstream of leaf ``i`` (``None`` if their total arity passes ``budget``)."""
+        hit = self._down.get(i)
+        if hit is None:
+            hit = downstream(self.users, i)
+            self._down[i] = hit
+        if budget != math.inf and sum(len(self.program.args[j]) for j in hit) > budget:
+            return None
+        return hit
+
+    def _allowed(self, vals: list[float], o: int, sym: dict[int, Any]) -> dict[int, Any]:
+        """The engine's allowed deviation from SymPy for every leaf: 4 x the rounding bound
+        (:mod:`symnet.check_bound`) plus how much the engine's rounded forward values move
+        SymPy's own derivative."""
+        p = self.program
+        _, bound = backward_bounds(p, vals, o, self.forms)
+        at_engine, bad = reference_adjoints(p, [hp(v) for v in vals], o, self.forms)
+        out = {}
+        for i in self.leaves:
+            shift = abs(at_engine[i] - sym[i]) if bad is None and sym.get(i) is not None else 0
+            out[i] = 4 * bound[i] + shift
+        return out
 
     def _sympy_gradients(self, leaves: list[Any], ref: list[Any], o: int, report: GradientReport) -> dict[int, Any]:
         p = self.program
@@ -332,11 +384,11 @@ class _Context:
                 out.add(i)
         return out
 
-    def _row(self, k: int, o: int, i: int, a: float | None, s: Any, fd: FDResult, scale: float,
-             reason: str, branch: set[int]) -> GradRow:
+    def _row(self, k: int, o: int, i: int, a: float | None, s: Any, fd: FDResult | None, allowed: Any,
+             fwd_err: Any, reason: str, branch: set[int], scale: float) -> GradRow:
         p, tol = self.program, self.tol
         args = (k, self.name(o), self.name(i), p.kinds[i])
-        n = fd.value
+        n = None if fd is None else fd.value
         if a is None or s is None:
             return GradRow(*args, a, None if s is None else float(s), n, None, None, None, "UNDEFINED",
                            reason or "SymPy's derivative is undefined here")
@@ -344,32 +396,43 @@ class _Context:
         abs_err = abs(a - sf) if math.isfinite(a) else math.inf
         rel_err = abs_err / abs(sf) if sf != 0 else (0.0 if abs_err == 0 else math.inf)
         fd_err = None if n is None else abs(a - n)
-        kink = ""
-        if fd.kink is not None:
-            j, z = fd.kink
-            kink = f"{p.ops[j].name} at node `{self.name(j)}`, |z|={abs(z):.1e}: finite difference skipped"
         out = (a, sf, n, abs_err, rel_err, fd_err)
-        if not tol.sympy_ok(a, sf, scale):
-            crossed = [j for j in self.down[i] if j in branch]
+        limit = float(allowed) + tol.extra(sf) if allowed is not None else tol.extra(sf)
+        if not (math.isfinite(a) and abs(a - s) <= limit):
+            crossed = [j for j in (self.downstream(i) or []) if j in branch]
             if crossed:
                 j = crossed[0]
                 return GradRow(*args, *out, "KINK", f"{p.ops[j].name} at node `{self.name(j)}` is on its kink "
                                "within rounding; engine and SymPy take different sides")
             return GradRow(*args, *out, "FAIL",
-                           f"|engine - sympy| = {abs_err:.2e} > tol {tol.sympy_tol(sf, scale):.2e}")
-        if kink:
-            return GradRow(*args, *out, "KINK", kink)
+                           f"|engine - sympy| = {abs_err:.2e} > tol {limit:.2e} (engine rounding bound)")
+        if fd is not None and fd.kink is not None:
+            j, z = fd.kink
+            return GradRow(*args, *out, "KINK",
+                           f"{p.ops[j].name} at node `{self.name(j)}`, |z|={abs(z):.1e}: finite difference skipped")
+        if fd is None:
+            return GradRow(*args, *out, "PASS", "finite difference skipped (work budget)")
         if n is None:
-            return GradRow(*args, *out, "UNDEFINED", fd.error or "finite difference undefined")
+            return GradRow(*args, *out, "PASS", f"finite difference not available ({fd.error or 'undefined'})")
         if not fd_err <= tol.fd_tol(a, n, scale):
-            return GradRow(*args, *out, "FAIL", f"finite difference disagrees: |engine - fd| = {fd_err:.2e} > "
-                           f"tol {tol.fd_tol(a, n, scale):.2e}")
+            noise = float(fwd_err) / fd.step if fwd_err is not None else math.inf
+            cond = noise / max(abs(a), abs(n), 1e-300)
+            return GradRow(*args, *out, "PASS",
+                           f"finite differences unreliable here: they disagree by {fd_err:.2e}, while engine and "
+                           f"SymPy agree; estimated condition (rounding of the output {float(fwd_err or 0):.1e} "
+                           f"over the step {fd.step:.1e}, relative to the gradient) {cond:.1e}")
         return GradRow(*args, *out, "PASS", "" if i in self._reaching(o) else "no path to the output")
 
     def _reaching(self, o: int) -> set[int]:
         cache = self.__dict__.setdefault("_reach", {})
         if o not in cache:
-            cache[o] = {i for i in self.leaves if i == o or o in self.down[i]}
+            marked, stack = {o}, [o]
+            while stack:
+                for a in self.program.args[stack.pop()]:
+                    if a not in marked:
+                        marked.add(a)
+                        stack.append(a)
+            cache[o] = {i for i in self.leaves if i in marked}
         return cache[o]
 
 
@@ -414,9 +477,5 @@ def _blame(ctx: _Context, report: GradientReport, failing: tuple[int, list[float
             out.append(msg)
     if out or not fails:
         return out
-    if all(r.abs_err is not None and ctx.tol.sympy_ok(r.engine, r.sympy, vals[p.outputs[0]]) for r in fails):
-        return [f"at point #{k} the engine agrees with SymPy and every local rule agrees; only the finite "
-                "difference disagrees (the function may be badly conditioned here, or an op's forward "
-                "disagrees with its SymPy form near this point)"]
     return [f"at point #{k} every op's forward value and local partials agree with SymPy and the engine's "
             "accumulation replays correctly, yet the totals differ: an engine-level error"]

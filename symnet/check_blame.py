@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from .check_bound import DENORM, EPS, LOCAL_ULPS, output_rounding, local_magnitudes
 from .check_ref import LocalForms, hp
 from .program import Program
 
@@ -58,20 +59,25 @@ def _arg_label(program: Program, i: int, j: int) -> str:
 
 def local_blame(program: Program, values: Sequence[float], forms: LocalForms, limit: int = 8) -> list[str]:
     """One message per op node whose engine forward value or local partial disagrees
-    with SymPy at the engine's own input values (at most ``limit``, in graph order)."""
+    with SymPy at the engine's own input values (at most ``limit``, in graph order).
+
+    Allowed: the rounding of one evaluation, ``LOCAL_ULPS * eps`` times the magnitude of
+    the terms of the SymPy form (and, for a one-argument op, the effect of rounding its
+    output on a rule written in the output), as in :mod:`symnet.check_bound`."""
     out: list[str] = []
     args, ops, attrs = program.args, program.ops, program.attrs
+    eps = EPS * LOCAL_ULPS
     for i in program.op_indices:
         op = ops[i]
         xs = tuple(values[a] for a in args[i])
         hxs = [hp(x) for x in xs]
-        form = forms.get(op, len(xs), attrs[i])
         head = f"node {_label(program, i)} ({op.name})"
-        s = form.value(hxs)
+        s, sym_ps = forms.evaluate(op, attrs[i], hxs)
+        mags = local_magnitudes(forms, program, i, hxs) if sym_ps is not None else None
         y = values[i]
         if s is not None:
-            scale = max([abs(float(s))] + [abs(x) for x in xs])
-            if not abs(y - float(s)) <= LOCAL_ATOL + LOCAL_RTOL * scale:
+            room = eps * float(mags[0]) if mags is not None else eps * abs(float(s))
+            if not abs(y - float(s)) <= room + DENORM:
                 out.append(f"{head}: engine forward = {fmt(y)}, SymPy = {fmt(s)}")
         ps: tuple[Any, ...] | None
         try:
@@ -81,11 +87,12 @@ def local_blame(program: Program, values: Sequence[float], forms: LocalForms, li
             ps = None
         if ps is not None and len(ps) != len(xs):
             out.append(f"{head}: engine gives {len(ps)} partials for {len(xs)} arguments")
-        elif ps is not None:
-            for j, (p, d) in enumerate(zip(ps, form.partials(hxs))):
-                if d is None:
-                    continue
-                if not (isinstance(p, (int, float)) and abs(p - float(d)) <= LOCAL_ATOL + LOCAL_RTOL * abs(float(d))):
+        elif ps is not None and sym_ps is not None:
+            for j, (p, d) in enumerate(zip(ps, sym_ps)):
+                room = eps * float(mags[1][j]) if mags is not None else eps * abs(float(d))
+                if len(xs) == 1 and d != 0:
+                    room += float(output_rounding(forms, program, i, hxs, d, y))
+                if not (isinstance(p, (int, float)) and abs(p - float(d)) <= room + DENORM):
                     out.append(f"{head}: engine d/d{_arg_label(program, i, j)} = {fmt(p)}, SymPy = {fmt(d)}")
         if len(out) >= limit:
             break

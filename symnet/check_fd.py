@@ -1,6 +1,7 @@
 """The verifier's second reference: central finite differences in float64, with kink detection.
 
-Each leaf ``theta_i`` is moved by ``h_i = 1e-6 * max(1, |theta_i|)`` both ways and
+Each leaf ``theta_i`` is moved by ``h_i = 1e-6 * |theta_i|`` (``1e-6`` at 0: the step follows the
+variable's scale) both ways and
 only the op nodes downstream of it are recomputed with the rows' ``forward``.
 A kink op (a row with ``kink``, e.g. ReLU) downstream whose signed distance ``z``
 from its non-differentiable point satisfies ``|z| <= 10 * dz + 1e-12``, where
@@ -18,7 +19,7 @@ from .program import Program
 
 __all__ = ["FDResult", "consumers", "downstream", "finite_difference", "kink_distances", "STEP"]
 
-#: Relative step of the central difference (floored at 1 in absolute size).
+#: Relative step of the central difference (absolute at theta = 0).
 STEP = 1e-6
 #: A kink is too close when ``|z| <= KINK_FACTOR * (shift of z over the step) + KINK_FLOOR``.
 KINK_FACTOR = 10.0
@@ -60,7 +61,7 @@ def finite_difference(program: Program, base: Sequence[float], leaf: int, output
                       nodes: Sequence[int]) -> list[FDResult]:
     """Central differences of each output with respect to ``leaf`` (``nodes``: its downstream ops)."""
     theta = base[leaf]
-    h = STEP * max(1.0, abs(theta))
+    h = STEP * (abs(theta) if theta != 0 else 1.0)
     hi, lo = theta + h, theta - h
     try:
         plus = _shifted(program, base, leaf, hi, nodes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,23 +16,43 @@ VERDICTS = ("PASS", "FAIL", "KINK", "UNDEFINED")
 
 @dataclass(frozen=True)
 class Tolerances:
-    """Comparison tolerances (see :mod:`symnet.check` for the formulas)."""
+    """Comparison tolerances (see :mod:`symnet.check` for the formulas).
 
-    sympy_rtol: float = 1e-9
-    sympy_atol: float = 1e-12
+    Engine against SymPy uses the engine's own rounding bound (:mod:`symnet.check_bound`);
+    ``sympy_rtol`` and ``sympy_atol`` add slack on top of it (0 by default).
+    ``fd_rtol`` and ``fd_atol`` judge whether the finite difference, a witness only,
+    agrees. Every field must be a finite number >= 0 (else :class:`InputError`).
+
+    >>> Tolerances(fd_rtol=float("nan"))
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: tolerance fd_rtol must be a finite number >= 0, got nan
+    """
+
+    sympy_rtol: float = 0.0
+    sympy_atol: float = 0.0
     fd_rtol: float = 1e-5
     fd_atol: float = 1e-7
+
+    def __post_init__(self) -> None:
+        for name in ("sympy_rtol", "sympy_atol", "fd_rtol", "fd_atol"):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            try:
+                ok = ok and math.isfinite(float(v)) and float(v) >= 0
+            except OverflowError:
+                ok = False
+            if not ok:
+                raise InputError(f"tolerance {name} must be a finite number >= 0, got {v!r:.40}")
 
     @classmethod
     def lenient(cls) -> Tolerances:
         """PyTorch's gradcheck defaults for the finite-difference comparison."""
         return cls(fd_rtol=1e-3, fd_atol=1e-5)
 
-    def sympy_ok(self, a: float, s: float, scale: float) -> bool:
-        return abs(a - s) <= self.sympy_atol * max(1.0, abs(scale)) + self.sympy_rtol * abs(s)
-
-    def sympy_tol(self, s: float, scale: float) -> float:
-        return self.sympy_atol * max(1.0, abs(scale)) + self.sympy_rtol * abs(s)
+    def extra(self, s: float) -> float:
+        """The user's slack on top of the rounding bound, for a SymPy value ``s``."""
+        return self.sympy_atol + self.sympy_rtol * abs(s)
 
     def fd_tol(self, a: float, n: float, scale: float) -> float:
         return self.fd_atol * max(1.0, abs(scale)) + self.fd_rtol * max(abs(a), abs(n))
@@ -133,7 +154,8 @@ class GradientReport:
                                                      "abs err", "rel err", "fd err", "verdict"]
         body = []
         for r in self.rows:
-            verdict = r.verdict + (f" ({r.note})" if r.note and r.verdict != "PASS" else "")
+            shown = r.note and (r.verdict != "PASS" or r.note.startswith("finite differences unreliable"))
+            verdict = r.verdict + (f" ({r.note})" if shown else "")
             body.append([str(r.point)] + ([r.output] if several else []) + [
                 r.name, _num(r.engine), _num(r.sympy), _num(r.fd),
                 _num(r.abs_err, ".1e"), _num(r.rel_err, ".1e"), _num(r.fd_err, ".1e"), verdict])

@@ -1,85 +1,108 @@
 """check_derivative: is a hand-derived derivative, written as a formula, equal to SymPy's?
 
-The model (a formula string, a node or a network) and the claim (a formula
-string) are read by symnet's own parser (:func:`symnet.parse.parse`; never
-``sympify`` or ``eval``) and turned into SymPy through the elementary form of
-:mod:`symnet.emit.sympy`. SymPy differentiates the model. The decision:
+The model (a formula string, a node or a network) and the claim (a formula string
+or a node) are read by symnet's own parser (:func:`symnet.parse.parse`; never
+``sympify`` or ``eval``). A claim may use the model's variables and every named
+intermediate the model prints (``z1_1``, ``h1_1``, a node's own name; ``yhat`` is the output unless a
+node has that name).
+Nothing uses symnet's derivative rules: SymPy differentiates each op row's own
+SymPy form. The decision:
 
-1. a bounded symbolic test: ``expand`` and then ``cancel`` of the difference, only for
-   differences of at most ``SYMBOLIC_MAX_OPS`` operations and under a time limit of
-   ``SYMBOLIC_SECONDS`` (never an unbounded ``simplify``). Zero proves equality;
-   anything else proves nothing;
-2. numeric probes at ``points`` seeded random points, evaluated to 50 digits: every
-   variable drawn from U(-2, 2) away from 0 and +-1 (0.05), the second point with
-   every sign flipped, points with a kink input within 0.05 of its kink skipped,
-   points where the model or its true derivative is undefined resampled (at most
-   200 tries). A probe agrees when ``|claimed - true| <= 1e-10 * max(|claimed|, |true|) + 1e-12``.
+1. **Symbolic** (:mod:`symnet.check_exact`): the model's derivative and the claim
+   as exact SymPy expressions (decimal literals as exact rationals), one kink region
+   at a time; the difference is simplified under size and time budgets. Zero in every
+   region proves equality (PASS). A nonzero difference makes the claim WRONG as
+   soon as a point is found where the two differ (the counterexample).
+2. **Probes** (:mod:`symnet.check_probe`): random points at unit scale, one per scale
+   from 1e-3 to 1e3, mixed scales, integers, both sides of every kink of the model
+   and of the claim and the linear region of every one-argument op, evaluated to 50
+   digits node by node. They look for the counterexample, check the claim's domain
+   and decide alone (PASS or WRONG, with a note) only when SymPy could not decide
+   within its budgets.
 
-Verdicts: FAIL if a probe disagrees (the counterexample is the first such point);
-else UNDEFINED if the claim is not finite or not real at a probe where the true
-derivative is, or if fewer than ``points`` probes could be evaluated (never PASS);
-else PASS. A symbolic proof is reported (``.symbolic``) but never replaces the probes.
-Models whose inlined expression exceeds ``MAX_TREE`` nodes or depth ``MAX_DEPTH``
+Verdicts: ``FAIL`` (printed WRONG) with a counterexample; ``UNDEFINED`` (never PASS)
+if the claim, as written and unsimplified, is undefined (complex, infinite, division
+by zero, not representable) at a probe where the model's derivative is defined, or
+if fewer than ``points`` probes could be evaluated; else ``PASS``. ``method`` says what
+decided, ``points`` and ``seed`` how to replay it. A claim that differs from SymPy's
+derivative only on a kink itself (relu'(0) = 1 instead of 0) passes with a note.
+The model must have one output and the claim one component (else an error).
+Models whose inlined expression exceeds ``max_nodes`` nodes or depth ``max_depth``
 raise ExportLimitError (check_gradients handles any size).
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
-import signal
-import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+import mpmath
 import sympy as sp
 
+from .check_exact import Symbolic, expected_expression, symbolic_difference
+from .check_probe import Probe, Value, agree, close, digits_apart, evaluate, landmarks, probes
 from .analysis import depths, tree_sizes
-from .check_ref import LocalForms, hp, number, reference_values
+from .check_exact import SECONDS
+from .check_ref import DPS, LocalForms, time_limit
 from .network import compile
 from .parse import parse
 from .program import Program
-from .emit.sympy import elementary_nodes, fold_functions, leaf_symbols
+from .emit.sympy import fold_functions
 from .emit.text import to_text
 from .errors import ExportLimitError, FormulaError, InputError
 from .graph import Input, Node, default_rng
 from .network import Network
 
-__all__ = ["check_derivative", "DerivativeVerdict", "Counterexample", "SYMBOLIC_MAX_OPS", "SYMBOLIC_SECONDS",
-           "MAX_TREE", "MAX_DEPTH"]
+__all__ = ["check_derivative", "DerivativeVerdict", "Counterexample", "Entry", "decide", "MAX_TREE", "MAX_DEPTH", "EXTRA_SEARCH"]
 
-#: The symbolic test runs only on differences with at most this many operations ...
-SYMBOLIC_MAX_OPS = 400
-#: ... and stops after this many seconds (main thread only; elsewhere it runs on small differences only).
-SYMBOLIC_SECONDS = 2.0
-#: A model whose inlined expression has more nodes than this is refused (ExportLimitError).
+#: A model whose inlined expression has more nodes than this is refused (ExportLimitError) ...
 MAX_TREE = 20_000
-#: ... or a depth above this (SymPy's ``diff`` recurses and overflows the stack at about 150).
+#: ... or a depth above this.
 MAX_DEPTH = 100
-#: Probe agreement: ``|c - t| <= RTOL * max(|c|, |t|) + ATOL``.
-RTOL, ATOL = 1e-10, 1e-12
-KINK_BAND = 0.05
+#: Random points tried, beyond the probes, to find where a nonzero symbolic difference shows.
+EXTRA_SEARCH = 40
+#: Random points drawn at most when the model is undefined at many probes.
 MAX_TRIES = 200
 
 
 @dataclass(frozen=True)
 class Counterexample:
-    """A point where the claim and SymPy's derivative differ (``claimed`` is None where undefined)."""
+    """A point where the claim and SymPy's derivative differ (``claimed`` is None where undefined).
+
+    ``claimed_text`` and ``true_text`` show the values with enough digits to differ.
+    """
 
     point: dict[str, float]
     claimed: float | None
     true: float | None
+    claimed_text: str = ""
+    true_text: str = ""
+    abs_diff: float | None = None
+    rel_diff: float | None = None
+    diff_text: str = ""
 
     def __str__(self) -> str:
-        at = ", ".join(f"{k}={v:.6g}" for k, v in self.point.items())
-        claimed = "undefined (not finite or not real)" if self.claimed is None else f"{self.claimed:.10g}"
-        true = "undefined" if self.true is None else f"{self.true:.10g}"
-        return f"at {at}: claimed = {claimed}, SymPy = {true}"
+        at = ", ".join(f"{k}={v:.10g}" for k, v in self.point.items())
+        if self.claimed is None:
+            claimed = "undefined (not finite or not real, or not representable)"
+        else:
+            claimed = self.claimed_text or f"{self.claimed:.10g}"
+        true = "undefined" if self.true is None else (self.true_text or f"{self.true:.10g}")
+        diff = ""
+        if self.abs_diff is not None:
+            diff = f" (difference {self.diff_text or format(self.abs_diff, '.3g')}, relative {self.rel_diff:.3g})"
+        return f"at {at}: claimed = {claimed}, SymPy = {true}{diff}"
 
 
 @dataclass
 class DerivativeVerdict:
-    """The verdict on a claimed derivative: ``correct`` is True only for PASS."""
+    """The verdict on a claimed derivative: ``correct`` is True only for PASS.
+
+    ``method`` is what decided: ``"symbolic"`` (SymPy proved the difference 0),
+    ``"symbolic + counterexample"`` (SymPy's difference is nonzero and a point shows it)
+    or ``"probes"`` (SymPy could not decide within its budgets; ``notes`` says why).
+    """
 
     wrt: str
     model: str
@@ -92,6 +115,9 @@ class DerivativeVerdict:
     points: list[dict[str, float]] = field(default_factory=list)
     seed: int = 0
     reason: str = ""
+    method: str = ""
+    notes: list[str] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
 
     @property
     def correct(self) -> bool:
@@ -102,29 +128,36 @@ class DerivativeVerdict:
 
     def __str__(self) -> str:
         head = f"d/d{self.wrt} of {self.model}: claimed {self.claimed}"
+        tail = [f"  note: {n}" for n in self.notes]
         if self.verdict == "PASS":
-            how = "symbolically equal, and " if self.symbolic else ""
-            return (f"{head} is correct ({how}equal at {len(self.points)} random points, seed {self.seed})\n"
-                    f"  SymPy: {self.expected}")
-        lines = [f"{head} is {'WRONG' if self.verdict == 'FAIL' else 'UNDEFINED'}"]
+            how = ("symbolically equal" if self.method == "symbolic" else
+                   f"equal to {DPS - 12} digits at every probe")
+            return "\n".join([f"{head} is correct ({how}; decided by {self.method}; {len(self.points)} probe "
+                              f"points, seed {self.seed})", f"  SymPy: {self.expected}"] + tail)
+        word = "WRONG" if self.verdict == "FAIL" else "UNDEFINED"
+        lines = [f"{head} is {word} (decided by {self.method})"]
         if self.counterexample is not None:
             lines.append(f"  counterexample: {self.counterexample}")
         if self.reason:
             lines.append(f"  {self.reason}")
         lines.append(f"  expected (SymPy): {self.expected}")
-        return "\n".join(lines)
+        return "\n".join(lines + tail)
 
 
 def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node, *,
                      inputs: Sequence[str] | None = None, target: str | float | None = None,
-                     points: int = 6, seed: int = 0, shapes: Mapping[str, tuple[int, int]] | None = None) -> Any:
+                     points: int = 6, seed: int = 0, max_nodes: int = MAX_TREE,
+                     max_depth: int = MAX_DEPTH, shapes: Mapping[str, tuple[int, int]] | None = None) -> Any:
     """Check a hand-derived derivative ``claimed`` of ``model`` with respect to ``wrt``.
 
     ``model`` is a formula string (``inputs`` names its inputs; other names are
     parameters), a node or a network. ``target``: in a formula string, a name is
     the target variable (an input of the formula); for a node or network a name
     ``y``, and for any model a number ``y``, makes the model the squared error
-    ``(model - y)**2``.
+    ``(model - y)**2``. ``points`` random unit-scale probes (at least 2) come before the
+    scaled and landmark probes. Errors: InputError (arguments), FormulaError (the
+    texts, a claim with the wrong number of components or unknown names),
+    ExportLimitError (past ``max_nodes``/``max_depth``).
 
     ``shapes={name: (rows, cols)}`` reads ``model`` and ``claimed`` as matrix formulas
     (``@``, ``.T``, ``sum``, ``mean``) and checks every entry of the claim; it returns a
@@ -133,13 +166,16 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     >>> import symnet as sn
     >>> w, x, b = sn.Parameter(name="w"), sn.Input("x"), sn.Parameter(name="b")
     >>> v = check_derivative(w * x + b, "w", x)
-    >>> v.correct, v.expected
-    (True, 'x')
+    >>> v.correct, v.expected, v.method
+    (True, 'x', 'symbolic')
     >>> check_derivative((w * x + b) ** 2.0, "w", 2.0 * (w * x + b)).correct
     False
     """
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise InputError(f"check_derivative: points must be an integer >= 2, got {points!r}")
+    for label, value, low in (("points", points, 2), ("max_nodes", max_nodes, 1), ("max_depth", max_depth, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InputError(f"check_derivative: {label} must be an integer >= {low}, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(f"check_derivative: seed must be an integer, got {seed!r}")
     if shapes is not None:
         if target is not None:
             raise InputError("check_derivative: with shapes=, write the loss in the model (target= is for scalars)")
@@ -154,38 +190,215 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     if not isinstance(wrt, str) or wrt not in names:
         raise InputError(f"check_derivative: wrt={wrt!r} is not a variable of the model; "
                          f"its variables are {', '.join(sorted(names)) or 'none'}")
-    claim_program, claim_label = _claim_program(claimed, program, names)
     out = program.outputs[0]
     size, depth = tree_sizes(program)[0][out], depths(program)[out] + 1  # levels, leaves included
-    if size > MAX_TREE or depth > MAX_DEPTH or depths(claim_program)[claim_program.outputs[0]] + 1 > MAX_DEPTH:
-        raise ExportLimitError(f"check_derivative: the expression is too large for SymPy (limits: {MAX_TREE} "
-                               f"nodes, depth {MAX_DEPTH}; the model has {size} and {depth}); "
-                               "use check_gradients, which works node by node")
-    symbols = leaf_symbols(program)
-    model_expr = elementary_nodes(program, symbols=symbols)[out]
-    claim_expr = elementary_nodes(claim_program)[claim_program.outputs[0]]
-    label = label or _short(sp.sstr(model_expr))
-    claim_label = claim_label or _short(sp.sstr(claim_expr))
-    try:
-        expected_expr = sp.diff(model_expr, symbols[names[wrt]])
-    except RecursionError:
-        raise ExportLimitError("check_derivative: SymPy ran out of stack differentiating the model; "
-                               "use check_gradients") from None
-    verdict = DerivativeVerdict(wrt=wrt, model=label, claimed=claim_label, expected=sp.sstr(fold_functions(expected_expr)),
-                                expected_expr=expected_expr, verdict="PASS", seed=seed)
-    verdict.symbolic = _symbolic_zero(expected_expr - claim_expr)
-    _probe(verdict, program, claim_program, expected_expr, claim_expr, points, seed)
+    if size > max_nodes or depth > max_depth:
+        raise ExportLimitError(f"check_derivative: the model is too large for SymPy (limits: {max_nodes} nodes, "
+                               f"depth {max_depth}; the model has {size} and depth {depth}); pass "
+                               "larger max_nodes=/max_depth=, or use check_gradients, which works node by node")
+    claim, claim_label = _claim_program(claimed, program, names)
+    forms = LocalForms()
+    expected_expr = expected_expression(program, out, wrt, forms)
+    expected = _expected_text(expected_expr)
+    verdict = DerivativeVerdict(wrt=wrt, model=_short(label or expected), claimed=_short(claim_label or "(a node)"),
+                                expected=expected, expected_expr=expected_expr, verdict="PASS", seed=seed)
+    entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
+    symbolic = symbolic_difference(program, out, claim, entry.cout, wrt, forms)
+    verdict.symbolic = {"zero": True, "nonzero": False}.get(symbolic.status)
+    decide(verdict, entry, symbolic, points, seed)
     return verdict
+
+
+def _expected_text(expr: Any) -> str:
+    if expr is None:
+        return "(not shown: past the symbolic budgets, or SymPy cannot write it as one expression)"
+    try:
+        if len(expr.args) > 100:  # folding exponentials back into sigmoid(...) is slow on wide sums
+            return _short(sp.sstr(expr), 2000)
+        with time_limit(SECONDS):
+            return sp.sstr(fold_functions(expr))
+    except Exception:  # display only
+        return sp.sstr(expr)
+
+
+# -- the decision ------------------------------------------------------------------------------
+
+
+def _counterexample(point: dict[str, float], c: Value, t: Value) -> Counterexample:
+    if c.value is None:
+        return Counterexample(dict(point), None, float(t.value))
+    ct, tt = digits_apart(c.value, t.value)
+    with mpmath.workdps(DPS):
+        diff = abs(c.value - t.value)
+        rel = diff / max(abs(c.value), abs(t.value))
+        text = mpmath.nstr(diff, 3, min_fixed=-4, max_fixed=6)
+    return Counterexample(dict(point), float(c.value), float(t.value), ct, tt, float(diff), float(rel), text)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One comparison: output ``out`` of ``model`` differentiated by ``wrt`` against output ``cout`` of
+    ``claim``. A matrix-form claim compares its entries one :class:`Entry` at a time."""
+
+    model: Program
+    out: int
+    claim: Program
+    cout: int
+    wrt: str
+    forms: LocalForms = field(default_factory=LocalForms)
+
+    def truth(self, point: dict[str, float], bounds: bool = False) -> Value:
+        return evaluate(self.model, self.out, point, self.forms, self.wrt, bounds=bounds)
+
+    def claimed(self, point: dict[str, float], bounds: bool = False) -> Value:
+        return evaluate(self.claim, self.cout, point, self.forms, bounds=bounds)
+
+
+def _same(e: Entry, point: dict[str, float], c: Value, t: Value) -> tuple[bool, Value, Value]:
+    """Do the claim and the truth agree at ``point``? Quick when they agree to ``TOL_DIGITS``
+    digits; otherwise both are evaluated again with their rounding bounds (cancellation)."""
+    if close(c.value, t.value):
+        return True, c, t
+    t, c = e.truth(point, bounds=True), e.claimed(point, bounds=True)
+    return agree(c.value, t.value, c.magnitude + t.magnitude), c, t
+
+
+def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int, seed: int) -> None:
+    """Fill in ``verdict`` for one entry from the symbolic result and the probes."""
+    rng = random.Random(seed)
+    model, claim, wrt = e.model, e.claim, e.wrt
+    names = [model.names[i] for i in model.inputs + model.parameters]
+    found = probes(names, points, rng)
+    first = found[0].point
+    order = [wrt] + [n for n in names if n != wrt]
+    found += landmarks(model, first, order, "the model") + landmarks(claim, first, order, "the claim")
+    undefined: Counterexample | None = None
+    witness: Counterexample | None = None
+    witness_why = ""
+    at_kink: list[tuple[Probe, Value, Value]] = []
+    skipped = 0
+    for pr in found:
+        t = e.truth(pr.point)
+        if t.value is None:
+            skipped += 1
+            continue
+        c = e.claimed(pr.point)
+        if pr.on_kink or t.on_kink or c.on_kink:
+            # on a kink the value is a convention (relu'(0) = 0): a difference there only, and not
+            # at points just beside it, is only noted
+            if c.value is not None and not _same(e, pr.point, c, t)[0]:
+                beside = _beside(e, pr.point, rng)
+                if beside is None:
+                    at_kink.append((pr, c, t))
+                    continue
+                pr, c, t = beside
+            elif pr.on_kink:
+                continue
+        verdict.probes.append(pr)
+        verdict.points.append(dict(pr.point))
+        if c.value is None:
+            if undefined is None:
+                undefined = _counterexample(pr.point, c, t)
+                verdict.reason = (f"the claim {verdict.claimed} is undefined where SymPy's derivative is defined "
+                                  f"({c.where}; probe: {pr.why})")
+            continue
+        if witness is None and not _same(e, pr.point, c, t)[0]:
+            witness, witness_why = _counterexample(pr.point, c, t), pr.why
+    tries = 0
+    while len(verdict.points) < points and tries < MAX_TRIES and undefined is None and witness is None:
+        tries += 1  # the model is undefined at many probes (log(w*x)): draw more points
+        scale = 10.0 ** rng.uniform(-1.0, 1.0) if tries % 2 else 1.0
+        pr = Probe({n: rng.choice((-1.0, 1.0)) * scale * rng.uniform(0.05, 2.0) for n in names}, "resampled")
+        t = e.truth(pr.point)
+        if t.value is None or t.on_kink:
+            continue
+        c = e.claimed(pr.point)
+        if c.on_kink:
+            continue
+        verdict.probes.append(pr)
+        verdict.points.append(dict(pr.point))
+        if c.value is None:
+            undefined = _counterexample(pr.point, c, t)
+            verdict.reason = (f"the claim {verdict.claimed} is undefined where SymPy's derivative is defined "
+                              f"({c.where}; probe: {pr.why})")
+        elif not _same(e, pr.point, c, t)[0]:
+            witness, witness_why = _counterexample(pr.point, c, t), pr.why
+    if undefined is not None:
+        verdict.verdict, verdict.counterexample = "UNDEFINED", undefined
+        verdict.method = "probes (the claim's domain, checked as written)"
+        return
+    if witness is None and symbolic.status == "nonzero":
+        witness, witness_why = _search(e, names, rng)
+    if witness is not None:
+        verdict.verdict, verdict.counterexample = "FAIL", witness
+        verdict.method = "symbolic + counterexample" if symbolic.status == "nonzero" else "probes"
+        verdict.reason = f"the counterexample is a probe of kind: {witness_why}"
+        if symbolic.status == "skipped":
+            verdict.notes.append(f"SymPy could not decide ({symbolic.reason}); the probes decided")
+        elif symbolic.status == "zero":
+            verdict.notes.append("SymPy simplified the difference to 0, but the 50-digit values differ")
+        return
+    if len(verdict.points) < points:
+        verdict.verdict = "UNDEFINED"
+        verdict.method = "probes"
+        verdict.reason = (f"only {len(verdict.points)} of the {len(found)} probe points could be evaluated and "
+                          f"{points} are needed (the model's derivative is undefined or on a kink elsewhere)")
+        return
+    if symbolic.status == "zero":
+        verdict.method = "symbolic"
+        if symbolic.regions > 1:
+            verdict.notes.append(f"equal in each of the {symbolic.regions} regions the kinks cut the space into")
+    else:
+        verdict.method = "probes"
+        if symbolic.status == "skipped":
+            verdict.notes.append(f"SymPy could not decide ({symbolic.reason}); equal at every probe")
+        else:
+            verdict.notes.append("SymPy's simplified difference is not 0 in some kink region, but no probe and no "
+                                 f"extra search ({EXTRA_SEARCH} points) found a point there: the region is empty "
+                                 "or a kink itself")
+    for pr, c, t in at_kink[:1]:
+        ce = _counterexample(pr.point, c, t)
+        verdict.notes.append(f"the claim differs from SymPy's derivative only on a kink: {ce} (a convention: "
+                             "symnet's rows take relu'(0) = 0 and step(0) = 0)")
+
+
+def _beside(e: Entry, point: dict[str, float], rng: random.Random) -> tuple[Probe, Value, Value] | None:
+    """A point just beside ``point`` (every variable moved by about 1e-7 of its size) where the claim
+    and the truth still differ, or ``None`` if they agree beside it (the difference is on a kink)."""
+    for _ in range(2):
+        near = {n: v + rng.choice((-1.0, 1.0)) * 1e-7 * max(abs(v), 1e-3) for n, v in point.items()}
+        t, c = e.truth(near), e.claimed(near)
+        if t.value is None or c.value is None:
+            continue
+        if not _same(e, near, c, t)[0]:
+            return Probe(near, "beside a kink"), c, t
+    return None
+
+
+def _search(e: Entry, names: Sequence[str], rng: random.Random) -> tuple[Counterexample | None, str]:
+    """More random points of mixed scales, looking for one where the two differ."""
+    for k in range(EXTRA_SEARCH):
+        point = {n: rng.choice((-1.0, 1.0)) * 10.0 ** rng.uniform(-3.0, 3.0 * (k + 1) / EXTRA_SEARCH)
+                 for n in names}
+        t = e.truth(point)
+        if t.value is None or t.on_kink:
+            continue
+        c = e.claimed(point)
+        if c.value is None or c.on_kink:
+            continue
+        if not _same(e, point, c, t)[0]:
+            return _counterexample(point, c, t), "extra search"
+    return None, ""
 
 
 # -- the model and the claim --------------------------------------------------------------
 
 
-def _parse(text: str, inputs: Sequence[str]) -> Node:
+def _parse(text: str, inputs: Sequence[str], known: dict[str, Node] | None = None) -> Node:
     rng = default_rng()
     state = rng.getstate()  # parsed Parameters draw values; keep the user's seeded stream intact
     try:
-        return parse(text, inputs=list(inputs))
+        return parse(text, inputs=list(inputs), nodes=known)
     finally:
         rng.setstate(state)
 
@@ -237,129 +450,30 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _claim_program(claimed: Any, program: Program, names: dict[str, int]) -> tuple[Program, str]:
+    """The claim compiled; in a formula, the model's variables and named intermediates
+    (``z1_1``, ``h1_1``, ``yhat``, ...) stand for the model's own nodes."""
     if isinstance(claimed, str):
-        root = _parse(claimed, [program.names[i] for i in program.inputs])
+        known = {program.names[i]: program.nodes[i] for i in program.inputs + program.parameters}
+        for i in program.op_indices:
+            if program.names[i] and program.names[i] not in known:
+                known[program.names[i]] = program.nodes[i]
+        known.setdefault("yhat", program.nodes[program.outputs[0]])  # the output, as reports write it
+        root = _parse(claimed, [program.names[i] for i in program.inputs], known)
         label = claimed.strip()
     elif isinstance(claimed, Node):
         root, label = claimed, ""
     else:
         raise InputError(f"check_derivative: claimed must be a formula string, got {type(claimed).__name__}")
     claim = compile(root).program
+    if len(claim.outputs) != 1:
+        raise FormulaError(f"the claimed derivative has {len(claim.outputs)} components (comma-separated), but "
+                           "the derivative of a one-output model by one variable has 1")
     unknown = [claim.names[i] for i in claim.inputs + claim.parameters if claim.names[i] not in names]
     if unknown:
+        inter = sorted(n for n in (program.names[i] for i in program.op_indices) if n)
         raise FormulaError(f"the claimed derivative uses {', '.join(map(repr, unknown))}, which the model does "
-                           f"not have; its variables are {', '.join(sorted(names))}")
-    return claim, label
+                           f"not have; its variables are {', '.join(sorted(names))}"
+                           + (f" and its named intermediates {', '.join(inter)}" if inter else ""))
+    return claim, label or _text(claim)
 
 
-# -- the symbolic test ----------------------------------------------------------------------
-
-
-class _Timeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[bool]:
-    """Yield True if a SIGALRM time limit is armed (main thread on Unix), else False."""
-    if (threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer")
-            or signal.getitimer(signal.ITIMER_REAL)[0] > 0):  # never disturb someone else's timer
-        yield False
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield True
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _symbolic_zero(diff: Any) -> bool | None:
-    """True if ``expand`` or ``cancel`` reduces ``diff`` to 0 within the bounds, else None."""
-    try:
-        ops = sp.count_ops(diff)
-        with _time_limit(SYMBOLIC_SECONDS) as armed:
-            if ops > (SYMBOLIC_MAX_OPS if armed else SYMBOLIC_MAX_OPS // 8):
-                return None
-            expanded = sp.expand(diff)
-            if expanded == 0:
-                return True
-            return True if sp.cancel(expanded) == 0 else None
-    except (_Timeout, Exception):  # proves nothing; the numeric probes decide
-        return None
-
-
-# -- the numeric probes ----------------------------------------------------------------------
-
-
-def _draw(rng: random.Random) -> float:
-    while True:
-        v = rng.uniform(-2.0, 2.0)
-        if abs(v) >= 0.05 and abs(abs(v) - 1.0) >= 0.05:
-            return v
-
-
-def _near_kink(program: Program, point: dict[str, float], forms: LocalForms) -> bool | None:
-    """True if a kink input lies within KINK_BAND of its kink; None if the program is undefined."""
-    leaves: list[Any] = [v if k == "constant" else None for v, k in zip(program.values, program.kinds)]
-    for i in program.inputs + program.parameters:
-        leaves[i] = point[program.names[i]]
-    vals, bad = reference_values(program, leaves, forms)
-    if bad is not None:
-        return None
-    for i in program.op_indices:
-        op = program.ops[i]
-        if op.kink is not None:
-            z = op.kink(tuple(float(vals[a]) for a in program.args[i]), program.attrs[i])
-            if z is not None and abs(z) < KINK_BAND:
-                return True
-    return False
-
-
-def _probe(verdict: DerivativeVerdict, program: Program, claim: Program, expected: Any, claimed: Any,
-           points: int, seed: int) -> None:
-    rng = random.Random(seed)
-    names = [program.names[i] for i in program.inputs + program.parameters]
-    symbols = {n: sp.Symbol(n, real=True) for n in names}
-    forms = LocalForms()
-    undefined_claim: Counterexample | None = None
-    first: dict[str, float] | None = None
-    tries = 0
-    while len(verdict.points) < points and tries < MAX_TRIES:
-        tries += 1
-        if first is not None and len(verdict.points) == 1 and tries <= MAX_TRIES // 2:
-            point = {n: -v for n, v in first.items()}  # both signs of every variable
-        else:
-            point = {n: _draw(rng) for n in names}
-        if _near_kink(program, point, forms) is not False or _near_kink(claim, point, forms):
-            continue
-        subs = {symbols[n]: hp(v) for n, v in point.items()}
-        true = number(expected.xreplace(subs))
-        if true is None:
-            continue
-        value = number(claimed.xreplace(subs)) if claimed.free_symbols else number(claimed)
-        if first is None:
-            first = point
-        if value is None:
-            if undefined_claim is None:
-                undefined_claim = Counterexample(dict(point), None, float(true))
-            continue
-        verdict.points.append(dict(point))
-        c, t = float(value), float(true)
-        if not abs(value - true) <= RTOL * max(abs(c), abs(t)) + ATOL:
-            verdict.verdict = "FAIL"
-            verdict.counterexample = Counterexample(dict(point), c, t)
-            return
-    if undefined_claim is not None:
-        verdict.verdict = "UNDEFINED"
-        verdict.counterexample = undefined_claim
-        verdict.reason = f"the claim {verdict.claimed} is not finite or not real where SymPy's derivative is"
-    elif len(verdict.points) < points:
-        verdict.verdict = "UNDEFINED"
-        verdict.reason = (f"only {len(verdict.points)} of {points} points could be evaluated in {MAX_TRIES} "
-                          "random tries (the derivative is undefined or on a kink elsewhere)")

@@ -631,6 +631,11 @@ OPS: OpTable = OpTable(
        doc="binary cross-entropy of a probability p against a target t (logs clamped at -100)",
        derivative="d/dp = (p - t) / (p (1 - p))",
        python=lambda o, a, k: f"{k(bce)}({o[0]}, {o[1]})", python_partials=None, array={bce: ops_array.bce}),
+    Op("step", 1, lambda xs, a: 1.0 if xs[0] > 0 else 0.0, lambda xs, y, a: (0.0,),
+       lambda sp, e, a: sp.Piecewise((1, e[0] > 0), (0, True)),
+       text=call("step"), latex=template(lambda o, a: rf"\mathbb{{1}}[{o[0]} > 0]", PREC_CALL),
+       doc="the indicator of a > 0 (the Heaviside step with value 0 at 0, as relu'(0) = 0)",
+       derivative="0 (undefined at a = 0)", kink=lambda xs, a: xs[0], function="step"),
 )
 
 def get_op(name: str, where: str = "") -> Op:

@@ -11,16 +11,27 @@ Grammar (Python's precedence)::
     line       := [name '='] expression            only the last line may omit 'name ='
                                                    and may be a comma list (a vector output)
     expression := numbers, names, + - * / and ** (also written ^, a power),
-                  unary - and +, parentheses, calls f(a, ...)
+                  unary - and +, parentheses, calls f(a, ...),
+                  indicators a > b, a >= b, a < b, a <= b (lowest precedence)
 
 * ``-x**2`` is ``-(x**2)``; ``**`` is right-associative; ``a + b + c`` is one n-ary sum.
 * Exponents must be numeric constants with ``|p| <= 64`` (``x**(-1)``, ``x**(2*3)``,
   ``x**0.5``); arithmetic on numbers alone is folded (``2*3`` is ``6``).
 * Functions are the ops of the op table that name a ``function`` in their row
-  (``exp``, ``log``, ``relu``, ``sigmoid``, ``tanh``, ``softplus``, ... and every op
-  added with ``define_op``); an op with a numeric parameter takes it as an optional
-  last argument, a numeric constant (``leaky_relu(z, 0.1)``); ``max(0, z)`` and
-  ``max(z, 0)`` are the row flagged ``max_with_zero`` (``relu(z)``).
+  (``exp``, ``log``, ``relu``, ``sigmoid``, ``tanh``, ``softplus``, ``abs``, ``sqrt``,
+  ``step``, ... and every op added with ``define_op``); an op with a numeric parameter
+  takes it as an optional last argument, a numeric constant (``leaky_relu(z, 0.1)``);
+  ``max(0, z)`` and ``max(z, 0)`` are the row flagged ``max_with_zero`` (``relu(z)``);
+  ``heaviside(z)`` is ``step(z)``, the indicator of ``z > 0`` (0 at ``z = 0``, as
+  relu'(0) = 0).
+* Indicators: ``(a > b)`` is ``step(a - b)``, ``(a >= b)`` is ``1 - step(b - a)`` (1 at
+  ``a = b``), ``<`` and ``<=`` likewise; chains ``a < b < c`` are refused.
+* Formulas are ASCII. Symbols pasted from documents are read as their ASCII
+  operators: U+2212 MINUS SIGN and U+2013 EN DASH as ``-``, ``×``, ``·``, ``⋅`` and ``∗``
+  as ``*``, ``÷`` as ``/``, ``≤`` and ``≥`` as ``<=`` and ``>=``. Any other non-ASCII
+  character (a superscript ², an Arabic-Indic digit, a Greek letter) is refused with a
+  FormulaError naming it, its column and the ASCII to write instead.
+* ``nodes=`` maps names to existing nodes (a claim may use a model's intermediates).
 * Names listed in ``inputs`` become :class:`~symnet.graph.Input` nodes, every other
   name a :class:`~symnet.graph.Parameter`, created in order of first appearance; a
   name is one node however often it is used; ``name = ...`` lines name intermediates.
@@ -76,8 +87,28 @@ class Token:
     value: float = 0.0
 
 
-_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Mathematical symbols pasted from documents, read as their ASCII operators.
+UNICODE_OPERATORS = {
+    "\u2212": "-",  # MINUS SIGN
+    "\u2013": "-",  # EN DASH (often typeset for a minus)
+    "\u00d7": "*",  # MULTIPLICATION SIGN
+    "\u00b7": "*",  # MIDDLE DOT
+    "\u22c5": "*",  # DOT OPERATOR
+    "\u2217": "*",  # ASTERISK OPERATOR
+    "\u00f7": "/",  # DIVISION SIGN
+    "\u2264": "<=",  # LESS-THAN OR EQUAL TO
+    "\u2265": ">=",  # GREATER-THAN OR EQUAL TO
+}
+#: Other non-ASCII characters with a known ASCII spelling, named in the error.
+_ASCII_HINTS = {
+    "\u00b2": "**2", "\u00b3": "**3", "\u221a": "sqrt(...)", "\u03c3": "sigmoid(...)", "\u2019": "nothing",
+    "\u00a0": "a space", "\u2014": "-", "\u2032": "nothing (write the derivative out)",
+}
+_DIGITS = "0123456789"
+_HINT = "\x1f"  # separates a message from a hint shown after the position
+_COMPARE = {">": "gt", ">=": "ge", "<": "lt", "<=": "le"}
 _SIMPLE = {"+": "op", "-": "op", "/": "op", "^": "op", "(": "lpar", ")": "rpar", ",": "comma", ";": "sep", "\n": "sep"}
 _NOT_ALLOWED = {
     "@": "'@' (matrix multiplication) is not part of formulas",
@@ -89,13 +120,18 @@ _NOT_ALLOWED = {
     "#": "'#' is not allowed (comments are not part of formulas)",
     ":": "':' is not allowed (lambdas, slices and dicts are not part of formulas)",
     "%": "'%' is not supported (no modulo in formulas)",
-    "<": "comparisons are not part of formulas", ">": "comparisons are not part of formulas",
     "!": "'!' is not allowed (comparisons and factorials are not part of formulas)",
     "&": "bitwise operators are not part of formulas", "|": "bitwise operators are not part of formulas",
     "~": "bitwise operators are not part of formulas",
 }
-_BINARY = {"+": (10, False), "-": (10, False), "*": (20, False), "/": (20, False), "**": (40, True), "^": (40, True)}
+_BINARY = {">": (5, False), ">=": (5, False), "<": (5, False), "<=": (5, False), "+": (10, False), "-": (10, False), "*": (20, False), "/": (20, False), "**": (40, True), "^": (40, True)}
 _UNARY_PREC = 30
+#: Indicators ``(a > b)`` are built from this op (its value at 0 is 0).
+STEP = "step"
+#: Other names for op rows: ``heaviside(z)`` is ``step(z)`` (value 0 at 0).
+ALIASES = {"heaviside": "step"}
+#: Calls that are not rows: ``max(0, z)`` is the row flagged ``max_with_zero``.
+SUGAR = ("max",)
 
 
 def functions() -> dict[str, Op]:
@@ -134,7 +170,8 @@ class _Source:
             lo = max(0, min(offset - 36, len(shown) - 72))
             shown, offset = ("..." if lo else "") + shown[lo:lo + 72], offset - lo + (3 if lo else 0)
         shown = "".join(c if " " <= c < "\x7f" else "?" for c in shown)
-        exc = FormulaError(f"{message} at {at}\n  {shown}\n  {' ' * offset}^")
+        message, _, hint = message.partition(_HINT)
+        exc = FormulaError(f"{message} at {at}{'; ' + hint if hint else ''}\n  {shown}\n  {' ' * offset}^")
         exc.line, exc.col, exc.offset = line, col, pos  # type: ignore[attr-defined]
         raise exc
 
@@ -143,7 +180,13 @@ def _describe_char(c: str) -> str:
     code = ord(c)
     if code > 0x7F:
         name = unicodedata.name(c, "")
-        return f"non-ASCII character U+{code:04X}" + (f" ({name})" if name else "")
+        hint = _ASCII_HINTS.get(c)
+        if hint is None and unicodedata.category(c) == "Nd":
+            hint = f"the ASCII digit {unicodedata.digit(c)}"
+        if hint is None and unicodedata.numeric(c, None) is not None:
+            hint = "ASCII digits 0-9 (** for a power, / for a fraction)"
+        return (f"non-ASCII character U+{code:04X}" + (f" ({name})" if name else "")
+                + f"{_HINT}formulas are ASCII: write {hint or 'it with ASCII characters'} instead")
     if code < 0x20 or code == 0x7F:
         return f"control character U+{code:04X}"
     return _NOT_ALLOWED.get(c, f"character {c!r} is not allowed")
@@ -158,9 +201,13 @@ def tokenize(source: _Source, limits: Limits) -> list[Token]:
     i = 0
     while i < n:
         c = text[i]
-        if c in " \t\r":
+        if c in UNICODE_OPERATORS:
+            sym = UNICODE_OPERATORS[c]
+            out.append(Token("op", sym, i))
             i += 1
-        elif c.isascii() and (c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit())):
+        elif c in " \t\r":
+            i += 1
+        elif c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER.match(text, i)
             assert m is not None  # the first character is a digit or '.digit'
             lit = m.group()
@@ -168,6 +215,8 @@ def tokenize(source: _Source, limits: Limits) -> list[Token]:
             if len(lit) > limits.max_number:
                 return out + [Token("error", f"number literal too long ({len(lit)} > {limits.max_number} "
                                              "characters; pass max_number= to allow longer ones)", i)]
+            if nxt and not nxt.isascii() and nxt not in UNICODE_OPERATORS:
+                return out + [Token("error", _describe_char(nxt), m.end())]
             if nxt and (nxt.isalnum() or nxt in "_."):
                 hint = f" (write {lit}*{nxt} for a product)" if nxt.isalpha() and nxt not in "eE" else ""
                 return out + [Token("error", f"malformed number {lit + nxt!r}{hint}", i)]
@@ -193,11 +242,21 @@ def tokenize(source: _Source, limits: Limits) -> list[Token]:
                 i += 1
         elif c == "/" and text.startswith("//", i):
             return out + [Token("error", "'//' (floor division) is not supported", i)]
+        elif c in "<>":
+            sym = text[i:i + 2] if text.startswith("=", i + 1) else c
+            out.append(Token("op", sym, i))
+            i += len(sym)
+        elif c == "!" and text.startswith("!=", i):
+            return out + [Token("error", "'!=' is not supported; indicators are written (a > b), (a >= b), "
+                                         "(a < b) or (a <= b)", i)]
         elif c == "=":
             if text.startswith("==", i):
-                return out + [Token("error", "'==' is not allowed (comparisons are not part of formulas)", i)]
+                return out + [Token("error", "'==' is not allowed (equality comparisons are not part of formulas; indicators are written "
+                                         "(a > b), (a >= b), (a < b) or (a <= b))", i)]
             out.append(Token("eq", "=", i))
             i += 1
+        elif c == "." and i + 1 < n and not text[i + 1].isascii() and text[i + 1] not in UNICODE_OPERATORS:
+            return out + [Token("error", _describe_char(text[i + 1]), i + 1)]
         elif c == ".":
             return out + [Token("error", "'.' is not allowed here (attribute access is not part of formulas)", i)]
         elif c in _SIMPLE:
@@ -229,12 +288,17 @@ class _Pending:
 
 
 class _Parser:
-    def __init__(self, source: _Source, limits: Limits, inputs: list[str], values: dict[str, float]) -> None:
+    def __init__(self, source: _Source, limits: Limits, inputs: list[str], values: dict[str, float],
+                 known: Mapping[str, Node] | None = None) -> None:
         self.src = source
         self.limits = limits
         self.inputs = set(inputs)
         self.values = values
+        self.known = dict(known or {})
         self.functions = functions()
+        for alias, name in ALIASES.items():
+            if alias not in self.functions and name in self.functions:
+                self.functions[alias] = self.functions[name]
         self.names: dict[str, Any] = {}  # name -> Node or float
         self.kinds: dict[str, str] = {}  # name -> "input" / "parameter" / "defined"
         self.nodes = 0
@@ -272,8 +336,12 @@ class _Parser:
         name = tok.text
         if name in self.names:
             return self.names[name]
-        if name in self.functions or name == "max":
+        if name in self.functions or name in SUGAR:
             self.src.error(tok.pos, f"{name!r} is a function: call it as {name}(...)")
+        if name in self.known:
+            self.names[name] = self.known[name]
+            self.kinds[name] = "known"
+            return self.known[name]
         self.check_variable(name, tok)
         self.count(1, tok)
         if name in self.inputs:
@@ -308,8 +376,36 @@ class _Parser:
             self.src.error(tok.pos, f"the constant {a:g} {tok.text} {b:g} is undefined or too large")
         return v
 
+    def compare(self, tok: Token, a: Any, b: Any) -> Any:
+        """An indicator: ``(a > b)`` is ``step(a - b)``, ``(a >= b)`` is ``1 - step(b - a)``
+        (``step(0) = 0``), and ``<``, ``<=`` the same with the sides swapped."""
+        sym = tok.text
+        a, b = self.node(a, tok), self.node(b, tok)
+        if isinstance(a, float) and isinstance(b, float):
+            return float({">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[sym])
+        big, small = (a, b) if sym in (">", ">=") else (b, a)
+        if sym in (">", "<"):  # 1[big - small > 0]
+            return self.step(self.difference(big, small, tok), tok)
+        return self.binary(Token("op", "-", tok.pos), 1.0, self.step(self.difference(small, big, tok), tok))
+
+    def difference(self, a: Any, b: Any, tok: Token) -> Any:
+        if isinstance(b, float) and b == 0.0:
+            return a
+        if isinstance(a, float) and a == 0.0:
+            return self.unary(Token("op", "-", tok.pos), b)
+        return self.binary(Token("op", "-", tok.pos), a, b)
+
+    def step(self, z: Any, tok: Token) -> Node:
+        row = self.functions.get(STEP)
+        if row is None:  # pragma: no cover - the step row ships with symnet
+            self.src.error(tok.pos, "indicators need the 'step' op, which this installation lacks")
+        self.count(1 + isinstance(z, float), tok)
+        return self.build(row.name, (z,), tok)
+
     def binary(self, tok: Token, a: Any, b: Any) -> Any:
         sym = tok.text
+        if sym in _COMPARE:
+            return self.compare(tok, a, b)
         if sym in ("**", "^"):
             b = self.node(b, tok)
             if not isinstance(b, float):
@@ -447,6 +543,9 @@ class _Parser:
                 prec, right = _BINARY[tok.text]
                 while stack[-1].kind in ("bin", "unary") and (
                         stack[-1].prec > prec or (stack[-1].prec == prec and not right)):
+                    if tok.text in _COMPARE and stack[-1].tok.text in _COMPARE:
+                        src.error(tok.pos, "chained comparisons (a < b < c) are not supported; "
+                                           "write (a < b)*(b < c)")
                     pop_operator()
                 push(_Pending("bin", tok, prec, right))
                 expect = True
@@ -487,7 +586,7 @@ class _Parser:
             return _Pending("call", tok, base=base)
         row = self.functions.get(name)
         if row is None:
-            known = ", ".join(sorted([*self.functions, "max"]))
+            known = ", ".join(sorted({*self.functions, *SUGAR}))
             self.src.error(tok.pos, f"unknown function {name!r}; known functions: {known}")
         return _Pending("call", tok, base=base, row=row)
 
@@ -524,11 +623,14 @@ class _Parser:
 
     def check_target(self, tok: Token) -> None:
         name = tok.text
-        if name in self.functions or name == "max":
+        if name in self.functions or name in SUGAR:
             self.src.error(tok.pos, f"{name!r} is a function name and cannot be assigned")
         self.check_variable(name, tok)
+        if name in self.known:
+            self.src.error(tok.pos, f"{name!r} is already a node of the model and cannot be assigned")
         if name in self.kinds:
-            what = {"input": "an input", "parameter": "a parameter", "defined": "a name defined"}[self.kinds[name]]
+            what = {"input": "an input", "parameter": "a parameter", "defined": "a name defined",
+                    "known": "a node of the model"}[self.kinds[name]]
             self.src.error(tok.pos, f"{name!r} is already {what} earlier; each name is defined once, before its use")
         if name in self.inputs:
             self.src.error(tok.pos, f"{name!r} is an input and cannot be assigned")
@@ -553,13 +655,24 @@ def _check_inputs(inputs: Any) -> list[str]:
     for name in names:
         if not isinstance(name, str):
             raise FormulaError(f"inputs must be names (strings), got {name!r}")
-        if name in functions() or name == "max":
+        if name in functions() or name in SUGAR or name in ALIASES:
             raise FormulaError(f"input name {name!r} is a function name")
         try:
             check_name(name, "input name")
         except SymnetError as exc:
             raise FormulaError(str(exc)) from None
     return names
+
+
+def _check_nodes(nodes: Any) -> dict[str, Node]:
+    if nodes is None:
+        return {}
+    if not isinstance(nodes, Mapping):
+        raise FormulaError(f"nodes must be a dict of name -> node, got {type(nodes).__name__}")
+    for name, node in nodes.items():
+        if not isinstance(name, str) or not isinstance(node, Node):
+            raise FormulaError(f"nodes must map names to nodes, got {name!r:.40} -> {type(node).__name__}")
+    return dict(nodes)
 
 
 def _check_values(values: Any) -> dict[str, float]:
@@ -576,7 +689,8 @@ def _check_values(values: Any) -> dict[str, float]:
 
 
 def parse(text: str, inputs: Iterable[str] | None = None, values: Mapping[str, float] | None = None, *,
-          max_length: int = 2000, max_depth: int = 64, max_number: int = 64, max_nodes: int = 10_000) -> Node:
+          max_length: int = 2000, max_depth: int = 64, max_number: int = 64, max_nodes: int = 10_000,
+          nodes: Mapping[str, Node] | None = None) -> Node:
     """Read a formula into a graph node (an :class:`~symnet.graph.Output` for a comma list).
 
     Names in ``inputs`` become Inputs, the others Parameters (valued from ``values``,
@@ -604,8 +718,9 @@ def parse(text: str, inputs: Iterable[str] | None = None, values: Mapping[str, f
                            "pass max_length= to allow longer formulas)")
     names = _check_inputs(inputs)
     vals = _check_values(values)
+    known = _check_nodes(nodes)
     source = _Source(text)
-    parser = _Parser(source, limits, names, vals)
+    parser = _Parser(source, limits, names, vals, known)
     root = parser.program(tokenize(source, limits))
     unused = [name for name in vals if parser.kinds.get(name) not in ("input", "parameter")]
     if unused:

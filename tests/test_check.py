@@ -20,7 +20,8 @@ from mutants import wrong_backward
 # -- random DAGs over every builtin op -------------------------------------------------
 
 BUILTINS = ("add", "mul", "sub", "neg", "div", "pow", "exp", "log", "relu", "sigmoid", "tanh",
-            "softmax", "log_softmax", "bce", "leaky_relu", "softplus", "elu", "erf", "gelu", "silu", "abs", "sqrt")
+            "softmax", "log_softmax", "bce", "leaky_relu", "softplus", "elu", "erf", "gelu", "silu", "abs", "sqrt",
+            "step")
 
 
 @st.composite
@@ -70,6 +71,9 @@ def dags(draw):
             node = getattr(pick(), op)()
         elif op == "sqrt":
             node = positive(pick().tanh()).sqrt()
+        elif op == "step":
+            z = pick()
+            node = Node.apply(op, [z + 0.25 if abs(val(z) + 0.25) > 1e-3 else z])
         elif op in ("softmax", "log_softmax"):
             kids = [pick().tanh() for _ in range(draw(st.integers(1, 3)))]
             node = Node.apply(op, kids, attr=draw(st.integers(0, len(kids) - 1)))
@@ -398,6 +402,96 @@ def test_report_string_format(monkeypatch):
     bad = str(check_gradients((w * x).sigmoid(), {"x": 2.0}))
     assert bad.startswith("gradient check FAILED: 1 point(s) (given point(s)); 2 FAIL")
     assert "gradient mismatch for d yhat / d w at point #1: engine=1.462117157, sympy=0.3932238665, " \
-           "finite-diff=0.3932238665; |engine - sympy| = 1.07e+00 > tol 3.94e-10" in bad
+           "finite-diff=0.3932238664; |engine - sympy| = 1.07e+00 > tol 5.89e-15 (engine rounding bound)" in bad
     assert bad.splitlines()[-2:] == ["blame:", "  node `yhat` (sigmoid): engine d/dt1 = 0.7310585786, "
                                      "SymPy = 0.1966119332"]
+
+
+# -- issue 13: tolerances that scale, finite differences as a witness, linear cost -------------------
+
+
+@pytest.mark.parametrize("build, at", [
+    (lambda x: 1.0 / x, 1e-4),
+    (lambda x: (x + 1e8) - 1e8, 0.3),
+    (lambda x: (1e6 * x).tanh(), 1e-7),
+    (lambda x: (x * 1e-8).exp() * 1e12 - 1e12, 2.0),
+])
+def test_badly_conditioned_points_are_not_false_alarms(build, at):
+    x = sn.Input("x")
+    report = check_gradients(build(x), {"x": at})
+    assert report.ok and report.verdict("x") == "PASS", str(report)
+
+
+def test_an_unreliable_finite_difference_is_named_with_its_condition():
+    x = sn.Input("x")
+    report = check_gradients((x + 1e8) - 1e8, {"x": 0.3})
+    row = report.rows[0]
+    assert row.verdict == "PASS" and row.note.startswith("finite differences unreliable here")
+    assert "condition" in row.note and "finite differences unreliable here" in str(report)
+
+
+def test_a_user_op_wrong_by_a_relative_1e_6_on_tiny_values_fails():
+    import sympy
+
+    tiny = sn.define_op("tiny_wrong_partial", 1, forward=lambda v: 1e-9 * v * v,
+                        partials=lambda v: (2e-9 * v * (1 + 1e-6),),
+                        sympy=lambda e: sympy.Rational(1, 10**9) * e**2)
+    try:
+        x, w = sn.Input("x"), sn.Parameter(0.8, name="w")
+        report = check_gradients(tiny(w * x), {"x": 1.3})
+        assert not report.ok and report.verdict("w") == "FAIL", str(report)
+        assert "engine rounding bound" in report.first_failure
+        assert any("tiny_wrong_partial" in b for b in report.blame)
+    finally:
+        sn.OPS.pop("tiny_wrong_partial", None)
+
+
+def test_the_engine_bound_follows_the_terms_not_a_floor():
+    # gradients around 1e-20 are compared to their own magnitude: a fixed atol of 1e-12 would pass anything
+    x, w = sn.Input("x"), sn.Parameter(1e-10, name="w")
+    report = check_gradients((w * w * x).exp(), {"x": 1e-10})
+    assert report.ok
+    row = next(r for r in report.rows if r.name == "w")
+    assert abs(row.sympy) < 1e-15 and row.abs_err <= 1e-30
+
+
+@pytest.mark.parametrize("kwargs", [dict(rtol=float("nan")), dict(atol=-1.0), dict(rtol=float("inf")),
+                                    dict(atol="1e-3"), dict(rtol=True)])
+def test_tolerance_arguments_are_validated(kwargs):
+    x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    with pytest.raises(sn.InputError, match="tolerance"):
+        check_gradients(w * x, {"x": 1.0}, **kwargs)
+
+
+def test_nested_relus_are_checked_without_sympy_errors():
+    w = sn.Parameter(0.8, name="w")
+    report = check_gradients((-(w * w)).relu().relu(), {})
+    assert report.ok and report.rows[0].engine == 0.0
+    report = check_gradients(((w * w - 0.25).relu() - 0.1).relu().relu(), {})
+    assert report.ok, str(report)
+
+
+def test_a_wide_sum_is_checked_in_linear_time():
+    import time
+
+    x = sn.Input("x")
+    ps = [sn.Parameter(0.1 * (i % 7 + 1), name=f"p{i}") for i in range(2000)]
+    start = time.perf_counter()
+    report = check_gradients(sn.Add([p * x for p in ps]), {"x": 0.7})
+    assert report.ok and len(report.rows) == 2001
+    assert time.perf_counter() - start < 10.0  # 48 s before; bench/verify_scaling.py measures per-edge cost
+    assert any("FD_WORK_BUDGET" in n for n in report.notes)
+    assert report.verdict("x") == "PASS" and report.rows[-1].sympy == pytest.approx(sum(p.value for p in ps))
+
+
+def test_the_finite_difference_step_follows_the_variable():
+    from symnet.check_fd import STEP, finite_difference
+
+    x = sn.Input("x")
+    p = sn.compile((x * 1e6).tanh()).program
+    from symnet import engine
+
+    vals = engine.evaluate(p, [1e-7 if node.kind == "input" else node._value for node in p.nodes])
+    fd = finite_difference(p, vals, p.inputs[0], p.outputs, list(p.op_indices))[0]
+    assert fd.step == pytest.approx(STEP * 1e-7)
+    assert fd.value == pytest.approx(1e6 * (1 - math.tanh(0.1) ** 2), rel=1e-4)

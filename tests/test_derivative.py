@@ -51,7 +51,7 @@ WRONG = [
 def test_right_claims_pass(model, wrt, claimed, inputs):
     v = check_derivative(model, wrt, claimed, inputs=inputs)
     assert v.correct and v.verdict == "PASS" and v.counterexample is None, str(v)
-    assert len(v.points) == 6
+    assert len(v.points) >= 6 and v.method == "symbolic" and v.symbolic is True
 
 
 @pytest.mark.parametrize("model, wrt, claimed, inputs, why", WRONG, ids=[w for *_, w in WRONG])
@@ -77,7 +77,7 @@ def test_counterexample_values_are_the_formulas_at_the_point():
 def test_relu_counterexample_is_on_the_negative_side():
     v = check_derivative("relu(z)", "z", "1")
     assert v.counterexample.point["z"] < 0 and v.counterexample.true == 0.0
-    assert v.expected == "Piecewise((1, z > 0), (0, True))"
+    assert v.expected == "step(z)"  # relu' = 1[z > 0], the step row
 
 
 def test_sigmoid_special_point_does_not_hide_a_wrong_rule():
@@ -86,11 +86,13 @@ def test_sigmoid_special_point_does_not_hide_a_wrong_rule():
     assert abs(z) >= 0.05 and v.counterexample.true == pytest.approx(sigmoid(z) * (1 - sigmoid(z)))
 
 
-def test_points_use_both_signs():
+def test_points_use_both_signs_every_scale_and_integers():
     v = check_derivative("w*x", "w", "x", inputs=["x"])
     assert v.points[1] == {k: -val for k, val in v.points[0].items()}
-    for name in ("w", "x"):
-        assert all(0.05 <= abs(p[name]) <= 2 and abs(abs(p[name]) - 1) >= 0.05 for p in v.points)
+    mags = [abs(p["w"]) for p in v.points]
+    assert min(mags) < 2e-3 and max(mags) > 1e3  # from 1e-3 to 1e3
+    assert any(all(float(val).is_integer() for val in p.values()) for p in v.points)
+    assert {pr.why for pr in v.probes} >= {"random", "scale 0.001", "scale 1000", "integers", "mixed scales"}
 
 
 @pytest.mark.parametrize("claimed, bit", [("x/(w-w)", "not finite"), ("(w-2)**0.5", "not finite or not real")])
@@ -143,11 +145,13 @@ def test_verdict_string_and_determinism():
     b = check_derivative("sigmoid(w*x+b)", "w", "sigmoid(w*x+b)*(1-sigmoid(w*x+b))", inputs=["x"], seed=3)
     assert str(a) == str(b) and a.seed == 3
     lines = str(a).splitlines()
-    assert lines[0] == "d/dw of sigmoid(w*x+b): claimed sigmoid(w*x+b)*(1-sigmoid(w*x+b)) is WRONG"
+    assert lines[0] == ("d/dw of sigmoid(w*x+b): claimed sigmoid(w*x+b)*(1-sigmoid(w*x+b)) is WRONG "
+                        "(decided by symbolic + counterexample)")
     assert lines[1].startswith("  counterexample: at x=")
     assert lines[-1] == "  expected (SymPy): x*exp(-b - w*x)/(exp(-b - w*x) + 1)**2"
     ok = str(check_derivative("w*x", "w", "x", inputs=["x"]))
-    assert ok.startswith("d/dw of w*x: claimed x is correct (symbolically equal, and equal at 6 random points")
+    assert ok.startswith("d/dw of w*x: claimed x is correct (symbolically equal; decided by symbolic; ")
+    assert "probe points, seed 0)" in ok.splitlines()[0]
 
 
 def test_parsing_does_not_disturb_the_seeded_parameter_stream():
@@ -170,3 +174,260 @@ def test_bad_arguments(kwargs, error, match):
     kwargs.setdefault("inputs", ["x"])
     with pytest.raises(error, match=match):
         check_derivative(**kwargs)
+
+
+# -- issue 13: verdicts that cannot be fooled --------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from symnet import check_exact  # noqa: E402
+
+
+@pytest.mark.parametrize("model, wrt, claimed, inputs", [
+    # the classic mistake, once the neuron saturates (truth 3.855e-17 vs 2.570e-17 at x=1.5, w=1.2)
+    ("sigmoid(w*x - 40)", "w", "sigmoid(w*x - 40)*(1 - sigmoid(w*x - 40))", ["x"]),
+    ("tanh(w*x + 30)", "w", "1 - tanh(w*x + 30)**2", ["x"]),
+    # small coefficients hide nothing
+    ("1e-13*w*x", "w", "2e-13*x", ["x"]),
+    ("3*w", "w", "3.0000000001", []),
+    ("1e-300*w", "w", "2e-300", []),
+    ("w*x", "w", "x*(1 + 1e-12)", ["x"]),
+    # probes leave (-2, 2)
+    ("relu(w*x - 5)", "w", "0", ["x"]),
+    ("relu(w - 500)", "w", "0", []),
+    ("relu(0.001 - w)", "w", "0", []),
+    # repeated squaring: no symbolic blowup, still a verdict
+    ("w*x", "w", "a = x; " + "; ".join(f"a{k} = a{k - 1 if k > 1 else ''}*a{k - 1 if k > 1 else ''}"
+                                         for k in range(1, 60)) + "; a59", ["x"]),
+])
+def test_issue_claims_that_used_to_pass_are_wrong(model, wrt, claimed, inputs):
+    v = check_derivative(model, wrt, claimed, inputs=inputs)
+    assert v.verdict == "FAIL" and not v.correct, str(v)
+    ce = v.counterexample
+    assert ce.claimed_text != ce.true_text and ce.abs_diff > 0 and ce.rel_diff > 0, str(ce)
+    assert f"claimed = {ce.claimed_text}, SymPy = {ce.true_text}" in str(v)
+
+
+def test_the_saturated_neuron_counterexample_is_exact():
+    v = check_derivative("sigmoid(w*x - 40)", "w", "sigmoid(w*x - 40)*(1 - sigmoid(w*x - 40))", inputs=["x"])
+    p = v.counterexample.point
+    s = 1 / (1 + math.exp(-(p["w"] * p["x"] - 40)))
+    assert v.counterexample.true == pytest.approx(p["x"] * s * (1 - s), rel=1e-9)
+    assert v.counterexample.claimed == pytest.approx(s * (1 - s), rel=1e-9)
+    assert v.method == "symbolic + counterexample"
+
+
+def test_decimal_literals_are_exact_rationals():
+    assert check_derivative("0.1*w*x", "w", "x/10", inputs=["x"]).method == "symbolic"
+    assert check_derivative("0.1*w*x", "w", "x/10", inputs=["x"]).correct
+    assert check_derivative("0.1*w + 0.2*w", "w", "0.3").correct  # 1/10 + 2/10 is 3/10 exactly
+    assert check_exact.exact_constant(2e-13) == check_exact.sp.Rational(2, 10**13)
+
+
+def test_counterexamples_show_the_digits_that_differ():
+    v = check_derivative("w*x", "w", "x*(1 + 1e-12)", inputs=["x"])
+    ce = v.counterexample
+    assert ce.claimed_text != ce.true_text
+    assert len(ce.claimed_text.replace("-", "").replace(".", "")) >= 13  # past the 12th digit
+    assert ce.rel_diff == pytest.approx(1e-12, rel=1e-6)
+    assert "relative 1e-12" in str(ce)
+
+
+def test_probes_reach_both_sides_of_every_kink_at_any_scale():
+    v = check_derivative("relu(w*x - 5)", "w", "0", inputs=["x"])
+    assert "kink of `yhat` (relu)" in " ".join(p.why for p in v.probes)
+    x = v.points[0]["x"]
+    sides = [p.point["w"] * x - 5 for p in v.probes if p.why.startswith("kink of")]
+    assert min(sides) < 0 < max(sides)
+    # and the point where the claim is caught is on the live side
+    assert v.counterexample.point["w"] * v.counterexample.point["x"] > 5
+
+
+def test_saturating_ops_are_probed_in_their_linear_region():
+    v = check_derivative("tanh(w*x - 40)", "w", "x*(1 - tanh(w*x - 40)**2)", inputs=["x"])
+    assert v.correct
+    linear = [p.point for p in v.probes if "linear region" in p.why]
+    assert linear and all(abs(p["w"] * p["x"] - 40) < 1e-6 for p in linear)
+
+
+@pytest.mark.parametrize("claimed", ["x + 0*log(w)", "x + 0*log(-w)", "x + 0*log(w - 1000)", "x + 0*(w - 2)**0.5",
+                                     "relu(log(-x))", "x*exp(exp(exp(1000)))", "x + 0/(w - w)"])
+def test_claims_undefined_where_the_model_is_defined_are_undefined(claimed):
+    v = check_derivative("w*x", "w", claimed, inputs=["x"])
+    assert v.verdict == "UNDEFINED" and not v.correct, str(v)
+    assert v.counterexample.claimed is None and "undefined" in v.reason
+
+
+@pytest.mark.parametrize("claimed", ["2*x*(w*x + b - y), 3", "2*x*(w*x + b - y), 2*x*(w*x + b - y)"])
+def test_a_claim_with_the_wrong_number_of_components_is_an_error(claimed):
+    with pytest.raises(sn.FormulaError, match="2 components"):
+        check_derivative("(w*x + b - y)**2", "w", claimed, inputs=["x", "y"])
+
+
+@pytest.mark.parametrize("model, claimed, verdict", [
+    ("relu(relu(-w*w))", "0", "PASS"),
+    ("relu(relu(-w*w))", "1", "FAIL"),
+    ("relu(relu(w*w - 1))", "2*w*(w*w > 1)", "PASS"),
+    ("relu(relu(w) - 1)", "(w > 1)", "PASS"),
+    ("relu(relu(w) - 1)", "(w > 0)", "FAIL"),
+])
+def test_nested_relus_never_crash(model, claimed, verdict):
+    v = check_derivative(model, "w", claimed)
+    assert v.verdict == verdict, str(v)
+
+
+def test_sympy_budgets_fall_back_to_the_probes_with_a_note():
+    squares = "a = x + 1; " + "; ".join(f"a{k} = a{k - 1 if k > 1 else ''}*a{k - 1 if k > 1 else ''}"
+                                        for k in range(1, 40)) + "; a39"
+    v = check_derivative("w*x", "w", squares, inputs=["x"])
+    assert v.verdict == "FAIL" and v.method == "probes"
+    assert any("MAX_DEGREE" in n for n in v.notes)
+    right = "a = x; " + "; ".join(f"a{k} = a{k - 1 if k > 1 else ''} + 0*a{k - 1 if k > 1 else ''}"
+                                  for k in range(1, 70)) + "; a69"
+    v = check_derivative("w*x", "w", right, inputs=["x"])
+    assert v.verdict == "PASS" and v.method == "probes" and any("MAX_DEPTH" in n for n in v.notes)
+
+
+def test_wide_models_are_checked_in_linear_time():
+    import time
+
+    start = time.perf_counter()
+    v = check_derivative("+".join(["x"] * 999), "x", "999")
+    assert v.correct and v.method == "symbolic"
+    assert time.perf_counter() - start < 5.0  # 11.5 s before; bench/verify.py measures the scaling
+
+
+def test_method_seed_and_points_are_recorded_and_replayable():
+    a = check_derivative("tanh(w*x)", "w", "x*(1 - tanh(w*x))", inputs=["x"], seed=5)
+    b = check_derivative("tanh(w*x)", "w", "x*(1 - tanh(w*x))", inputs=["x"], seed=5)
+    assert a.seed == 5 and a.points == b.points and a.counterexample == b.counterexample
+    assert a.method in ("symbolic + counterexample", "probes") and "decided by" in str(a)
+    c = check_derivative("tanh(w*x)", "w", "x*(1 - tanh(w*x))", inputs=["x"], seed=6)
+    assert c.points != a.points
+
+
+# -- issue 12 item 2: claims in the taught notation --------------------------------------------
+
+
+@pytest.mark.parametrize("model, wrt, claimed, inputs", [
+    ("relu(w*x + b)", "w", "x*(w*x + b > 0)", ["x"]),
+    ("relu(w*x + b)", "w", "x*step(w*x + b)", ["x"]),
+    ("relu(w*x + b)", "w", "x*heaviside(w*x + b)", ["x"]),
+    ("relu(w*x + b)", "b", "(0 < w*x + b)", ["x"]),
+    ("relu(w*x + b)", "b", "(w*x + b >= 0)", ["x"]),  # differs only on the kink: passes with a note
+    ("w**2", "w", "2*sqrt(w*w)*(w > 0) - 2*sqrt(w*w)*(w < 0)", []),
+    ("w*abs(x)", "w", "abs(x)", ["x"]),
+    ("w*x*x", "w", "abs(x)**2", ["x"]),
+    ("sqrt(w)", "w", "0.5/sqrt(w)", []),
+])
+def test_claims_in_taught_notation(model, wrt, claimed, inputs):
+    v = check_derivative(model, wrt, claimed, inputs=inputs)
+    assert v.correct, str(v)
+
+
+def test_a_claim_that_differs_only_at_a_kink_passes_with_a_note():
+    v = check_derivative("relu(z)", "z", "(z >= 0)")
+    assert v.correct and any("only on a kink" in n and "z=0" in n for n in v.notes), str(v)
+
+
+@pytest.mark.parametrize("claimed", ["(z >= 0)*2", "(z < 0)", "1 - (z > 0)"])
+def test_wrong_indicator_claims_fail(claimed):
+    assert check_derivative("relu(z)", "z", claimed).verdict == "FAIL"
+
+
+def test_claims_may_use_the_models_named_intermediates():
+    sn.seed(0)
+    net = sn.compile(sn.MLP(2, [2, 1], activation="tanh", output_activation="sigmoid"))
+    names = set(net.program.names)
+    assert {"z1_1", "h1_1", "z2_1", "h2_1"} <= names
+    v = check_derivative(net, "w2_1_1", "yhat*(1 - yhat)*h1_1")  # yhat: the output, as reports write it
+    assert v.correct, str(v)
+    assert check_derivative(net, "w2_1_1", "h2_1*(1 - h2_1)*h1_1").correct
+    assert check_derivative(net, "b2_1", "sigmoid(z2_1)*(1 - sigmoid(z2_1))").correct
+    v = check_derivative(net, "b1_1", "yhat*(1 - yhat)*w2_1_1*(1 - h1_1**2)")
+    assert v.correct, str(v)
+    assert not check_derivative(net, "b1_1", "yhat*(1 - yhat)*w2_1_1*(1 - h1_1)").correct
+    v = check_derivative("z = w*x + b; h = relu(z); v*h", "w", "v*x*(z > 0)", inputs=["x"])
+    assert v.correct, str(v)
+
+
+def test_unknown_names_in_a_claim_list_the_intermediates():
+    with pytest.raises(sn.FormulaError, match="named intermediates .*z"):
+        check_derivative("z = w*x; tanh(z)", "w", "x*(1 - h**2)", inputs=["x"])
+
+
+# -- a property test: verdicts against a truth computed by construction --------------------------
+
+#: f(U) and f'(U) by hand (never by symnet or SymPy), U = A*w*x + B.
+OUTER = {
+    "sigmoid": ("sigmoid(U)", "sigmoid(U)*(1 - sigmoid(U))"),
+    "tanh": ("tanh(U)", "(1 - tanh(U)**2)"),
+    "exp": ("exp(U)", "exp(U)"),
+    "relu": ("relu(U)", "(U > 0)"),
+    "square": ("(U)**2", "2*(U)"),
+    "softplus": ("log(1 + exp(U))", "sigmoid(U)"),
+    "cube": ("(U)**3", "3*(U)**2"),
+}
+MUTATIONS = ("right", "off by a constant", "missing the factor x", "wrong on one side of a kink",
+             "scaled by 1 + 1e-10")
+NUMBERS = st.sampled_from(["0.5", "-1.25", "3", "-2", "0.1", "40", "-7.5", "1e-3"])
+
+
+@settings(deadline=None, derandomize=True, max_examples=60)
+@given(outer=st.sampled_from(sorted(OUTER)), a=NUMBERS, b=NUMBERS, mutation=st.sampled_from(MUTATIONS),
+       k=st.sampled_from(["1", "0.25", "-3", "1e-6"]), scale_by_v=st.booleans())
+def test_verdicts_match_the_truth_by_construction(outer, a, b, mutation, k, scale_by_v):
+    u = f"({a}*w*x + {b})"
+    f, df = (t.replace("U", u) for t in OUTER[outer])
+    model = f"v*{f}" if scale_by_v else f
+    chain = f"{a}*x"
+    claim = {
+        "right": f"{chain}*{df}",
+        "off by a constant": f"{chain}*{df} + {k}",
+        "missing the factor x": f"{a}*{df}",
+        "wrong on one side of a kink": f"{chain}*{df} + {k}*({u} < 0)",
+        "scaled by 1 + 1e-10": f"(1 + 1e-10)*{chain}*{df}",
+    }[mutation]
+    if scale_by_v:
+        claim = f"v*({claim})"
+    truth = "PASS" if mutation == "right" else "FAIL"
+    v = check_derivative(model, "w", claim, inputs=["x"])
+    assert v.verdict == truth, f"{mutation}: {v}"
+    if truth == "FAIL":
+        ce = v.counterexample
+        assert ce is not None and ce.claimed is not None and ce.abs_diff > 0
+
+
+def test_doubling_claims_get_a_verdict():
+    doubling = "a = x; " + "; ".join(f"a{k} = a{k - 1 if k > 1 else ''} + a{k - 1 if k > 1 else ''}"
+                                     for k in range(1, 61)) + "; a60"
+    v = check_derivative("w*x", "w", doubling, inputs=["x"])
+    assert v.verdict == "FAIL" and v.counterexample.rel_diff == pytest.approx(1.0)
+    v = check_derivative("w*x*2**60", "w", doubling, inputs=["x"])
+    assert v.correct and v.method == "probes" and any("MAX_DEPTH" in n for n in v.notes)  # 61 levels
+    shorter = "a = x; " + "; ".join(f"a{k} = a{k - 1 if k > 1 else ''} + a{k - 1 if k > 1 else ''}"
+                                    for k in range(1, 51)) + "; a50"
+    v = check_derivative("w*x*2**50", "w", shorter, inputs=["x"])  # inlined, 2**50 nodes: past MAX_TREE
+    assert v.correct and v.method == "probes" and any("MAX_TREE" in n for n in v.notes)
+
+
+@pytest.mark.parametrize("claim, status", [("exp(exp(exp(1000)))", 1), ("x", 0), ("x*(1 + 1e-10)", 1),
+                                           ("x + 0*log(w)", 1)])
+def test_symnet_verify_exits_nonzero_on_wrong_or_undefined(claim, status, capsys):
+    from symnet.cli import main
+
+    code = main(["verify", "w*x", "--inputs", "x", "--wrt", "w", "--claim", claim])
+    out, err = capsys.readouterr()
+    assert code == status, out + err
+    assert "Traceback" not in out + err and "Error" not in err
+    assert ("is correct" in out) == (status == 0)
+
+
+@pytest.mark.parametrize("model, claimed, verdict", [
+    ("w*x", "relu(relu(relu(relu(relu(x)))))", "FAIL"),  # the inner relus sit on their kinks for x < 0
+    ("w*x", "step(relu(x))*x + step(relu(-x))*x", "PASS"),
+    ("relu(w*x)", "x*step(relu(w*x))", "PASS"),
+    ("relu(w*x)", "x*step(relu(-w*x))", "FAIL"),
+])
+def test_kinks_held_at_zero_on_a_whole_region_are_not_conventions(model, claimed, verdict):
+    assert check_derivative(model, "w", claimed, inputs=["x"]).verdict == verdict

@@ -367,6 +367,7 @@ def _torch_value(torch, row_name, xs, attr):
         "silu": lambda: F.silu(xs[0]),
         "abs": lambda: torch.abs(xs[0]),
         "sqrt": lambda: torch.sqrt(xs[0]),
+        "step": lambda: 0 * xs[0] + (xs[0] > 0).to(xs[0].dtype),
     }
     return table[row_name]()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,7 @@ def test_f1_to_f5_code_in_formulas_never_runs(sandbox, text, capsys):
     ("f'{x}'", "quotes are not allowed"),
     ("x if x else 1", "'if' is a Python keyword"),
     ("x==1", "comparisons"),
+    ("x != 1", "indicators are written"),
     ("x@x", "'@'"),
     ("x; import os", "only the last line may be a bare expression"),
     ("x\n+1", "line 1"),
@@ -193,7 +195,8 @@ def test_f13_reserved_words_are_refused(name):
 
 
 @pytest.mark.parametrize("text, code", [
-    ("ｘ", "U+FF58"), ("х", "U+0445"), ("∂x", "U+2202"), ("x\u200b", "U+200B"), ("x·y", "U+00B7"),
+    ("ｘ", "U+FF58"), ("х", "U+0445"), ("∂x", "U+2202"), ("x\u200b", "U+200B"),
+    ("x*.\u0663", "U+0663"), (".\u00b2", "U+00B2"), ("x\u00b2", "U+00B2"), ("3\u0663", "U+0663"), ("\u03c3(z)", "U+03C3"),
 ])
 def test_f14_non_ascii_is_reported_never_folded(text, code):
     message = parse_error(text)
@@ -249,13 +252,16 @@ def test_f18_wrong_rules_that_agree_at_special_points_fail(model, claim):
     assert verdict.expected
 
 
-def test_f18_probe_points_are_seeded_random_of_both_signs_and_away_from_0_and_1():
+def test_f18_probe_points_are_seeded_random_of_both_signs_and_every_scale():
     verdict = sn.check_derivative("sigmoid(z)", wrt="z", claimed="sigmoid(z)*(1 - sigmoid(z))", inputs=["z"])
     assert verdict.verdict == "PASS"
     zs = [p["z"] for p in verdict.points]
     assert len(zs) >= 5
     assert any(z > 0 for z in zs) and any(z < 0 for z in zs)
-    assert all(abs(z) >= 0.05 and abs(abs(z) - 1) >= 0.05 for z in zs)
+    unit = [p.point["z"] for p in verdict.probes if p.why == "random"]
+    assert all(abs(z) >= 0.05 and abs(abs(z) - 1) >= 0.05 for z in unit)  # wrong rules agree at 0 and +-1
+    assert min(map(abs, zs)) < 2e-3 and max(map(abs, zs)) > 999  # scales 1e-3 .. 1e3
+    assert any("linear region" in p.why for p in verdict.probes)  # sigmoid's argument at 0
     again = sn.check_derivative("sigmoid(z)", wrt="z", claimed="sigmoid(z)*(1 - sigmoid(z))", inputs=["z"])
     assert [p["z"] for p in again.points] == zs
 
@@ -271,7 +277,9 @@ def test_f20_a_kinked_claim_fails_with_a_counterexample_on_the_other_side():
     assert verdict.verdict == "FAIL"
     example = verdict.counterexample
     assert example.point["z"] < 0 and (example.claimed, example.true) == (1.0, 0.0)
-    assert all(abs(p["z"]) >= 0.05 for p in verdict.points)  # the kink band is not sampled
+    assert all(p["z"] != 0 for p in verdict.points)  # never on the kink itself
+    sides = [p.point["z"] for p in verdict.probes if p.why.startswith("kink of")]
+    assert sides and min(sides) < 0 < max(sides) and max(map(abs, sides)) < 1e-6  # both sides, close to it
 
 
 # -- fuzzing and round trips -----------------------------------------------------------------
@@ -315,3 +323,36 @@ def test_latex_export_of_random_networks_never_crashes(data):
         text = net.latex(**options)
         assert isinstance(text, str) and text
         assert text.count("{") == text.count("}")
+
+
+# -- issue 16 kind 11: formulas pasted from documents ---------------------------------------------
+
+PASTED_ALPHABET = st.sampled_from(list("xwb0123456789.+-*/()^ ") + [
+    "\u2212", "\u00d7", "\u00b7", "\u22c5", "\u00f7", "\u2013", "\u00b2", "\u00b3", "\u0663", "\u06f3", "\uff13",
+    "\u00bd", "\u03c3", "\u221a", "\u00a0", "\u2032", "\u200b", "\ufeff", "\u2264", "\u2265", "sigmoid(", "tanh(",
+    "relu(", "(x > 0)", "step(", "sqrt(", "abs("])
+
+
+@settings(deadline=None, derandomize=True, max_examples=300)
+@given(st.lists(PASTED_ALPHABET, min_size=1, max_size=24).map("".join))
+def test_pasted_text_parses_or_names_the_character(text):
+    try:
+        sn.parse(text, inputs=["x"])
+    except sn.FormulaError as exc:
+        message = str(exc)
+        bad = [c for c in text if not c.isascii() and c not in "\u2212\u00d7\u00b7\u22c5\u00f7\u2013\u2264\u2265"]
+        if bad and "non-ASCII" in message:
+            assert f"U+{ord(bad[0]):04X}" in message and "col" in message
+    if any(not c.isascii() and unicodedata.numeric(c, None) is not None for c in text):
+        with pytest.raises(sn.FormulaError):  # a non-ASCII digit is never read as a number
+            sn.parse(text, inputs=["x"])
+
+
+@settings(deadline=None, derandomize=True, max_examples=40)
+@given(st.lists(PASTED_ALPHABET, min_size=1, max_size=16).map("".join))
+def test_pasted_claims_give_a_verdict_or_a_symnet_error(text):
+    try:
+        verdict = sn.check_derivative("w*x", wrt="w", claimed=text, inputs=["x"])
+    except sn.SymnetError:
+        return
+    assert verdict.verdict in ("PASS", "FAIL", "UNDEFINED")

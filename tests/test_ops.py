@@ -59,6 +59,7 @@ DOMAINS = {
     "silu": (1, [None], [WIDE]),
     "abs": (1, [None], [NONZERO]),
     "sqrt": (1, [None], [POSITIVE]),
+    "step": (1, [None], [NONZERO]),
 }
 
 BUILTIN = sorted(name for name, row in OPS.items() if row.builtin)

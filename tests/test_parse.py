@@ -291,7 +291,7 @@ HOSTILE = [
     ("x\u200b + 1", "non-ASCII character U\\+200B \\(ZERO WIDTH SPACE\\) at col 2"),
     ("x // 2", "floor division"),
     ("x % 2", "modulo"),
-    ("x < 1", "comparisons"),
+    ("x < 1 < y", "chained comparisons"),
     ("#x", "comments"),
     ("{x}", "'\\{' is not allowed"),
     ("x:1", "':' is not allowed"),
@@ -362,3 +362,84 @@ def test_fuzz_any_text_gives_a_node_or_a_formula_error(text):
         assert " at " in str(exc) or "empty" in str(exc) or "values" in str(exc)
         return
     assert isinstance(node, sn.Node)
+
+
+# -- formulas pasted from documents (issue 16, kind 11) ------------------------------------------
+
+
+@pytest.mark.parametrize("pasted, ascii_", [
+    ("x \u2212 1", "x - 1"), ("x \u00d7 w", "x*w"), ("x \u00b7 w", "x*w"), ("x\u22c5w", "x*w"),
+    ("x \u2217 w", "x*w"), ("x \u00f7 w", "x/w"), ("w\u00d7x \u2212 b", "w*x - b"), ("\u2212x", "-x"),
+    ("(x \u2265 w)", "(x >= w)"), ("(x \u2264 w)", "(x <= w)"), ("x \u2013 1", "x - 1"),
+])
+def test_pasted_mathematical_symbols_read_as_ascii(pasted, ascii_):
+    vals = {k: v for k, v in {"x": 0.7, "w": 1.9, "b": 0.3}.items() if k in ascii_}
+    a = sn.compile(sn.parse(pasted, inputs=["x"], values=vals))
+    b = sn.compile(sn.parse(ascii_, inputs=["x"], values=vals))
+    assert a.funcify() == b.funcify() and a.predict([0.7]) == b.predict([0.7])
+
+
+@pytest.mark.parametrize("text, code, col, hint", [
+    ("x*.\u0663", "U+0663", 4, "the ASCII digit 3"),          # Arabic-Indic digit: never read as 0.3
+    (".\u00b2", "U+00B2", 2, "**2"),                          # superscript two: no AssertionError
+    ("x\u00b2", "U+00B2", 2, "**2"),
+    ("x\u00b3 + 1", "U+00B3", 2, "**3"),
+    ("2\u0663", "U+0663", 2, "the ASCII digit 3"),
+    ("\u0663", "U+0663", 1, "the ASCII digit 3"),
+    ("\u00bd*x", "U+00BD", 1, "ASCII digits"),                # vulgar fraction one half
+    ("\u03c3(z)", "U+03C3", 1, "sigmoid(...)"),
+    ("\u221a(x)", "U+221A", 1, "sqrt(...)"),
+    ("x\u00a0+ 1", "U+00A0", 2, "a space"),
+    ("w\u2032", "U+2032", 2, "nothing"),
+])
+def test_every_other_non_ascii_character_is_named_with_its_column(text, code, col, hint):
+    with pytest.raises(sn.FormulaError) as info:
+        sn.parse(text)
+    message = str(info.value)
+    assert code in message and f"col {col}" in message and hint in message, message
+    assert info.value.col == col
+
+
+def test_digits_are_ascii_only():
+    for digit in ("\u0663", "\u06f3", "\u0969", "\uff13", "\u00b2", "\u2083"):
+        with pytest.raises(sn.FormulaError, match="non-ASCII"):
+            sn.parse(f"x*{digit}")
+        with pytest.raises(sn.FormulaError, match="non-ASCII"):
+            sn.parse(f"x*.{digit}")
+        with pytest.raises(sn.FormulaError, match="non-ASCII"):
+            sn.parse(f"1{digit}")
+
+
+# -- claims in the taught notation (issue 12, item 2) ---------------------------------------------
+
+
+@pytest.mark.parametrize("text, at, value", [
+    ("step(z)", 0.5, 1.0), ("step(z)", 0.0, 0.0), ("step(z)", -0.5, 0.0),
+    ("heaviside(z)", 0.0, 0.0), ("heaviside(z)", 2.0, 1.0),
+    ("(z > 0)", 0.0, 0.0), ("(z >= 0)", 0.0, 1.0), ("(z < 0)", 0.0, 0.0), ("(z <= 0)", 0.0, 1.0),
+    ("(z > 1)", 1.5, 1.0), ("(1 > z)", 1.5, 0.0), ("(z >= 1)*3", 1.0, 3.0), ("2*(z + 1 > 0)", -0.5, 2.0),
+    ("sqrt(z)", 2.25, 1.5), ("abs(z)", -2.5, 2.5), ("abs(z)", 2.5, 2.5), ("sqrt(4)*z", 1.5, 3.0),
+])
+def test_indicators_step_sqrt_and_abs(text, at, value):
+    node = sn.parse(text, inputs=["z"], values={"z": at})
+    assert node.forward() == value
+
+
+def test_comparisons_bind_loosest_and_do_not_chain():
+    node = sn.parse("z + 1 > 2*w", inputs=["z"], values={"z": 1.5, "w": 1.0})
+    assert node.forward() == 1.0
+    with pytest.raises(sn.FormulaError, match="chained comparisons"):
+        sn.parse("0 < z < 1")
+    with pytest.raises(sn.FormulaError, match="'==' is not allowed"):
+        sn.parse("(z == 0)")
+
+
+def test_nodes_stand_for_existing_nodes():
+    x, w = sn.Input("x", 2.0), sn.Parameter(3.0, name="w")
+    z = (w * x).tanh()
+    claim = sn.parse("1 - h**2", nodes={"h": z})
+    assert claim.forward() == pytest.approx(1 - math.tanh(6.0) ** 2)
+    with pytest.raises(sn.FormulaError, match="already a node of the model"):
+        sn.parse("h = 2; h", nodes={"h": z})
+    with pytest.raises(sn.FormulaError, match="nodes must"):
+        sn.parse("h", nodes={"h": 3.0})

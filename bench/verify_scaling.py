@@ -1,0 +1,63 @@
+"""Per-edge cost of the verifier on one wide node: an ``Add`` of n terms ``p_i * x``.
+
+Run ``python bench/verify_scaling.py`` (``--terms 100 1000 10000 100000``). For each n
+it times ``check_gradients`` at one given point and ``check_derivative`` of the same
+model by ``x`` (claim: the sum of the ``p_i``), and prints the time per edge (the graph
+has about 3n edges). Linear cost shows as a flat per-edge column; before issue 13
+``check_gradients`` was quadratic (0.77 s at n = 250, 48 s at n = 2,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import symnet as sn  # noqa: E402
+from symnet.check import check_gradients  # noqa: E402
+from symnet.derivative import check_derivative  # noqa: E402
+
+
+def model(n: int) -> tuple[sn.Node, sn.Node, sn.Input]:
+    x = sn.Input("x")
+    ps = [sn.Parameter(0.1 * (i % 7 + 1), name=f"p{i}") for i in range(n)]
+    return sn.Add([p * x for p in ps]), sn.Add(ps), x
+
+
+def run(terms: list[int], derivative: bool) -> list[dict]:
+    rows = []
+    for n in terms:
+        root, claim, _ = model(n)
+        edges = sum(len(a) for a in sn.compile(root).program.args)
+        start = time.perf_counter()
+        report = check_gradients(root, {"x": 0.7})
+        grad = time.perf_counter() - start
+        row = dict(n=n, edges=edges, grad=grad, grad_ok=report.ok, deriv=None, deriv_ok=None)
+        if derivative:
+            start = time.perf_counter()
+            v = check_derivative(root, "x", claim, max_nodes=10**7)
+            row.update(deriv=time.perf_counter() - start, deriv_ok=v.correct, method=v.method)
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--terms", nargs="*", type=int, default=[100, 1000, 10_000, 100_000])
+    ap.add_argument("--no-derivative", action="store_true", help="time check_gradients only")
+    args = ap.parse_args(argv)
+    print(f"{'terms':>7} {'edges':>7} {'check_gradients':>16} {'us/edge':>8} {'check_derivative':>17} "
+          f"{'us/edge':>8}  method")
+    for r in run(args.terms, not args.no_derivative):
+        d = "-" if r["deriv"] is None else f"{r['deriv']:.3f} s"
+        de = "-" if r["deriv"] is None else f"{r['deriv'] / r['edges'] * 1e6:.1f}"
+        print(f"{r['n']:>7} {r['edges']:>7} {r['grad']:>14.3f} s {r['grad'] / r['edges'] * 1e6:>8.1f} "
+              f"{d:>17} {de:>8}  {r.get('method', '')} ok={r['grad_ok']},{r['deriv_ok']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,303 @@
+"""The symbolic half of check_derivative: exact SymPy expressions, node by node, under budgets.
+
+Expressions are built from each op row's own SymPy form (never from symnet's
+derivative rules), one node at a time: a node's value is its form with the
+arguments' expressions put in, and its derivative with respect to the variable
+is the forward-mode sum ``sum_j d(form)/d(a_j) * d(a_j)`` (SymPy differentiates the
+form in fresh argument symbols, once per op). Constants enter as the exact
+rational of their shortest decimal text (``0.1`` is ``1/10``, not the float
+nearest to it).
+
+Kinks never build nested ``Piecewise``: a form that is a ``Piecewise`` (ReLU, step)
+is replaced by one of its pieces, chosen per *region*. Structurally equal kink
+nodes (same op, same arguments) in the model and the claim share their choice.
+With ``k`` two-piece kinks there are ``2**k`` regions, at most ``MAX_REGIONS``.
+
+Budgets, each a module constant named in the reason when it stops the test:
+``MAX_DEPTH`` (graph depth), ``MAX_TREE`` (inlined tree size), ``MAX_DEGREE``
+(an estimate of the polynomial degree, which stops repeated squaring before SymPy
+multiplies huge integers), ``MAX_OPS`` (operations in the difference) and
+``SECONDS`` (a SIGALRM time limit; off the main thread the sizes are divided by 8
+instead). Past any budget the result is ``("skipped", reason)`` and the numeric
+probes decide.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import sympy as sp
+
+from .analysis import depths, tree_sizes
+from .check_ref import LocalForms, TimeBudget, time_limit
+from .program import Program
+
+__all__ = ["exact_constant", "Structure", "build", "zero_test", "Symbolic", "symbolic_difference",
+           "MAX_REGIONS", "MAX_DEPTH", "MAX_TREE", "MAX_DEGREE", "MAX_OPS", "SECONDS"]
+
+MAX_REGIONS = 16
+MAX_DEPTH = 60
+MAX_TREE = 5_000
+MAX_DEGREE = 256
+MAX_OPS = 5_000
+SECONDS = 2.0
+
+
+def exact_constant(value: float) -> sp.Rational:
+    """A float constant as the exact rational of its shortest decimal text.
+
+    >>> exact_constant(0.1), exact_constant(1e-13), exact_constant(3.0000000001)
+    (1/10, 1/10000000000000, 30000000001/10000000000)
+    """
+    v = float(value)
+    if v.is_integer():
+        return sp.Integer(int(v))
+    return sp.Rational(repr(v))
+
+
+class Structure:
+    """Structural ids of nodes across programs: equal ids mean the same op on the same
+    arguments (leaves by name, constants by value), so a kink in the claim written as
+    in the model is recognised as the same kink."""
+
+    def __init__(self) -> None:
+        self._ids: dict[Any, int] = {}
+
+    def ids(self, program: Program) -> list[int]:
+        out: list[int] = []
+        for i, op in enumerate(program.ops):
+            if op is None:
+                key: Any = (("const", program.values[i]) if program.kinds[i] == "constant"
+                            else ("leaf", program.names[i]))
+            else:
+                key = (op.name, repr(program.attrs[i]), tuple(out[a] for a in program.args[i]))
+            out.append(self._ids.setdefault(key, len(self._ids)))
+        return out
+
+
+def _pieces(forms: LocalForms, program: Program, i: int) -> list[tuple[Any, Any]] | None:
+    """The pieces ``(expr, condition)`` of a node whose form is a Piecewise, else None."""
+    form = forms.get(program.ops[i], len(program.args[i]), program.attrs[i])
+    cache = form.__dict__.setdefault("_pieces", {})
+    if "p" not in cache:
+        folded = sp.piecewise_fold(form.expr)
+        cache["p"] = [(e, c) for e, c in folded.args] if isinstance(folded, sp.Piecewise) else None
+    return cache["p"]
+
+
+def _piece_derivatives(form: Any, k: int, expr: Any) -> tuple[Any, ...]:
+    cache = form.__dict__.setdefault("_piece_d", {})
+    if k not in cache:
+        cache[k] = tuple(sp.diff(expr, s) for s in form.symbols)
+    return cache[k]
+
+
+def kink_key(program: Program, ids: Sequence[int], i: int, pieces: list[tuple[Any, Any]]) -> Any:
+    """Kinks that cut the space the same way share a region choice: the same arguments
+    (structurally) and the same piece conditions (relu(z) and step(z) both cut at z > 0)."""
+    return (tuple(ids[a] for a in program.args[i]), tuple(sp.sstr(c) for _, c in pieces))
+
+
+def kinks(forms: LocalForms, program: Program, ids: Sequence[int]) -> dict[Any, int]:
+    """``{kink key: number of pieces}`` of the Piecewise nodes of ``program``."""
+    out = {}
+    for i in program.op_indices:
+        if forms.folds(program.ops[i], len(program.args[i]), program.attrs[i]):
+            continue
+        ps = _pieces(forms, program, i)
+        if ps is not None:
+            out[kink_key(program, ids, i, ps)] = len(ps)
+    return out
+
+
+def degrees(forms: LocalForms, program: Program) -> list[int]:
+    """An estimate of each node's polynomial degree in the leaves (capped), to refuse
+    expressions whose expansion would be huge before SymPy builds them."""
+    cap = 10**6
+    deg = [0 if kind == "constant" else 1 for kind in program.kinds]
+
+    def rule(form: Any, ds: Sequence[int]) -> int:
+        cache = form.__dict__.setdefault("_monoms", {})
+        if "m" not in cache:
+            try:
+                cache["m"] = sp.Poly(form.expr, *form.symbols).monoms() if len(form.symbols) <= 8 else None
+            except (sp.PolynomialError, sp.GeneratorsNeeded, ValueError, TypeError):
+                cache["m"] = None
+        monoms = cache["m"]
+        if monoms is None:
+            return min(cap, sum(ds) or 1)
+        return min(cap, max((sum(e * d for e, d in zip(m, ds)) for m in monoms), default=0))
+
+    for i in program.op_indices:
+        args, op, attr = program.args[i], program.ops[i], program.attrs[i]
+        ds = [deg[a] for a in args]
+        if forms.folds(op, len(args), attr):
+            pair = forms.get(op, 2, None)
+            while len(ds) > 1:
+                ds = [rule(pair, ds[k:k + 2]) if k + 1 < len(ds) else ds[k] for k in range(0, len(ds), 2)]
+            deg[i] = ds[0]
+        else:
+            deg[i] = rule(forms.get(op, len(args), attr), ds)
+    return deg
+
+
+def build(program: Program, symbols: dict[str, Any], forms: LocalForms, ids: Sequence[int],
+          choice: dict[int, int] | None, wrt: Any = None) -> tuple[list[Any], list[Any] | None]:
+    """SymPy value (and, with ``wrt``, derivative) expressions of every node of ``program``.
+
+    ``choice`` maps a kink's structural id to the piece used; ``None`` keeps the
+    whole Piecewise (for display only: nested kinks then build nested Piecewise).
+    """
+    n = len(program.nodes)
+    vals: list[Any] = [None] * n
+    ders: list[Any] | None = [sp.Integer(0)] * n if wrt is not None else None
+    for i, op in enumerate(program.ops):
+        if op is None:
+            if program.kinds[i] == "constant":
+                vals[i] = exact_constant(program.values[i])
+            else:
+                vals[i] = symbols[program.names[i]]
+                if ders is not None and vals[i] == wrt:
+                    ders[i] = sp.Integer(1)
+            continue
+        args = program.args[i]
+        if forms.folds(op, len(args), program.attrs[i]):
+            vals[i], d = _fold(forms.get(op, 2, None), [vals[a] for a in args],
+                               None if ders is None else [ders[a] for a in args])
+            if ders is not None:
+                ders[i] = d
+            continue
+        form = forms.get(op, len(args), program.attrs[i])
+        expr, derivs = form.expr, form.derivatives
+        if choice is not None:
+            pieces = _pieces(forms, program, i)
+            if pieces is not None:
+                k = choice[kink_key(program, ids, i, pieces)]
+                expr = pieces[k][0]
+                derivs = _piece_derivatives(form, k, expr)
+        subs = dict(zip(form.symbols, (vals[a] for a in args)))
+        vals[i] = expr.xreplace(subs)
+        if ders is not None:
+            terms = [d.xreplace(subs) * ders[a] for d, a in zip(derivs, args) if ders[a] != 0]
+            ders[i] = sp.Add(*terms) if terms else sp.Integer(0)
+    return vals, ders
+
+
+def _fold(pair: Any, vals: list[Any], ders: list[Any] | None) -> tuple[Any, Any]:
+    """A wide associative op as a balanced fold of its 2-argument form (value, derivative)."""
+    zero = sp.Integer(0)
+    ds: list[Any] = ders if ders is not None else [zero] * len(vals)
+    while len(vals) > 1:
+        nv, nd = [], []
+        for k in range(0, len(vals) - 1, 2):
+            subs = {pair.symbols[0]: vals[k], pair.symbols[1]: vals[k + 1]}
+            nv.append(pair.expr.xreplace(subs))
+            terms = [p.xreplace(subs) * d for p, d in zip(pair.derivatives, ds[k:k + 2]) if d != 0]
+            nd.append(sp.Add(*terms) if terms else zero)
+        if len(vals) % 2:
+            nv.append(vals[-1])
+            nd.append(ds[-1])
+        vals, ds = nv, nd
+    return vals[0], ds[0]
+
+
+def zero_test(diff: Any, armed: bool) -> tuple[str, Any]:
+    """``("zero", 0)``, ``("nonzero", simplified)`` or ``("skipped", reason)`` for one difference
+    (call inside :func:`time_limit`)."""
+    limit = MAX_OPS if armed else MAX_OPS // 8
+    ops = sp.count_ops(diff)
+    if ops > limit:
+        return "skipped", f"the difference has {ops} operations (budget MAX_OPS = {limit})"
+    steps = [lambda e: e, sp.expand, lambda e: sp.cancel(sp.expand(e)),
+             lambda e: sp.cancel(sp.expand(e.rewrite(sp.exp)))]
+    if armed:
+        steps.append(sp.simplify)
+    last = diff
+    for step in steps:
+        last = step(diff)
+        if last == 0:
+            return "zero", sp.Integer(0)
+    return "nonzero", last
+
+
+@dataclass
+class Symbolic:
+    """What the symbolic test found: ``status`` is ``"zero"`` (proved equal in every region),
+    ``"nonzero"`` (some region's simplified difference is not 0) or ``"skipped"``."""
+
+    status: str
+    reason: str = ""
+    expected: Any = None
+    nonzero: list[tuple[dict[int, int], Any]] | None = None
+    regions: int = 1
+
+
+def symbolic_difference(model: Program, out: int, claim: Program, claim_out: int, wrt_name: str,
+                        forms: LocalForms) -> Symbolic:
+    """Decide symbolically whether d model/d wrt equals the claim (region by region)."""
+    size = tree_sizes(model)[0][out] + tree_sizes(claim)[0][claim_out]
+    depth = max(depths(model)[out], depths(claim)[claim_out]) + 1  # levels, leaves included
+    if depth > MAX_DEPTH:
+        return Symbolic("skipped", f"the expressions are {depth} deep (budget MAX_DEPTH = {MAX_DEPTH})")
+    structure = Structure()
+    mids, cids = structure.ids(model), structure.ids(claim)
+    cuts = {**kinks(forms, model, mids), **kinks(forms, claim, cids)}
+    regions = 1
+    for k in cuts.values():
+        regions *= k
+    if regions > MAX_REGIONS:
+        return Symbolic("skipped", f"{len(cuts)} kinks make {regions} regions (budget MAX_REGIONS = {MAX_REGIONS})")
+    deg = max(degrees(forms, model)[out] + 1, degrees(forms, claim)[claim_out])
+    if deg > MAX_DEGREE:
+        return Symbolic("skipped", f"the expressions have degree about {deg} (budget MAX_DEGREE = {MAX_DEGREE})")
+    names = {model.names[i] for i in model.inputs + model.parameters}
+    names |= {claim.names[i] for i in claim.inputs + claim.parameters}
+    symbols = {n: sp.Symbol(n, real=True) for n in sorted(names)}
+    wrt = symbols[wrt_name]
+    found = Symbolic("zero", regions=regions)
+    try:
+        with time_limit(SECONDS) as armed:
+            if size > (MAX_TREE if armed else MAX_TREE // 8):
+                return Symbolic("skipped", f"the expressions have {size} nodes (budget MAX_TREE = {MAX_TREE})")
+            keys = sorted(cuts, key=repr)
+            for combo in itertools.product(*(range(cuts[k]) for k in keys)):
+                choice = dict(zip(keys, combo))
+                _, ders = build(model, symbols, forms, mids, choice, wrt)
+                cvals, _ = build(claim, symbols, forms, cids, choice)
+                status, rest = zero_test(cvals[claim_out] - ders[out], armed)
+                if status == "skipped":
+                    return Symbolic("skipped", rest)
+                if status == "nonzero":
+                    found.status = "nonzero"
+                    found.nonzero = (found.nonzero or []) + [(choice, rest)]
+    except TimeBudget:
+        return Symbolic("skipped", f"SymPy ran past the time budget (SECONDS = {SECONDS})")
+    except RecursionError:
+        return Symbolic("skipped", "SymPy ran out of stack (the expressions are too deep)")
+    except Exception as exc:  # SymPy's own failures prove nothing; the probes decide
+        return Symbolic("skipped", f"SymPy failed ({type(exc).__name__})")
+    return found
+
+
+def expected_expression(model: Program, out: int, wrt_name: str, forms: LocalForms) -> Any:
+    """SymPy's derivative of the model as one expression (kinks as Piecewise), or ``None``
+    when it is past the budgets or SymPy fails on it."""
+    if depths(model)[out] + 1 > MAX_DEPTH or tree_sizes(model)[0][out] > MAX_TREE:
+        return None
+    if degrees(forms, model)[out] > MAX_DEGREE:
+        return None
+    symbols = {model.names[i]: sp.Symbol(model.names[i], real=True) for i in model.inputs + model.parameters}
+    try:
+        with time_limit(SECONDS):
+            try:  # SymPy's derivative of the whole expression reads best
+                whole = build(model, symbols, forms, Structure().ids(model), None)[0][out]
+                return sp.diff(whole, symbols[wrt_name])
+            except TimeBudget:
+                raise
+            except Exception:  # nested Piecewise: build node by node instead
+                _, ders = build(model, symbols, forms, Structure().ids(model), None, symbols[wrt_name])
+                return ders[out]
+    except Exception:  # TimeBudget, nested Piecewise errors, RecursionError: no display form
+        return None

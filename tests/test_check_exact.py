@@ -1,0 +1,57 @@
+"""The symbolic half of check_derivative: exact constants, kink regions, budgets."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+import symnet as sn
+from symnet import check_exact
+from symnet.check_ref import LocalForms
+
+
+def _programs(model: str, claim: str, inputs=("x",)):
+    m = sn.compile(sn.parse(model, inputs=list(inputs))).program
+    c = sn.compile(sn.parse(claim, inputs=list(inputs))).program
+    return m, c
+
+
+def _diff(model: str, claim: str, wrt: str = "w", inputs=("x",)):
+    m, c = _programs(model, claim, inputs)
+    return check_exact.symbolic_difference(m, m.outputs[0], c, c.outputs[0], wrt, LocalForms())
+
+
+def test_constants_are_exact_decimals():
+    assert check_exact.exact_constant(0.1) == sp.Rational(1, 10)
+    assert check_exact.exact_constant(2.0**60) == sp.Integer(2**60)
+    assert _diff("0.1*w*x", "x/10").status == "zero"
+    assert _diff("3*w", "3.0000000001", inputs=()).status == "nonzero"
+
+
+def test_kinks_are_decided_region_by_region_without_nested_piecewise():
+    found = _diff("relu(relu(w*x) - 1)", "x*(w*x > 1)")  # three kinks: relu(w*x), relu(. - 1), step(w*x - 1)
+    assert found.status in ("zero", "nonzero") and found.regions == 8
+    assert _diff("relu(w*x)", "x*step(w*x)").status == "zero"  # relu and step cut at the same place
+    assert _diff("relu(w*x)", "x*step(w*x)").regions == 2
+
+
+def test_budgets_skip_with_the_name_of_the_limit():
+    squares = "a = x + 1; " + "; ".join(f"a{k} = a{k - 1 if k > 1 else ''}*a{k - 1 if k > 1 else ''}"
+                                        for k in range(1, 30)) + "; a29"
+    assert "MAX_DEGREE" in _diff("w*x", squares).reason
+    relus = "relu(" * 5 + "x" + ")" * 5
+    assert "MAX_REGIONS" in _diff("w*x", relus).reason
+    deep = "a = x; " + "; ".join(f"a{k} = tanh(a{k - 1 if k > 1 else ''})" for k in range(1, 70)) + "; a69"
+    assert "MAX_DEPTH" in _diff("w*x", deep).reason
+
+
+def test_wide_sums_are_built_as_folds():
+    m, c = _programs("+".join(["x"] * 500), "500", inputs=("x",))
+    found = check_exact.symbolic_difference(m, m.outputs[0], c, c.outputs[0], "x", LocalForms())
+    assert found.status == "zero"
+    assert check_exact.degrees(LocalForms(), m)[m.outputs[0]] == 1
+
+
+def test_expected_expression_survives_nested_relus():
+    m = sn.compile(sn.parse("relu(relu(-w*w))")).program
+    expr = check_exact.expected_expression(m, m.outputs[0], "w", LocalForms())
+    assert expr is None or expr.subs(sp.Symbol("w", real=True), 0.5) == 0
