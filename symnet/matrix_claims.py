@@ -94,8 +94,9 @@ class MatrixVerdict:
         head = f"d/d{self.wrt} ({r}x{c}) of {self.model}: claimed {self.claimed}"
         if self.correct:
             first = next(iter(self.entries.values()))
-            return (f"{head} is correct (all {r * c} entries equal SymPy's at {len(first.points)} random points, "
-                    f"seed {first.seed})")
+            methods = sorted({e.method for e in self.entries.values() if e.method})
+            return (f"{head} is correct (all {r * c} entries equal SymPy's; decided by {', '.join(methods)}; "
+                    f"{len(first.points)} probe points, seed {first.seed})")
         assert self.failed is not None
         bad = self.entries[self.failed]
         lines = [f"{head} is {'WRONG' if self.verdict == 'FAIL' else 'UNDEFINED'}",
