@@ -294,6 +294,13 @@ class _Parser:
         self.limits = limits
         self.inputs = set(inputs)
         self.values = values
+        # Inputs are made in the order given, so that a network keeps that order
+        # (positional predict([...]) after a round trip through text); those the
+        # formula never uses are simply not part of the graph.
+        self.pending: dict[str, Node] = {}
+        for name in inputs:
+            if name not in self.pending:
+                self.pending[name] = Input(name, values.get(name))
         self.known = dict(known or {})
         self.functions = functions()
         for alias, name in ALIASES.items():
@@ -345,7 +352,7 @@ class _Parser:
         self.check_variable(name, tok)
         self.count(1, tok)
         if name in self.inputs:
-            node: Node = Input(name, self.values.get(name))
+            node: Node = self.pending[name]
             self.kinds[name] = "input"
         else:
             node = Parameter(self.values.get(name), name=name)

@@ -379,9 +379,14 @@ def assign_names(order: Sequence[Node], ops: Sequence[Op | None], origins: Seque
                 owner[macro._name] = macro
                 names[i], given[i] = macro._name, True
     call_names = {row.text.symbol for row in OPS.values() if row.text.kind == "call"}
+    call_names |= {row.function for row in OPS.values() if row.function}
     for name in owner:
         if name in call_names:
             raise NameConflictError(f"the name '{name}' is also a function name in formulas; choose another")
+    for node in order:  # a structured name (a macro's, or a model file's hint) obeys the same rule
+        if node.hint is not None and node._name is None and node.hint in call_names:
+            raise NameConflictError(f"the name hint '{node.hint}' of {node.kind} is also a function name "
+                                    "in formulas; choose another")
     namer = _Names(set(owner))
     fresh = namer.fresh
 

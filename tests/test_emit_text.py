@@ -39,7 +39,7 @@ GOLDEN = [
     (sn.Constant(-3) * x, "-3*x"),
     ((a + b) * c, "(a + b)*c"),
     (a * b * c, "a*b*c"),
-    (a * (b * c), "a*b*c"),  # associative: no parentheses needed
+    (a * (b * c), "a*(b*c)"),  # float products are not associative: the grouping is kept (issue 16)
     (a / (b * c), "a/(b*c)"),
     (a / b * c, "a/b*c"),
     ((a - b) / (c + 1), "(a - b)/(c + 1)"),
