@@ -160,7 +160,8 @@ class _Module:
             mod, attr = obj.__module__, obj.__name__
             self.imports.append(f"from {mod} import {attr}" + ("" if attr == name else f" as {name}"))
         else:
-            raise GraphError(f"{who}: {obj!r} cannot be written as standalone source; use net.codegen()")
+            raise GraphError(f"{who}: a {type(obj).__name__} object cannot be written as standalone source; "
+                             "use net.codegen()")
 
     @staticmethod
     def _importable(obj: Any) -> bool:
