@@ -314,3 +314,15 @@ def test_standalone_modules_of_random_graphs_equal_the_in_process_code(seed, siz
             env["gradient"](xs, ps)
         return
     assert env["gradient"](xs, ps) == want_py or not all(map(math.isfinite, want_py[1]))
+
+
+def test_a_failure_hidden_inside_the_batch_is_still_an_error():
+    x, w = sn.Input("x"), sn.Parameter(1.0, name="w")
+    net = sn.compile((w * x).log().relu() * w)  # relu(log(0)) = relu(-inf) = 0 hides the failure
+    with pytest.raises(sn.NumericalError, match="log"):
+        batched(net).gradient([[0.0], [1.0]])
+    with pytest.raises(sn.NumericalError, match="log"):
+        batched(net).forward([[0.0]])
+    data = [([0.0], 1.0), ([1.0], 2.0)]
+    with pytest.raises(sn.NumericalError):
+        sn.train_model(net, "mse", data, epochs=1, batch_size=None, engine="numpy")

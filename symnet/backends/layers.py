@@ -47,11 +47,11 @@ class Activation:
 
 
 def _is_product(op: Op | None) -> bool:
-    return op is not None and op.product
+    return op is not None and op.product and op.arity in (None, 2)
 
 
 def _is_sum(op: Op | None) -> bool:
-    return op is not None and op.sum
+    return op is not None and op.sum and op.arity is None
 
 
 def _neuron(program: Program, i: int, uses: list[int]) -> tuple[tuple[int, ...], tuple[int, ...], int,

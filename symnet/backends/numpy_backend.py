@@ -13,9 +13,10 @@ runs its scalar kernels at every position (slower, still exact).
 
 Matrix products sum in a different order than the scalar engine, so results agree
 with it to rounding (about 1e-15 relative), not bit for bit. A failure (overflow, a
-value outside an op's domain) shows as a non-finite number: one ``isfinite`` check
-over the results finds it, and only then the program is walked, sample by sample,
-to raise a :class:`~symnet.errors.NumericalError` naming the node.
+value outside an op's domain) stops the batch (NumPy's floating-point errors raise,
+see :data:`STRICT`) or shows as a non-finite number that one ``isfinite`` check over
+the results finds; only then is the program walked, sample by sample, to raise a
+:class:`~symnet.errors.NumericalError` naming the node.
 
 >>> import symnet as sn
 >>> sn.seed(0)
@@ -327,9 +328,9 @@ class _Writer(Writer):
 
 
 #: A division by zero, an invalid operation or an overflow anywhere in the batch (not
-#: only in the outputs: relu(log(0)) hides a -inf) is a failure, which the engine then
-#: locates and names, as it would for one sample.
-_STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "ignore"}
+#: only in the results: relu(log(0)) hides a -inf) stops the batch, which is then
+#: walked to name the node; underflow is not an error (as in the scalar engine).
+STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "ignore"}
 
 
 def _source(program: Program) -> tuple[str, Binder, _Writer]:
@@ -513,9 +514,9 @@ class BatchedNetwork:
         """The outputs for every sample, shape ``(n_samples, n_outputs)``."""
         X, P = self._inputs(X), self._params(params)
         try:
-            with np.errstate(**_STRICT):
+            with np.errstate(**STRICT):
                 out = self.raw_forward(X, P)
-        except ArithmeticError:
+        except ArithmeticError:  # numpy's FloatingPointError: a failure inside the batch
             raise self._failure(X, P, None) from None
         if not np.isfinite(out).all():
             raise self._failure(X, P, None)
@@ -527,9 +528,9 @@ class BatchedNetwork:
         X, P = self._inputs(X), self._params(params)
         G = self._seeds(G, X.shape[0])
         try:
-            with np.errstate(**_STRICT):
+            with np.errstate(**STRICT):
                 out, grads = self.raw_forward_vjp(X, P, G)
-        except ArithmeticError:
+        except ArithmeticError:  # numpy's FloatingPointError: a failure inside the batch
             raise self._failure(X, P, G) from None
         total = float(out.sum()) + math.fsum(float(g.sum()) for g in grads.values())
         if not math.isfinite(total) and not (np.isfinite(out).all()

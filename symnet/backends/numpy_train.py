@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .numpy_backend import batched
+from .numpy_backend import STRICT, batched
 
 __all__ = ["NumpySteps"]
 
@@ -70,7 +70,7 @@ class NumpySteps:
                 by_key.setdefault(self.keys[i], []).append(i)
             groups = [(k, None if len(v) == len(self.members[k]) else v) for k, v in by_key.items()]
         total, G = 0.0, None
-        with np.errstate(all="ignore"):
+        with np.errstate(**STRICT):  # a failure raises; the trainer then redoes the step interpreted
             for key, idx in groups:
                 X = self.X[key]
                 if idx is not None:

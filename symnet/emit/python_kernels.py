@@ -53,30 +53,52 @@ def _globals_read(code: types.CodeType) -> list[str]:
     return out
 
 
-def _module_tree(filename: str) -> ast.Module | None:
-    lines = linecache.getlines(filename)
-    if not lines:
+_FILES: dict[str, tuple[str, dict[int, list[ast.Lambda]]]] = {}
+
+
+def _lambdas(filename: str) -> tuple[str, dict[int, list[ast.Lambda]]] | None:
+    """The file's text and its ``lambda`` expressions by first line (parsed once while
+    the text stays the same)."""
+    text = "".join(linecache.getlines(filename))
+    if not text:
         return None
-    try:
-        return ast.parse("".join(lines))
-    except SyntaxError:
-        return None
+    cached = _FILES.get(filename)
+    if cached is None or cached[0] != text:
+        by_line: dict[int, list[ast.Lambda]] = {}
+        try:
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.Lambda):
+                    by_line.setdefault(node.lineno, []).append(node)
+        except SyntaxError:
+            pass
+        cached = _FILES[filename] = (text, by_line)
+    return cached
 
 
 def _lambda_source(fn: types.FunctionType) -> str | None:
     """The text of the ``lambda`` expression that made ``fn``, located by its code positions."""
     code = fn.__code__
-    tree = _module_tree(code.co_filename)
-    if tree is None:
+    found = _lambdas(code.co_filename)
+    if found is None:
         return None
+    text, by_line = found
+    key = (code, len(text))
+    if key in _LAMBDA_TEXT:
+        return _LAMBDA_TEXT[key]
+    _LAMBDA_TEXT[key] = out = _find_lambda(code, text, by_line)
+    return out
+
+
+_LAMBDA_TEXT: dict[tuple[types.CodeType, int], str | None] = {}
+
+
+def _find_lambda(code: types.CodeType, text: str, by_line: dict[int, list[ast.Lambda]]) -> str | None:
     spans = [(a, b, c, d) for a, b, c, d in code.co_positions()
              if a is not None and c is not None and (c, d) != (0, 0)]  # (0, 0): RESUME and cell set-up
     if not spans:
         return None
     best = None
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Lambda) or node.lineno != code.co_firstlineno:
-            continue
+    for node in by_line.get(code.co_firstlineno, ()):
         start, end = (node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)
         if all(start <= (a, c) and (b, d) <= end for a, b, c, d in spans):
             size = (node.end_lineno - node.lineno, node.end_col_offset - node.col_offset)
@@ -84,7 +106,7 @@ def _lambda_source(fn: types.FunctionType) -> str | None:
                 best = (size, node)
     if best is None:
         return None
-    return ast.get_source_segment("".join(linecache.getlines(code.co_filename)), best[1])
+    return ast.get_source_segment(text, best[1])
 
 
 def _def_source(fn: types.FunctionType) -> str | None:
@@ -160,7 +182,8 @@ class _Module:
             mod, attr = obj.__module__, obj.__name__
             self.imports.append(f"from {mod} import {attr}" + ("" if attr == name else f" as {name}"))
         else:
-            raise GraphError(f"{who}: {obj!r} cannot be written as standalone source; use net.codegen()")
+            raise GraphError(f"{who}: a {type(obj).__name__} object cannot be written as standalone source; "
+                             "use net.codegen()")
 
     @staticmethod
     def _importable(obj: Any) -> bool:
