@@ -132,6 +132,20 @@ class Program:
             object.__setattr__(new, "_pos", pos)
         return new
 
+    def with_parameter_values(self, values: Sequence[float]) -> Program:
+        """A copy with every parameter's value replaced, in ``parameters`` order (the
+        values are trusted: callers check them, as ``Network.set_parameters`` does)."""
+        if len(values) != len(self.parameters):
+            raise GraphError(f"{len(values)} value(s) for {len(self.parameters)} parameter(s)")
+        new_values = list(self.values)
+        for i, v in zip(self.parameters, values):
+            new_values[i] = v
+        new = replace(self, values=tuple(new_values))
+        for cached in ("_pos", "_by_name"):
+            if cached in self.__dict__:
+                object.__setattr__(new, cached, self.__dict__[cached])
+        return new
+
     def _positions(self) -> dict[Node, int]:
         pos = self.__dict__.get("_pos")
         if pos is None:

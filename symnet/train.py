@@ -55,14 +55,17 @@ class ParameterValues:
     def __init__(self, net: Network) -> None:
         self.net = net
         self.values: list[float] = net.parameter_values
-        self._slot = {id(node): k for k, node in enumerate(net.parameters)}
+        self._slot: dict[int, int] | None = None
 
     def slots(self, program: Any) -> list[int]:
+        if self._slot is None:  # only the interpreted engine needs it
+            self._slot = {id(node): k for k, node in enumerate(self.net.parameters)}
         return [self._slot[id(program.nodes[i])] for i in program.parameters]
 
     def save(self, nodes_too: bool) -> None:
         """Write the values to the model network, and to its Parameter nodes if asked."""
-        self.net.set_parameters(self.values)
+        # every value was checked finite when the step that made it was taken
+        self.net.program = self.net.program.with_parameter_values([float(v) for v in self.values])
         if nodes_too:
             self.net.write_parameters()
 
