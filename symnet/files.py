@@ -64,7 +64,7 @@ from typing import Any
 
 from .network import compile as compile_graph
 from .errors import InputError, ModelFileError, NumericalError, SymnetError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, check_path
 from .files_read import FORMAT, MAX_FILE_BYTES, MAX_INT_DIGITS, VERSION, Decoder, parse_document, read_bytes
 from .graph import Node
 from .network import Network
@@ -216,7 +216,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
     >>> sn.load(path).predict([0.0])
     1.0
     """
-    target = os.fspath(path)
+    target = check_path(path)
     try:
         text = dumps(model)
     except SymnetError as exc:
@@ -240,8 +240,17 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES, verif
     >>> sn.load(path).parameter_names[:3]
     ['w1_1_1', 'w1_1_2', 'b1_1']
     """
-    source = os.fspath(path)
-    return loads(read_bytes(source, max_bytes), source=source, verify=verify)
+    source = check_path(path)
+    limit = _max_bytes(max_bytes)
+    if not isinstance(verify, bool):
+        raise InputError(f"verify must be True or False, got {verify!r:.40}")
+    return loads(read_bytes(source, limit), source=source, verify=verify)
+
+
+def _max_bytes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"max_bytes must be a positive integer (a number of bytes), got {value!r:.40}")
+    return value
 
 
 def loads(data: bytes | str, *, source: str = "<string>", verify: bool = True) -> Network:
@@ -252,5 +261,12 @@ def loads(data: bytes | str, *, source: str = "<string>", verify: bool = True) -
     ...                '{"kind": "op", "op": "tanh", "children": [0]}], "outputs": [1]}').predict([0.0])
     0.0
     """
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, (str, bytes)):
+        raise InputError(f"loads() takes the text or bytes of a model file, got {type(data).__name__}; "
+                         "to read a file use sn.load(path)")
+    if not isinstance(source, str):
+        raise InputError(f"source must be a string, got {type(source).__name__}")
     doc = parse_document(data, source)
     return Decoder(doc, source).network(verify)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from typing import Any, Sequence
 
 from .network import compile as compile_graph
+from .fileio import read_regular_file
 from .errors import GraphCycleError, ModelFileError, SymnetError, UnknownOpError
 from .graph import Constant, Input, Node, Origin, Output, Parameter, check_name
 from .network import Network
@@ -66,27 +66,15 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def read_bytes(path: str, max_bytes: int) -> bytes:
-    """The bytes of ``path``, refusing files over ``max_bytes`` before reading them.
+    """The bytes of ``path``, refusing files over ``max_bytes`` before reading them and
+    anything that is not a regular file (see :func:`symnet.fileio.read_regular_file`).
 
     >>> read_bytes("/nonexistent/m.json", 100)
     Traceback (most recent call last):
     ...
     symnet.errors.ModelFileError: cannot read /nonexistent/m.json: No such file or directory
     """
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > max_bytes:
-                raise ModelFileError(f"{path}: file too large ({size} bytes; the limit is {max_bytes}, "
-                                     "pass max_bytes= to raise it)")
-            data = fh.read(max_bytes + 1)
-    except IsADirectoryError:
-        raise ModelFileError(f"cannot read {path}: is a directory") from None
-    except OSError as exc:
-        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise ModelFileError(f"{path}: file too large (over {max_bytes} bytes, pass max_bytes= to raise it)")
-    return data
+    return read_regular_file(path, max_bytes)
 
 
 def parse_document(data: bytes | str, source: str) -> Any:

@@ -89,11 +89,19 @@ def _finite(value: Any, where: str) -> float:
     if type(value) is float and value - value == 0.0:  # fast path: a finite float
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise OperandError(f"{where}: expected a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
+        raise OperandError(f"{where}: expected a real number, got {type(value).__name__} {value!r:.60}")
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range (10**400)
+        raise InputError(f"{where}: {_short(value)} is too large for a float") from None
     if not math.isfinite(v):
         raise InputError(f"{where}: value must be finite, got {v!r}")
     return v
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:12]}...({len(text)} digits)"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from . import engine
 from .program import Program, compile_program
-from .errors import InputError
+from .errors import InputError, NumericalError, SymnetError
 from .graph import Node
 from .losses import attach_loss
 
@@ -486,17 +486,30 @@ class Network:
         return to_mermaid(self, values, **options)
 
 
-def finite_value(v: Any, where: str) -> float:
-    """``v`` as a finite float; InputError naming ``where`` otherwise."""
+def finite_value(v: Any, where: str, nonfinite: type[SymnetError] = InputError) -> float:
+    """``v`` as a finite float. A value that is not a real number, or an integer too
+    large for a float, raises InputError naming ``where``; a NaN or an infinity raises
+    ``nonfinite`` (InputError by default).
+
+    >>> finite_value(10**400, "lr")
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: lr: 100000000000...(401 digits) is too large for a float
+    """
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise InputError(f"{where}: expected a real number, got {type(v).__name__} {v!r:.40}")
     try:
         f = float(v)
-    except OverflowError:
-        raise InputError(f"{where}: {v!r:.40} is too large for a float") from None
+    except (OverflowError, ValueError, TypeError):
+        raise InputError(f"{where}: {_short(v)} is too large for a float") from None
     if not math.isfinite(f):
-        raise InputError(f"{where}: value must be finite, got {f!r}")
+        raise nonfinite(f"{where}: value must be finite, got {f!r}")
     return f
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:12]}...({len(text)} digits)"
 
 
 def seeds_for(program: Program, output: Any, seed: Any) -> dict[int, float]:

@@ -32,7 +32,7 @@ from . import engine
 from .errors import InputError, NumericalError
 from .graph import Node
 from .losses import LOSSES, attach_loss, loss_by_name
-from .network import Network, compile as compile_graph
+from .network import Network, compile as compile_graph, finite_value
 
 __all__ = ["train_model", "sgd_step", "LossGraph", "LOSSES", "ENGINES", "Stepper", "Trainer", "make_trainer", "choose_engine",
            "loss_graph", "ParameterValues"]
@@ -162,7 +162,8 @@ class _Config:
 def _check_config(epochs: Any, lr: Any, print_every: Any, batch_size: Any) -> _Config:
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise InputError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+    lr = finite_value(lr, "lr", InputError)
+    if lr <= 0:
         raise InputError(f"lr must be a finite positive number, got {lr!r}")
     if print_every is not None and (not isinstance(print_every, numbers.Integral) or print_every < 1):
         raise InputError(f"print_every must be a positive integer or None, got {print_every!r}")
