@@ -102,8 +102,8 @@ def parse_target(text: str | None, loss: str | None) -> Any:
             raise InputError("--target needs --loss")
         return None
     if loss == "cross_entropy":
-        if text is None or not text.strip().isdigit():
-            raise InputError(f"--loss cross_entropy needs --target CLASS_INDEX (0, 1, ...), got {text!r}")
+        if text is None or not text.strip().isdigit() or not text.strip().isascii() or len(text.strip()) > 18:
+            raise InputError(f"--loss cross_entropy needs --target CLASS_INDEX (0, 1, ...), got {text!r:.40}")
         return int(text)
     if text is None:
         return "y"

@@ -526,7 +526,8 @@ def seeds_for(program: Program, output: Any, seed: Any) -> dict[int, float]:
             raise InputError(f"seed has {len(seed)} value(s) for {len(outs)} output(s)")
         seeds: dict[int, float] = {}
         for k, (i, s) in enumerate(zip(outs, seed)):
-            seeds[i] = seeds.get(i, 0.0) + finite_value(s, f"seed {k}")
+            v = finite_value(s, f"seed {k} (of output '{program.names[i]}')", NumericalError)
+            seeds[i] = seeds.get(i, 0.0) + v
         return seeds
     if output is None:
         if program.vector and len(outs) > 1:

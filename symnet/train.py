@@ -129,12 +129,7 @@ def _target_values(target: Any, n_out: int) -> list[float]:
     vals = list(target) if isinstance(target, (list, tuple)) else [target]
     if len(vals) != n_out:
         raise InputError(f"target {target!r} has {len(vals)} value(s) for {n_out} output(s)")
-    out = []
-    for v in vals:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
-            raise InputError(f"target {v!r} is not a finite number")
-        out.append(float(v))
-    return out
+    return [finite_value(v, "target") for v in vals]
 
 
 def sgd_step(parameters: Sequence[Node], grads: Sequence[float], lr: float, step: int = 0) -> None:
@@ -422,7 +417,7 @@ def _pair_step(model: Any, pair: tuple[Any, ...], store: ParameterValues) -> Ste
             vals = engine.evaluate(p, net.leaf_values(x, store.values))
             outs = [vals[i] for i in p.outputs]
             pred = outs if p.vector else outs[0]
-            total += float(loss_fn(pred, t))
+            total += finite_value(loss_fn(pred, t), "loss_fn(prediction, target) returned", NumericalError)
             g = loss_grad_fn(pred, t)
             adj = engine.backward(p, vals, net._seeds(None, g))
             for k, i in enumerate(p.parameters):
