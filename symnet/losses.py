@@ -70,8 +70,9 @@ def bce(pred: Any, target: Any) -> Node:
     """Binary cross-entropy of a probability against a target in [0, 1]; finite even
     for predictions of exactly 0 or 1 (each log is clamped at -100, as in PyTorch)."""
     (p,) = _one(pred, "bce")
-    if isinstance(target, numbers.Real) and not isinstance(target, bool) and not 0.0 <= float(target) <= 1.0:
-        raise InputError(f"bce: target must lie in [0, 1], got {target!r}")
+    value = target.value if isinstance(target, Node) and target.kind == "constant" else target
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not 0.0 <= float(value) <= 1.0:
+        raise InputError(f"bce: target must lie in [0, 1], got {value!r}")
     return _term("bce", (p, as_node(target, "bce target")), role="loss")
 
 
