@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from . import engine
-from .errors import InputError, NumericalError
+from .errors import InputError, NumericalError, SymnetError
 from .graph import Node
 from .losses import LOSSES, attach_loss, loss_by_name
 from .network import Network, compile as compile_graph, finite_value
@@ -278,6 +278,7 @@ def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batc
     store = ParameterValues(_model_network(model)) if store is None else store
     interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
                           else _graph_step(model, loss, store), data, store)
+    check_data(interpreted, data)
     if engine == "interpreted":
         return interpreted
     if isinstance(loss, tuple):
@@ -297,6 +298,31 @@ def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batc
 
         return Compiled(interpreted, store, NumpySteps(rows))
     return Compiled(interpreted, store, PythonSteps(rows))
+
+
+def check_data(trainer: Trainer, data: Sequence[tuple[Any, Any]]) -> None:
+    """Validate every sample before the first update, on every engine: its inputs (as
+    for ``predict``) and, for a named loss, its target (a finite number, in [0, 1] for
+    ``bce``, a class index in range for ``cross_entropy``). The error names the item.
+
+    >>> import symnet as sn
+    >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    >>> sn.train_model((w * x).sigmoid(), "bce", [([1.0], 1.0), ([2.0], 1.5)], engine="interpreted")
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: train_model: data item 1: bce: targets must lie in [0, 1], got [1.5]; nothing was trained
+    """
+    graph = trainer.graph
+    net = trainer.store.net
+    for k, (x, t) in enumerate(data):
+        try:
+            if graph is None:
+                net.input_values(x)
+            else:
+                loss_net, tvals = graph.network(t)
+                graph.inputs_for(loss_net, x, tvals)
+        except SymnetError as exc:
+            raise type(exc)(f"train_model: data item {k}: {exc}; nothing was trained") from None
 
 
 class Stepper(Protocol):
