@@ -211,6 +211,7 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     order = list(range(len(data)))
     history: list[float] = []
     step = 0
+    guard = _WriteGuard(net)
     try:
         for epoch in range(1, cfg.epochs + 1):
             if shuffle:
@@ -219,13 +220,41 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
             for batch in _batches(len(order), cfg.batch_size):
                 step += 1
                 total += trainer.step([order[i] for i in batch], cfg.lr, step, epoch)
+                guard.check(step, epoch)  # a loss pair's callbacks ran inside the step
             history.append(total / len(data))
             if cfg.print_every and epoch % cfg.print_every == 0:
                 print(f"epoch {epoch:>5}  mean loss {history[-1]:.6g}", file=out)
+                guard.check(step, epoch)  # the output stream is the user's code too
     finally:
         trainer.finish()
         store.save(nodes_too=isinstance(model, Node))
     return history
+
+
+class _WriteGuard:
+    """Refuses writes to the model's Parameter nodes while it trains.
+
+    Every engine trains the values of one :class:`ParameterValues` list and reads no
+    node until training ends (then ``train_model(node)`` writes them back). A
+    ``w.value = ...`` made by the user's code during training (a loss pair's
+    functions, the ``out`` stream) would be silently lost, so it raises InputError
+    instead, on every engine alike.
+    """
+
+    def __init__(self, net: Network) -> None:
+        self.nodes = net.parameters
+        self.names = net.parameter_names
+        self.versions = [p._version for p in self.nodes]
+
+    def check(self, step: int, epoch: int) -> None:
+        if [p._version for p in self.nodes] == self.versions:
+            return
+        k = next(k for k, p in enumerate(self.nodes) if p._version != self.versions[k])
+        raise InputError(
+            f"parameter '{self.names[k]}' was set (to {self.nodes[k].value!r}) during training, at step {step} "
+            f"(epoch {epoch}): train_model trains its own copy of the parameter values and writes them back "
+            "when it ends, so a change made by a callback or the output stream would be lost; set values "
+            "before or after train_model (or between two calls)")
 
 
 ENGINES = ("auto", "interpreted", "python", "numpy")
