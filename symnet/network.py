@@ -12,10 +12,33 @@ from .errors import InputError, NumericalError, SymnetError
 from .graph import Node
 from .losses import attach_loss
 
-__all__ = ["Network", "compile", "NodeSession", "finite_value", "seeds_for"]
+__all__ = ["Network", "compile", "NodeSession", "finite_value", "seeds_for", "summarise_lines"]
 
 #: ``str(network)`` writes the formula inline up to this many characters.
 STR_INLINE_CHARS = 80
+#: ``str(network)`` writes at most this many lines (the first and the last ones).
+STR_MAX_LINES = 40
+
+
+def summarise_lines(text: str, everything: str, limit: int = STR_MAX_LINES) -> str:
+    """``text`` if it has at most ``limit`` lines, else its first and last lines around
+    one line saying how many were left out and that ``everything`` gives them all.
+
+    >>> print(summarise_lines("\\n".join(f"t{k} = {k}" for k in range(100)), "f()", limit=6))
+    t0 = 0
+    t1 = 1
+    t2 = 2
+    ... 95 lines left out (100 in all); f() writes them all
+    t98 = 98
+    t99 = 99
+    """
+    lines = text.split("\n")
+    if len(lines) <= limit:
+        return text
+    head, tail = lines[: limit // 2], lines[len(lines) - (limit - limit // 2 - 1):]
+    left_out = len(lines) - len(head) - len(tail)
+    note = f"... {left_out:,} lines left out ({len(lines):,} in all); {everything} writes them all"
+    return "\n".join(head + [note] + tail)
 
 
 def compile(root: Node | Sequence[Node]) -> Network:
@@ -267,7 +290,9 @@ class Network:
 
     def __str__(self) -> str:
         """The formula (``funcify()``), or one line per named intermediate when the
-        inline formula would be longer than ``STR_INLINE_CHARS`` characters.
+        inline formula would be longer than ``STR_INLINE_CHARS`` characters. Past
+        ``STR_MAX_LINES`` lines the middle is left out, with a line that says how many
+        and how to print them all (``print(net.funcify(layers=True))``).
 
         >>> import symnet as sn
         >>> x = sn.Input("x")
@@ -285,7 +310,7 @@ class Network:
         try:
             return self.funcify(max_chars=STR_INLINE_CHARS)
         except ExportLimitError:
-            return self.funcify(layers=True)
+            return summarise_lines(self.funcify(layers=True), "print(net.funcify(layers=True))")
 
     # -- generated Python (symnet.emit.python) ---------------------------------
 
