@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from .errors import InputError, ModelFileError
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_many", "check_path", "read_regular_file"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_many", "check_path", "check_targets", "read_regular_file"]
 
 
 def check_path(path: Any, what: str = "path") -> str:
@@ -138,6 +138,15 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def check_targets(paths: Sequence[Any]) -> list[str]:
+    """Check that every path can be a write target (not a folder, in an existing folder)
+    before any work is done; returns them as strings (InputError, ModelFileError)."""
+    targets = [check_path(p) for p in paths]
+    for t in targets:
+        _check_target(t)
+    return targets
 
 
 def atomic_write_many(files: Sequence[tuple[Any, bytes]]) -> None:
