@@ -15,7 +15,7 @@ import stat
 import tempfile
 from typing import Any, Sequence
 
-from .errors import InputError, ModelFileError
+from .errors import InputError, ModelFileError, shown
 
 __all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_many", "check_path", "check_targets", "read_regular_file"]
 
@@ -35,11 +35,11 @@ def check_path(path: Any, what: str = "path") -> str:
     else:
         target = path
     if not isinstance(target, str):
-        raise InputError(f"{what} must be a str or os.PathLike file name, got {type(path).__name__} {path!r:.40}")
+        raise InputError(f"{what} must be a str or os.PathLike file name, got {type(path).__name__} {shown(path, 40)}")
     if not target:
         raise InputError(f"{what} is empty")
     if "\x00" in target:
-        raise InputError(f"{what} {target!r:.60} contains a NUL character")
+        raise InputError(f"{what} {shown(target, 60)} contains a NUL character")
     return target
 
 

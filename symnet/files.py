@@ -63,7 +63,7 @@ import os
 from typing import Any
 
 from .network import compile as compile_graph
-from .errors import InputError, ModelFileError, NumericalError, SymnetError
+from .errors import InputError, ModelFileError, NumericalError, SymnetError, shown
 from .fileio import atomic_write_bytes, check_path
 from .files_read import FORMAT, MAX_FILE_BYTES, MAX_INT_DIGITS, VERSION, Decoder, parse_document, read_bytes
 from .graph import Node
@@ -93,7 +93,7 @@ def _as_network(model: Any) -> Network:
 
 def _number_out(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelFileError(f"cannot save {what}: value {value!r:.40} is not a number")
+        raise ModelFileError(f"cannot save {what}: value {shown(value, 40)} is not a number")
     v = float(value)
     if not math.isfinite(v):
         raise NumericalError(f"refusing to save non-finite {what} (value {v!r})")
@@ -105,7 +105,7 @@ def _attr_out(attr: Any, what: str) -> int | float:
         return attr
     if isinstance(attr, float) and math.isfinite(attr):
         return attr
-    raise ModelFileError(f"cannot save {what}: its attr {attr!r:.40} is not a finite float or a small "
+    raise ModelFileError(f"cannot save {what}: its attr {shown(attr, 40)} is not a finite float or a small "
                          "non-negative integer")
 
 
@@ -252,13 +252,13 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES, verif
     source = check_path(path)
     limit = _max_bytes(max_bytes)
     if not isinstance(verify, bool):
-        raise InputError(f"verify must be True or False, got {verify!r:.40}")
+        raise InputError(f"verify must be True or False, got {shown(verify, 40)}")
     return loads(read_bytes(source, limit), source=source, verify=verify)
 
 
 def _max_bytes(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"max_bytes must be a positive integer (a number of bytes), got {value!r:.40}")
+        raise InputError(f"max_bytes must be a positive integer (a number of bytes), got {shown(value, 40)}")
     return value
 
 

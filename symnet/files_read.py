@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from .network import compile as compile_graph
 from .fileio import read_regular_file
-from .errors import GraphCycleError, ModelFileError, SymnetError, UnknownOpError
+from .errors import GraphCycleError, ModelFileError, SymnetError, UnknownOpError, shown
 from .graph import Constant, Input, Node, Origin, Output, Parameter, check_name
 from .network import Network
 from .userops import ensure_formula_op
@@ -60,7 +60,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ModelFileError(f"duplicate key {key!r:.60} in a JSON object")
+            raise ModelFileError(f"duplicate key {shown(key, 60)} in a JSON object")
         out[key] = value
     return out
 
@@ -155,7 +155,7 @@ class Decoder:
             raise self.fail("", f"unsupported format version {shown:.40} (this symnet reads version {VERSION})")
         unknown = [k for k in doc if k not in _TOP_FIELDS]
         if unknown:
-            raise self.fail("", f"unknown field {unknown[0]!r:.60} (fields are {', '.join(_TOP_FIELDS)})")
+            raise self.fail("", f"unknown field {shown(unknown[0], 60)} (fields are {', '.join(_TOP_FIELDS)})")
         if "generator" in doc and not isinstance(doc["generator"], str):
             raise self.fail("'generator'", "expected a string")
         nodes = doc.get("nodes")
@@ -219,7 +219,7 @@ class Decoder:
             raise self.fail(where, f"expected an object, got {_describe(rec)}")
         unknown = [k for k in rec if k not in _NODE_FIELDS]
         if unknown:
-            raise self.fail(where, f"unknown field {unknown[0]!r:.60} (fields are {', '.join(_NODE_FIELDS)})")
+            raise self.fail(where, f"unknown field {shown(unknown[0], 60)} (fields are {', '.join(_NODE_FIELDS)})")
         kind = rec.get("kind")
         if kind not in _KINDS:
             raise self.fail(where, f"'kind' must be one of {', '.join(_KINDS)}, got {_describe(kind)}")
@@ -232,7 +232,7 @@ class Decoder:
                     raise self.fail(where, str(exc)) from None
         if "hint" in rec and (kind not in ("input", "parameter") or "name" in rec):
             raise self.fail(where, "'hint' is only for unnamed inputs and parameters")
-        what = f"op {rec['op']!r:.30}" if kind == "op" and isinstance(rec.get("op"), str) else kind
+        what = f"op {shown(rec['op'], 30)}" if kind == "op" and isinstance(rec.get("op"), str) else kind
         label = f"{where} ({what} '{spec['name']}')" if "name" in spec else f"{where} ({what})"
         if kind == "op":
             self.op_spec(i, rec, n, spec, label)
@@ -256,7 +256,7 @@ class Decoder:
             raise self.fail(label, f"'op' must be an op name, got {_describe(op)}")
         row = OPS.get(op)
         if row is None:
-            raise UnknownOpError(f"{self.source}: {label}: unknown op {op!r:.60}; known ops: {', '.join(sorted(OPS))}")
+            raise UnknownOpError(f"{self.source}: {label}: unknown op {shown(op, 60)}; known ops: {', '.join(sorted(OPS))}")
         children = rec.get("children")
         if not isinstance(children, list):
             raise self.fail(label, f"'children' must be a list of node indices, got {_describe(children)}")
@@ -347,7 +347,7 @@ class Decoder:
         if not isinstance(check, dict) or set(check) != {"at", "outputs"} or not isinstance(check["at"], dict) \
                 or not isinstance(check["outputs"], list):
             raise self.fail("'check'", 'expected {"at": {input: value}, "outputs": [value, ...]}')
-        at = {k: self.number(v, f"'check' 'at' {k!r:.40}") for k, v in check["at"].items()}
+        at = {k: self.number(v, f"'check' 'at' {shown(k, 40)}") for k, v in check["at"].items()}
         stored = [self.number(v, f"'check' 'outputs'[{k}]") for k, v in enumerate(check["outputs"])]
         try:
             vals = net.forward_values(at)
@@ -370,4 +370,4 @@ def _describe(value: Any) -> str:
         return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
     if value is None:
         return "null"
-    return f"{value!r:.40}"
+    return f"{shown(value, 40)}"

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from . import engine
 from .program import Program, compile_program
-from .errors import InputError, NumericalError, SymnetError
+from .errors import InputError, NumericalError, SymnetError, shown
 from .graph import Node
 from .losses import attach_loss
 
@@ -522,19 +522,15 @@ def finite_value(v: Any, where: str, nonfinite: type[SymnetError] = InputError) 
     symnet.errors.InputError: lr: 100000000000...(401 digits) is too large for a float
     """
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise InputError(f"{where}: expected a real number, got {type(v).__name__} {v!r:.40}")
+        raise InputError(f"{where}: expected a real number, got {type(v).__name__} {shown(v, 40)}")
     try:
         f = float(v)
     except (OverflowError, ValueError, TypeError):
-        raise InputError(f"{where}: {_short(v)} is too large for a float") from None
+        raise InputError(f"{where}: {shown(v)} is too large for a float") from None
     if not math.isfinite(f):
         raise nonfinite(f"{where}: value must be finite, got {f!r}")
     return f
 
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:12]}...({len(text)} digits)"
 
 
 def seeds_for(program: Program, output: Any, seed: Any) -> dict[int, float]:
@@ -559,7 +555,7 @@ def seeds_for(program: Program, output: Any, seed: Any) -> dict[int, float]:
             raise InputError(f"this network has {len(outs)} outputs: pass output=k or a seed per output")
         output = 0
     if isinstance(output, bool) or not isinstance(output, numbers.Integral) or not 0 <= output < len(outs):
-        raise InputError(f"output must be an integer index in 0..{len(outs) - 1}, got {output!r:.40}")
+        raise InputError(f"output must be an integer index in 0..{len(outs) - 1}, got {shown(output, 40)}")
     return {outs[int(output)]: 1.0}
 
 

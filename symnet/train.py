@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from . import engine
-from .errors import InputError, NumericalError, SymnetError
+from .errors import InputError, NumericalError, SymnetError, shown
 from .graph import Node
 from .losses import LOSSES, attach_loss, loss_by_name
 from .network import Network, compile as compile_graph, finite_value
@@ -96,7 +96,7 @@ class LossGraph:
         n_out = self.model.n_outputs
         if self.loss == "cross_entropy":
             if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-                raise InputError(f"cross_entropy: target must be a class index, got {target!r}")
+                raise InputError(f"cross_entropy: target must be a class index, got {shown(target)}")
             key: Any = int(target)
             tvals: list[float] = []
         else:
@@ -128,7 +128,7 @@ class LossGraph:
 def _target_values(target: Any, n_out: int) -> list[float]:
     vals = list(target) if isinstance(target, (list, tuple)) else [target]
     if len(vals) != n_out:
-        raise InputError(f"target {target!r} has {len(vals)} value(s) for {n_out} output(s)")
+        raise InputError(f"target {shown(target)} has {len(vals)} value(s) for {n_out} output(s)")
     return [finite_value(v, "target") for v in vals]
 
 
@@ -156,14 +156,14 @@ class _Config:
 
 def _check_config(epochs: Any, lr: Any, print_every: Any, batch_size: Any) -> _Config:
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-        raise InputError(f"epochs must be a non-negative integer, got {epochs!r}")
+        raise InputError(f"epochs must be a non-negative integer, got {shown(epochs)}")
     lr = finite_value(lr, "lr", InputError)
     if lr <= 0:
         raise InputError(f"lr must be a finite positive number, got {lr!r}")
     if print_every is not None and (not isinstance(print_every, numbers.Integral) or print_every < 1):
-        raise InputError(f"print_every must be a positive integer or None, got {print_every!r}")
+        raise InputError(f"print_every must be a positive integer or None, got {shown(print_every)}")
     if batch_size is not None and (not isinstance(batch_size, numbers.Integral) or batch_size < 1):
-        raise InputError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        raise InputError(f"batch_size must be a positive integer or None, got {shown(batch_size)}")
     return _Config(int(epochs), float(lr), print_every, batch_size)
 
 
@@ -197,13 +197,13 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     """
     cfg = _check_config(epochs, lr, print_every, batch_size)
     if engine not in ENGINES:
-        raise InputError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+        raise InputError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {shown(engine)}")
     data = list(data)
     if not data:
         raise InputError("train_model: data is empty")
     for k, item in enumerate(data):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {item!r:.60}")
+            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {shown(item, 60)}")
     net = _model_network(model)
     store = ParameterValues(net)
     trainer = make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)

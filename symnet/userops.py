@@ -238,7 +238,7 @@ def define_op(
     9.0
     """
     if not isinstance(name, str):
-        raise GraphError(f"op name {name!r} must be an identifier starting with a letter")
+        raise GraphError(f"op name {shown(name)} must be an identifier starting with a letter")
     if method is not None and (not isinstance(method, str) or not method.isidentifier()
                                or method.startswith("_") or hasattr(Node, method)):
         raise GraphError(f"op {name!r}: method {method!r} must be an identifier that nodes do not already have")
