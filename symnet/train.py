@@ -198,6 +198,8 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     cfg = _check_config(epochs, lr, print_every, batch_size)
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {shown(engine)}")
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
+        raise InputError(f"train_model: data must be a list of (inputs, target) pairs, got {type(data).__name__}")
     data = list(data)
     if not data:
         raise InputError("train_model: data is empty")

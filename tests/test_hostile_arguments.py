@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -164,6 +165,16 @@ def test_set_parameters_and_names_refuse_bad_values():
 _NET = _net()
 
 
+_TMP = tempfile.mkdtemp(prefix="symnet-hostile-")
+
+
+def _inside(v):
+    """A path drawn as text, kept inside a temporary folder (never written elsewhere)."""
+    if isinstance(v, str) and v and "\x00" not in v:
+        return os.path.join(_TMP, v.replace("/", "_").replace(os.sep, "_"))
+    return v
+
+
 def _huge(v):
     return isinstance(v, int) and abs(v) > 1000 or isinstance(v, (list, tuple)) and any(_huge(u) for u in v)
 
@@ -198,13 +209,14 @@ ENTRY_POINTS = {
     "MLP sizes": lambda v: sn.MLP(2, v) if not _huge(v) else None,
     "MLP inputs": lambda v: sn.MLP(v, [1]) if not _huge(v) else None,
     "compile": lambda v: sn.compile(v),
-    "save path": lambda v: sn.save(_NET, v),
-    "save model": lambda v: sn.save(v, os.devnull + ".never"),
+    "save path": lambda v: sn.save(_NET, _inside(v)),
+    "save model": lambda v: sn.save(v, os.path.join(_TMP, "never.json")),
     "load path": lambda v: sn.load(v),
     "load max_bytes": lambda v: sn.load(__file__, max_bytes=v),
     "loads": lambda v: files.loads(v),
     "train lr": lambda v: sn.train_model(_net(), "mse", [([1.0], 1.0)], epochs=1, lr=v),
-    "train epochs": lambda v: sn.train_model(_net(), "mse", [([1.0], 1.0)], epochs=v),
+    # (a huge number of epochs is a long run, not a wrong argument)
+    "train epochs": lambda v: sn.train_model(_net(), "mse", [([1.0], 1.0)], epochs=v) if not _huge(v) else None,
     "train loss": lambda v: sn.train_model(_net(), v, [([1.0], 1.0)], epochs=1),
     "train data": lambda v: sn.train_model(_net(), "mse", v, epochs=1),
     "train sample": lambda v: sn.train_model(_net(), "mse", [([v], 1.0)], epochs=1),
