@@ -151,8 +151,8 @@ class Decoder:
             raise self.fail("", f"missing 'version' (this symnet reads version {VERSION})")
         version = doc["version"]
         if not _is_int(version) or version != VERSION:
-            shown = version.token if isinstance(version, _Bad) else repr(version)
-            raise self.fail("", f"unsupported format version {shown:.40} (this symnet reads version {VERSION})")
+            text = version.token if isinstance(version, _Bad) else shown(version)
+            raise self.fail("", f"unsupported format version {text:.40} (this symnet reads version {VERSION})")
         unknown = [k for k in doc if k not in _TOP_FIELDS]
         if unknown:
             raise self.fail("", f"unknown field {shown(unknown[0], 60)} (fields are {', '.join(_TOP_FIELDS)})")
@@ -312,8 +312,8 @@ class Decoder:
                     if state[c] == 1:
                         path = [s[0] for s in stack]
                         cycle = path[path.index(c):] + [c]
-                        shown = " -> ".join(f"node {j} ({specs[j].get('op', specs[j]['kind'])})" for j in cycle[:12])
-                        raise GraphCycleError(f"{self.source}: cycle: {shown}{' ...' if len(cycle) > 12 else ''}")
+                        path_text = " -> ".join(f"node {j} ({specs[j].get('op', specs[j]['kind'])})" for j in cycle[:12])
+                        raise GraphCycleError(f"{self.source}: cycle: {path_text}{' ...' if len(cycle) > 12 else ''}")
                     if state[c] == 0:
                         state[c] = 1
                         stack.append([c, 0])

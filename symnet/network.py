@@ -519,7 +519,7 @@ def finite_value(v: Any, where: str, nonfinite: type[SymnetError] = InputError) 
     >>> finite_value(10**400, "lr")
     Traceback (most recent call last):
     ...
-    symnet.errors.InputError: lr: 100000000000...(401 digits) is too large for a float
+    symnet.errors.InputError: lr: an integer of 401 digits is too large for a float
     """
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise InputError(f"{where}: expected a real number, got {type(v).__name__} {shown(v, 40)}")
