@@ -17,6 +17,11 @@ parameter values (its nodes are not touched); ``train_model(node, ...)`` trains
 ``node.compile()`` and writes the values back to the Parameter nodes, as the
 articles' examples expect. Either happens when training ends, and also when it
 stops with an error (the last finite values are kept).
+
+Before the first update every sample is validated (inputs, target, BCE's range,
+the class index), on every engine. While training runs, no engine reads the
+Parameter nodes: setting ``w.value`` from a loss pair or the ``out`` stream
+raises InputError (on every engine alike) rather than being silently lost.
 """
 
 from __future__ import annotations
