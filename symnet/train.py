@@ -414,7 +414,7 @@ def _stopped(exc: BaseException, store: ParameterValues, step: int, epoch: int) 
     if store.values:
         k = max(range(len(store.values)), key=lambda j: abs(store.values[j]))
         culprit = f"; the largest parameter is '{store.net.parameter_names[k]}' = {store.values[k]!r}"
-    return NumericalError(f"training diverged at step {step} (epoch {epoch}): {exc}{culprit}; "
+    return NumericalError(f"training stopped at step {step} (epoch {epoch}): {exc}{culprit}; "
                           "parameters keep their last finite values")
 
 
