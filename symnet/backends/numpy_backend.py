@@ -515,7 +515,7 @@ class BatchedNetwork:
         try:
             with np.errstate(**_STRICT):
                 out = self.raw_forward(X, P)
-        except ArithmeticError:
+        except (ArithmeticError, ValueError):  # a kernel refusing its domain (bce)
             raise self._failure(X, P, None) from None
         if not np.isfinite(out).all():
             raise self._failure(X, P, None)
@@ -529,7 +529,7 @@ class BatchedNetwork:
         try:
             with np.errstate(**_STRICT):
                 out, grads = self.raw_forward_vjp(X, P, G)
-        except ArithmeticError:
+        except (ArithmeticError, ValueError):  # a kernel refusing its domain (bce)
             raise self._failure(X, P, G) from None
         total = float(out.sum()) + math.fsum(float(g.sum()) for g in grads.values())
         if not math.isfinite(total) and not (np.isfinite(out).all()
