@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .network import compile as compile_graph
-from .errors import InputError, SymnetError
+from .errors import InputError, SymnetError, shown
 from .graph import Node, seed
 from .network import Network
 
@@ -64,9 +64,9 @@ def _number(text: str, where: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise InputError(f"{where}: {text.strip()!r:.40} is not a number") from None
+        raise InputError(f"{where}: {shown(text.strip(), 40)} is not a number") from None
     if not math.isfinite(v):
-        raise InputError(f"{where}: {text.strip()!r:.40} is not a finite number")
+        raise InputError(f"{where}: {shown(text.strip(), 40)} is not a finite number")
     return v
 
 
@@ -84,7 +84,7 @@ def parse_assignments(texts: Sequence[str] | None, option: str = "--at") -> dict
             name, sep, value = part.partition("=")
             name = name.strip()
             if not sep or not _NAME.match(name):
-                raise InputError(f"{option}: expected NAME=VALUE pairs separated by commas, got {part.strip()!r:.40}")
+                raise InputError(f"{option}: expected NAME=VALUE pairs separated by commas, got {shown(part.strip(), 40)}")
             if name in out:
                 raise InputError(f"{option}: {name!r} is given twice")
             out[name] = _number(value, f"{option} {name}")
@@ -102,8 +102,8 @@ def parse_target(text: str | None, loss: str | None) -> Any:
             raise InputError("--target needs --loss")
         return None
     if loss == "cross_entropy":
-        if text is None or not text.strip().isdigit():
-            raise InputError(f"--loss cross_entropy needs --target CLASS_INDEX (0, 1, ...), got {text!r}")
+        if text is None or not text.strip().isdigit() or not text.strip().isascii() or len(text.strip()) > 18:
+            raise InputError(f"--loss cross_entropy needs --target CLASS_INDEX (0, 1, ...), got {shown(text, 40)}")
         return int(text)
     if text is None:
         return "y"

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from .program import Program
 from .errors import InputError, NumericalError
 
-__all__ = ["evaluate", "backward", "Cache"]
+__all__ = ["evaluate", "backward", "Cache", "nonfinite_gradient", "nonfinite_seed"]
 
 
 def _fail(program: Program, i: int, xs: tuple[float, ...], exc: BaseException | None, what: str) -> NumericalError:
@@ -53,10 +53,15 @@ def evaluate(program: Program, values: list[Any]) -> list[Any]:
 def backward(program: Program, values: Sequence[float], seeds: Mapping[int, float]) -> list[float]:
     """Reverse-mode pass: the adjoint of every node, given the seeds of the outputs.
 
-    Every node's adjoint accumulates over all its parents, in a fixed order.
+    Every node's adjoint accumulates over all its parents, in a fixed order. A
+    non-finite seed, local partial or adjoint raises NumericalError naming the node
+    where it arose and the value (see :func:`nonfinite_gradient`), as ``pow`` does for
+    ``x**-1`` at 1e-320: a gradient is never returned as ``inf`` or ``nan``.
     """
     adj = [0.0] * len(program.nodes)
     for i, s in seeds.items():
+        if s - s != 0.0:
+            raise nonfinite_seed(program, i, s)
         adj[i] += s
     args, ops, attrs = program.args, program.ops, program.attrs
     for i in reversed(program.op_indices):
@@ -64,13 +69,37 @@ def backward(program: Program, values: Sequence[float], seeds: Mapping[int, floa
         if g == 0.0:
             continue
         xs = tuple(values[a] for a in args[i])
+        if g - g != 0.0:  # inf or nan: the sum of the parents' contributions overflowed
+            raise nonfinite_gradient(program, i, xs, None, g)
         try:
             ps = ops[i].partials(xs, values[i], attrs[i])
         except (ArithmeticError, ValueError) as exc:
             raise _fail(program, i, xs, exc, f"derivative of {ops[i].name} undefined") from None
-        for a, p in zip(args[i], ps):
-            adj[a] += g * p
+        for k, (a, p) in enumerate(zip(args[i], ps)):
+            d = g * p
+            if d - d != 0.0:
+                raise nonfinite_gradient(program, i, xs, k, p if p - p != 0.0 else d)
+            adj[a] += d
+    for i in program.inputs + program.parameters:
+        if adj[i] - adj[i] != 0.0:
+            raise NumericalError(f"the gradient with respect to {program.describe(i)} overflowed to {adj[i]!r}")
     return adj
+
+
+def nonfinite_seed(program: Program, i: int, seed: float) -> NumericalError:
+    """The error for a non-finite seed of output node ``i`` (shared with generated code)."""
+    return NumericalError(f"the seed of output '{program.names[i] or '?'}' is {seed!r}; seeds must be finite")
+
+
+def nonfinite_gradient(program: Program, i: int, xs: tuple[float, ...], k: int | None, value: float) -> NumericalError:
+    """The error for a non-finite gradient at op node ``i``: its ``k``-th local partial
+    (or, with ``k=None``, the gradient reaching the node) is ``value``. Every engine
+    raises this; the generated Python and NumPy paths re-run a failing sample through
+    :func:`backward` to get it (see ``symnet.emit.python`` and ``symnet.backends``)."""
+    if k is None:
+        return _fail(program, i, xs, None, f"the gradient reaching {program.ops[i].name} overflowed to {value!r}")
+    arg = program.names[program.args[i][k]] or "const"
+    return _fail(program, i, xs, None, f"the gradient of {program.ops[i].name} with respect to '{arg}' is {value!r}")
 
 
 class Cache:

@@ -69,3 +69,20 @@ class ExportLimitError(SymnetError):
 
 class GradCheckError(SymnetError, AssertionError):
     """A gradient check failed (raised only when the caller asks for it)."""
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages; safe for any
+    object (the repr of a 5000-digit integer raises ValueError, so it is described).
+
+    >>> shown(10**400), shown("abc"), shown(list(range(100)), 12)
+    ('an integer of 401 digits', "'abc'", '[0, 1, 2,...')
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        digits = len(str(abs(value))) if value.bit_length() < 4000 else int(value.bit_length() * 0.30103) + 1
+        return f"an integer of {'about ' if value.bit_length() >= 4000 else ''}{digits} digits"
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the real error
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -63,8 +63,8 @@ import os
 from typing import Any
 
 from .network import compile as compile_graph
-from .errors import InputError, ModelFileError, NumericalError, SymnetError
-from .fileio import atomic_write_text
+from .errors import InputError, ModelFileError, NumericalError, SymnetError, shown
+from .fileio import atomic_write_bytes, check_path
 from .files_read import FORMAT, MAX_FILE_BYTES, MAX_INT_DIGITS, VERSION, Decoder, parse_document, read_bytes
 from .graph import Node
 from .network import Network
@@ -93,7 +93,7 @@ def _as_network(model: Any) -> Network:
 
 def _number_out(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelFileError(f"cannot save {what}: value {value!r:.40} is not a number")
+        raise ModelFileError(f"cannot save {what}: value {shown(value, 40)} is not a number")
     v = float(value)
     if not math.isfinite(v):
         raise NumericalError(f"refusing to save non-finite {what} (value {v!r})")
@@ -105,7 +105,7 @@ def _attr_out(attr: Any, what: str) -> int | float:
         return attr
     if isinstance(attr, float) and math.isfinite(attr):
         return attr
-    raise ModelFileError(f"cannot save {what}: its attr {attr!r:.40} is not a finite float or a small "
+    raise ModelFileError(f"cannot save {what}: its attr {shown(attr, 40)} is not a finite float or a small "
                          "non-negative integer")
 
 
@@ -176,13 +176,13 @@ def dumps(model: Any) -> str:
      "version": 1,
      "generator": "symnet ...",
      "nodes": [
-      {"kind": "input", "name": "x"},
-      {"kind": "constant", "value": 2.0},
-      {"kind": "op", "op": "mul", "children": [1, 0]}
+      {"kind":"input","name":"x"},
+      {"kind":"constant","value":2.0},
+      {"kind":"op","op":"mul","children":[1,0]}
      ],
      "outputs": [2],
      "vector": false,
-     "check": {"at": {"x": 0.5}, "outputs": [1.0]}
+     "check": {"at":{"x":0.5},"outputs":[1.0]}
     }
     """
     doc = _encode(_as_network(model))
@@ -199,14 +199,18 @@ def dumps(model: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    # json writes floats with repr: they read back bit for bit
-    return json.dumps(value, allow_nan=False, ensure_ascii=True)
+    # json writes floats with repr: they read back bit for bit; no spaces after ',' and
+    # ':' keeps a node at about 40 bytes (a chain of 10**6 nodes is about 45 MB)
+    return json.dumps(value, allow_nan=False, ensure_ascii=True, separators=(",", ":"))
 
 
-def save(model: Any, path: str | os.PathLike[str]) -> None:
+def save(model: Any, path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> None:
     """Save a network (or a node, compiled on the fly) to ``path`` as a model file.
 
     The write is atomic: on any failure the previous file stays byte-identical.
+    A file larger than ``max_bytes`` (by default ``MAX_FILE_BYTES``, the limit of
+    :func:`load`) is refused, so that what ``save`` writes ``load`` reads back with
+    the same settings; a node takes about 40 bytes (10**6 nodes: about 50 MB).
     Non-finite values are refused with :class:`~symnet.errors.NumericalError`
     naming the parameter, before anything is written.
 
@@ -216,12 +220,17 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
     >>> sn.load(path).predict([0.0])
     1.0
     """
-    target = os.fspath(path)
+    target = check_path(path)
+    limit = _max_bytes(max_bytes)
     try:
         text = dumps(model)
     except SymnetError as exc:
         raise type(exc)(f"{target}: {exc}; nothing was written") from None
-    atomic_write_text(target, text)
+    data = text.encode("utf-8")
+    if len(data) > limit:
+        raise ModelFileError(f"{target}: the model file would be {len(data)} bytes, over the {limit} bytes that "
+                             "load() reads by default; pass max_bytes= to save() and to load(); nothing was written")
+    atomic_write_bytes(target, data)
 
 
 # ---------------------------------------------------------------------------
@@ -240,8 +249,17 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES, verif
     >>> sn.load(path).parameter_names[:3]
     ['w1_1_1', 'w1_1_2', 'b1_1']
     """
-    source = os.fspath(path)
-    return loads(read_bytes(source, max_bytes), source=source, verify=verify)
+    source = check_path(path)
+    limit = _max_bytes(max_bytes)
+    if not isinstance(verify, bool):
+        raise InputError(f"verify must be True or False, got {shown(verify, 40)}")
+    return loads(read_bytes(source, limit), source=source, verify=verify)
+
+
+def _max_bytes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"max_bytes must be a positive integer (a number of bytes), got {shown(value, 40)}")
+    return value
 
 
 def loads(data: bytes | str, *, source: str = "<string>", verify: bool = True) -> Network:
@@ -252,5 +270,12 @@ def loads(data: bytes | str, *, source: str = "<string>", verify: bool = True) -
     ...                '{"kind": "op", "op": "tanh", "children": [0]}], "outputs": [1]}').predict([0.0])
     0.0
     """
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, (str, bytes)):
+        raise InputError(f"loads() takes the text or bytes of a model file, got {type(data).__name__}; "
+                         "to read a file use sn.load(path)")
+    if not isinstance(source, str):
+        raise InputError(f"source must be a string, got {type(source).__name__}")
     doc = parse_document(data, source)
     return Decoder(doc, source).network(verify)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from typing import Any, Sequence
 
 from .network import compile as compile_graph
-from .errors import GraphCycleError, ModelFileError, SymnetError, UnknownOpError
+from .fileio import read_regular_file
+from .errors import GraphCycleError, ModelFileError, SymnetError, UnknownOpError, shown
 from .graph import Constant, Input, Node, Origin, Output, Parameter, check_name
 from .network import Network
 from .userops import ensure_formula_op
@@ -60,33 +60,21 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ModelFileError(f"duplicate key {key!r:.60} in a JSON object")
+            raise ModelFileError(f"duplicate key {shown(key, 60)} in a JSON object")
         out[key] = value
     return out
 
 
 def read_bytes(path: str, max_bytes: int) -> bytes:
-    """The bytes of ``path``, refusing files over ``max_bytes`` before reading them.
+    """The bytes of ``path``, refusing files over ``max_bytes`` before reading them and
+    anything that is not a regular file (see :func:`symnet.fileio.read_regular_file`).
 
     >>> read_bytes("/nonexistent/m.json", 100)
     Traceback (most recent call last):
     ...
     symnet.errors.ModelFileError: cannot read /nonexistent/m.json: No such file or directory
     """
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > max_bytes:
-                raise ModelFileError(f"{path}: file too large ({size} bytes; the limit is {max_bytes}, "
-                                     "pass max_bytes= to raise it)")
-            data = fh.read(max_bytes + 1)
-    except IsADirectoryError:
-        raise ModelFileError(f"cannot read {path}: is a directory") from None
-    except OSError as exc:
-        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise ModelFileError(f"{path}: file too large (over {max_bytes} bytes, pass max_bytes= to raise it)")
-    return data
+    return read_regular_file(path, max_bytes)
 
 
 def parse_document(data: bytes | str, source: str) -> Any:
@@ -163,11 +151,11 @@ class Decoder:
             raise self.fail("", f"missing 'version' (this symnet reads version {VERSION})")
         version = doc["version"]
         if not _is_int(version) or version != VERSION:
-            shown = version.token if isinstance(version, _Bad) else repr(version)
-            raise self.fail("", f"unsupported format version {shown:.40} (this symnet reads version {VERSION})")
+            text = version.token if isinstance(version, _Bad) else shown(version)
+            raise self.fail("", f"unsupported format version {text:.40} (this symnet reads version {VERSION})")
         unknown = [k for k in doc if k not in _TOP_FIELDS]
         if unknown:
-            raise self.fail("", f"unknown field {unknown[0]!r:.60} (fields are {', '.join(_TOP_FIELDS)})")
+            raise self.fail("", f"unknown field {shown(unknown[0], 60)} (fields are {', '.join(_TOP_FIELDS)})")
         if "generator" in doc and not isinstance(doc["generator"], str):
             raise self.fail("'generator'", "expected a string")
         nodes = doc.get("nodes")
@@ -231,7 +219,7 @@ class Decoder:
             raise self.fail(where, f"expected an object, got {_describe(rec)}")
         unknown = [k for k in rec if k not in _NODE_FIELDS]
         if unknown:
-            raise self.fail(where, f"unknown field {unknown[0]!r:.60} (fields are {', '.join(_NODE_FIELDS)})")
+            raise self.fail(where, f"unknown field {shown(unknown[0], 60)} (fields are {', '.join(_NODE_FIELDS)})")
         kind = rec.get("kind")
         if kind not in _KINDS:
             raise self.fail(where, f"'kind' must be one of {', '.join(_KINDS)}, got {_describe(kind)}")
@@ -244,7 +232,7 @@ class Decoder:
                     raise self.fail(where, str(exc)) from None
         if "hint" in rec and (kind not in ("input", "parameter") or "name" in rec):
             raise self.fail(where, "'hint' is only for unnamed inputs and parameters")
-        what = f"op {rec['op']!r:.30}" if kind == "op" and isinstance(rec.get("op"), str) else kind
+        what = f"op {shown(rec['op'], 30)}" if kind == "op" and isinstance(rec.get("op"), str) else kind
         label = f"{where} ({what} '{spec['name']}')" if "name" in spec else f"{where} ({what})"
         if kind == "op":
             self.op_spec(i, rec, n, spec, label)
@@ -268,7 +256,7 @@ class Decoder:
             raise self.fail(label, f"'op' must be an op name, got {_describe(op)}")
         row = OPS.get(op)
         if row is None:
-            raise UnknownOpError(f"{self.source}: {label}: unknown op {op!r:.60}; known ops: {', '.join(sorted(OPS))}")
+            raise UnknownOpError(f"{self.source}: {label}: unknown op {shown(op, 60)}; known ops: {', '.join(sorted(OPS))}")
         children = rec.get("children")
         if not isinstance(children, list):
             raise self.fail(label, f"'children' must be a list of node indices, got {_describe(children)}")
@@ -324,8 +312,8 @@ class Decoder:
                     if state[c] == 1:
                         path = [s[0] for s in stack]
                         cycle = path[path.index(c):] + [c]
-                        shown = " -> ".join(f"node {j} ({specs[j].get('op', specs[j]['kind'])})" for j in cycle[:12])
-                        raise GraphCycleError(f"{self.source}: cycle: {shown}{' ...' if len(cycle) > 12 else ''}")
+                        path_text = " -> ".join(f"node {j} ({specs[j].get('op', specs[j]['kind'])})" for j in cycle[:12])
+                        raise GraphCycleError(f"{self.source}: cycle: {path_text}{' ...' if len(cycle) > 12 else ''}")
                     if state[c] == 0:
                         state[c] = 1
                         stack.append([c, 0])
@@ -359,7 +347,7 @@ class Decoder:
         if not isinstance(check, dict) or set(check) != {"at", "outputs"} or not isinstance(check["at"], dict) \
                 or not isinstance(check["outputs"], list):
             raise self.fail("'check'", 'expected {"at": {input: value}, "outputs": [value, ...]}')
-        at = {k: self.number(v, f"'check' 'at' {k!r:.40}") for k, v in check["at"].items()}
+        at = {k: self.number(v, f"'check' 'at' {shown(k, 40)}") for k, v in check["at"].items()}
         stored = [self.number(v, f"'check' 'outputs'[{k}]") for k, v in enumerate(check["outputs"])]
         try:
             vals = net.forward_values(at)
@@ -382,4 +370,4 @@ def _describe(value: Any) -> str:
         return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
     if value is None:
         return "null"
-    return f"{value!r:.40}"
+    return f"{shown(value, 40)}"

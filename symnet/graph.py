@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .errors import GraphError, InputError, NameConflictError, OperandError
+from .errors import GraphError, InputError, NameConflictError, OperandError, shown
 from .ops import OPS, Op, get_op
 
 __all__ = [
@@ -62,6 +62,8 @@ def seed(n: int | None) -> None:
     >>> sn.seed(0); a == sn.Parameter().value
     True
     """
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
+        raise InputError(f"seed must be an integer or None, got {type(n).__name__} {shown(n)}")
     _rng.seed(n)
 
 
@@ -78,7 +80,7 @@ def check_name(name: Any, what: str = "name") -> str:
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise NameConflictError(
-            f"invalid {what} {name!r}: use a letter followed by letters, digits or '_' (at most 64 characters)"
+            f"invalid {what} {shown(name, 70)}: use a letter followed by letters, digits or '_' (at most 64 characters)"
         )
     if name in RESERVED_NAMES:
         raise NameConflictError(f"invalid {what} {name!r}: it is a reserved word")
@@ -89,11 +91,15 @@ def _finite(value: Any, where: str) -> float:
     if type(value) is float and value - value == 0.0:  # fast path: a finite float
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise OperandError(f"{where}: expected a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
+        raise OperandError(f"{where}: expected a real number, got {type(value).__name__} {shown(value, 60)}")
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range (10**400)
+        raise InputError(f"{where}: {shown(value)} is too large for a float") from None
     if not math.isfinite(v):
         raise InputError(f"{where}: value must be finite, got {v!r}")
     return v
+
 
 
 @dataclass(frozen=True)
@@ -351,7 +357,7 @@ def as_node(value: Any, where: str = "operand") -> Node:
     if isinstance(value, Node):
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise OperandError(f"{where}: expected a node or a number, got {type(value).__name__} {value!r:.60}")
+        raise OperandError(f"{where}: expected a node or a number, got {type(value).__name__} {shown(value, 60)}")
     return Constant(value)
 
 
@@ -419,7 +425,7 @@ class _MacroType(type):
         macro = super().__call__(*args, **kwargs)
         out = macro.expand()
         if not isinstance(out, Node) or out.kind == "output":
-            raise GraphError(f"macro {cls.__name__}.expand() must return a single node, got {out!r:.60}")
+            raise GraphError(f"macro {cls.__name__}.expand() must return a single node, got {shown(out, 60)}")
         macro._expansion = out
         return macro
 

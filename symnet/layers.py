@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Sequence
 
-from .errors import GraphError
+from .errors import GraphError, shown
 from .graph import Input, Macro, Node, Origin, Output, Parameter
 from .ops import get_op
 
@@ -81,7 +81,7 @@ def activate(z: Node, activation: str | Callable[[Node], Node] | None, where: st
         return out
     row = get_op(activation, where) if isinstance(activation, str) else None
     if row is None or row.arity != 1:
-        raise GraphError(f"{where}: {activation!r} is not a one-input op")
+        raise GraphError(f"{where}: {shown(activation)} is not a one-input op")
     return Node.apply(activation, (z,))
 
 
@@ -89,7 +89,7 @@ def Dense(inputs: Sequence[Any], units: int, activation: str | Callable[[Node], 
           layer: int | None = None, rng: random.Random | None = None) -> list[Node]:
     """A layer of ``units`` neurons over the same inputs; returns the list of their outputs."""
     if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-        raise GraphError(f"Dense: units must be a positive integer, got {units!r}")
+        raise GraphError(f"Dense: units must be a positive integer, got {shown(units)}")
     outs = []
     for j in range(1, units + 1):
         z = Linear(inputs, layer=layer, unit=j, rng=rng)
@@ -119,8 +119,13 @@ def MLP(n_inputs: int | Sequence[Node], sizes: Sequence[int], activation: str | 
         if n_inputs < 1:
             raise GraphError(f"MLP: n_inputs must be positive, got {n_inputs}")
         xs: list[Node] = [Input(f"x{i}") for i in range(1, n_inputs + 1)]
-    else:
+    elif isinstance(n_inputs, (list, tuple)):
         xs = list(n_inputs)
+    else:
+        raise GraphError(f"MLP: n_inputs must be a positive integer or a list of Input nodes, "
+                         f"got {type(n_inputs).__name__}")
+    if not isinstance(sizes, (list, tuple)):
+        raise GraphError(f"MLP: sizes must be a list of layer sizes, got {type(sizes).__name__}")
     sizes = list(sizes)
     if not sizes:
         raise GraphError("MLP: sizes must list at least one layer")

@@ -10,7 +10,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from .errors import GraphError, InputError
+from .errors import GraphError, InputError, shown
 from .graph import Constant, Input, Node, Origin, Output, as_node, check_name
 from .ops import get_op
 
@@ -70,8 +70,9 @@ def bce(pred: Any, target: Any) -> Node:
     """Binary cross-entropy of a probability against a target in [0, 1]; finite even
     for predictions of exactly 0 or 1 (each log is clamped at -100, as in PyTorch)."""
     (p,) = _one(pred, "bce")
-    if isinstance(target, numbers.Real) and not isinstance(target, bool) and not 0.0 <= float(target) <= 1.0:
-        raise InputError(f"bce: target must lie in [0, 1], got {target!r}")
+    value = target.value if isinstance(target, Node) and target.kind == "constant" else target
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not 0 <= value <= 1:
+        raise InputError(f"bce: target must lie in [0, 1], got {shown(value)}")
     return _term("bce", (p, as_node(target, "bce target")), role="loss")
 
 
@@ -91,7 +92,7 @@ def cross_entropy(output: Any, target_index: int) -> Node:
     comps = _components(output)
     k = len(comps)
     if isinstance(target_index, bool) or not isinstance(target_index, numbers.Integral) or not 0 <= target_index < k:
-        raise InputError(f"cross_entropy: target index must be an integer in [0, {k}), got {target_index!r}")
+        raise InputError(f"cross_entropy: target index must be an integer in [0, {k}), got {shown(target_index)}")
     t = int(target_index)
     first = comps[0]
     row = get_op(first.op) if first.kind == "op" else None
@@ -112,7 +113,7 @@ def loss_by_name(name: Any, where: str = "loss") -> Callable[[Any, Any], Node]:
     """The loss builder called ``name``; InputError listing the known ones otherwise."""
     fn = LOSSES.get(name) if isinstance(name, str) else None
     if fn is None:
-        raise InputError(f"{where}: unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+        raise InputError(f"{where}: unknown loss {shown(name)}; choose one of {', '.join(LOSSES)}")
     return fn
 
 

@@ -8,14 +8,37 @@ from typing import Any, Mapping, Sequence
 
 from . import engine
 from .program import Program, compile_program
-from .errors import InputError
+from .errors import InputError, NumericalError, SymnetError, shown
 from .graph import Node
 from .losses import attach_loss
 
-__all__ = ["Network", "compile", "NodeSession", "finite_value", "seeds_for"]
+__all__ = ["Network", "compile", "NodeSession", "finite_value", "seeds_for", "summarise_lines"]
 
 #: ``str(network)`` writes the formula inline up to this many characters.
 STR_INLINE_CHARS = 80
+#: ``str(network)`` writes at most this many lines (the first and the last ones).
+STR_MAX_LINES = 40
+
+
+def summarise_lines(text: str, everything: str, limit: int = STR_MAX_LINES) -> str:
+    """``text`` if it has at most ``limit`` lines, else its first and last lines around
+    one line saying how many were left out and that ``everything`` gives them all.
+
+    >>> print(summarise_lines("\\n".join(f"t{k} = {k}" for k in range(100)), "f()", limit=6))
+    t0 = 0
+    t1 = 1
+    t2 = 2
+    ... 95 lines left out (100 in all); f() writes them all
+    t98 = 98
+    t99 = 99
+    """
+    lines = text.split("\n")
+    if len(lines) <= limit:
+        return text
+    head, tail = lines[: limit // 2], lines[len(lines) - (limit - limit // 2 - 1):]
+    left_out = len(lines) - len(head) - len(tail)
+    note = f"... {left_out:,} lines left out ({len(lines):,} in all); {everything} writes them all"
+    return "\n".join(head + [note] + tail)
 
 
 def compile(root: Node | Sequence[Node]) -> Network:
@@ -267,7 +290,9 @@ class Network:
 
     def __str__(self) -> str:
         """The formula (``funcify()``), or one line per named intermediate when the
-        inline formula would be longer than ``STR_INLINE_CHARS`` characters.
+        inline formula would be longer than ``STR_INLINE_CHARS`` characters. Past
+        ``STR_MAX_LINES`` lines the middle is left out, with a line that says how many
+        and how to print them all (``print(net.funcify(layers=True))``).
 
         >>> import symnet as sn
         >>> x = sn.Input("x")
@@ -285,7 +310,7 @@ class Network:
         try:
             return self.funcify(max_chars=STR_INLINE_CHARS)
         except ExportLimitError:
-            return self.funcify(layers=True)
+            return summarise_lines(self.funcify(layers=True), "print(net.funcify(layers=True))")
 
     # -- generated Python (symnet.emit.python) ---------------------------------
 
@@ -486,17 +511,26 @@ class Network:
         return to_mermaid(self, values, **options)
 
 
-def finite_value(v: Any, where: str) -> float:
-    """``v`` as a finite float; InputError naming ``where`` otherwise."""
+def finite_value(v: Any, where: str, nonfinite: type[SymnetError] = InputError) -> float:
+    """``v`` as a finite float. A value that is not a real number, or an integer too
+    large for a float, raises InputError naming ``where``; a NaN or an infinity raises
+    ``nonfinite`` (InputError by default).
+
+    >>> finite_value(10**400, "lr")
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: lr: an integer of 401 digits is too large for a float
+    """
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise InputError(f"{where}: expected a real number, got {type(v).__name__} {v!r:.40}")
+        raise InputError(f"{where}: expected a real number, got {type(v).__name__} {shown(v, 40)}")
     try:
         f = float(v)
-    except OverflowError:
-        raise InputError(f"{where}: {v!r:.40} is too large for a float") from None
+    except (OverflowError, ValueError, TypeError):
+        raise InputError(f"{where}: {shown(v)} is too large for a float") from None
     if not math.isfinite(f):
-        raise InputError(f"{where}: value must be finite, got {f!r}")
+        raise nonfinite(f"{where}: value must be finite, got {f!r}")
     return f
+
 
 
 def seeds_for(program: Program, output: Any, seed: Any) -> dict[int, float]:
@@ -513,14 +547,15 @@ def seeds_for(program: Program, output: Any, seed: Any) -> dict[int, float]:
             raise InputError(f"seed has {len(seed)} value(s) for {len(outs)} output(s)")
         seeds: dict[int, float] = {}
         for k, (i, s) in enumerate(zip(outs, seed)):
-            seeds[i] = seeds.get(i, 0.0) + finite_value(s, f"seed {k}")
+            v = finite_value(s, f"seed {k} (of output '{program.names[i]}')", NumericalError)
+            seeds[i] = seeds.get(i, 0.0) + v
         return seeds
     if output is None:
         if program.vector and len(outs) > 1:
             raise InputError(f"this network has {len(outs)} outputs: pass output=k or a seed per output")
         output = 0
     if isinstance(output, bool) or not isinstance(output, numbers.Integral) or not 0 <= output < len(outs):
-        raise InputError(f"output must be an integer index in 0..{len(outs) - 1}, got {output!r:.40}")
+        raise InputError(f"output must be an integer index in 0..{len(outs) - 1}, got {shown(output, 40)}")
     return {outs[int(output)]: 1.0}
 
 

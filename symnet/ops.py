@@ -295,13 +295,26 @@ def log_softmax_partials(zs: Sequence[float], k: int) -> tuple[float, ...]:
     return tuple((1.0 if j == k else 0.0) - e / s for j, e in enumerate(es))
 
 
+def bce_domain(p: float, t: float) -> None:
+    """Refuse a prediction or a target outside [0, 1] (ValueError; the engine names the
+    node), as PyTorch's ``BCELoss`` does: BCE takes a probability, such as a sigmoid's
+    output, not a logit or a linear output."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"bce takes a probability: the prediction {p!r} is outside [0, 1] "
+                         "(put a sigmoid on the output)")
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"bce: the target {t!r} is outside [0, 1]")
+
+
 def bce(p: float, t: float) -> float:
+    bce_domain(p, t)
     lp = math.log(p) if p > 0.0 else -math.inf
     lq = math.log(1.0 - p) if p < 1.0 else -math.inf
     return -(t * max(lp, BCE_LOG_FLOOR) + (1.0 - t) * max(lq, BCE_LOG_FLOOR))
 
 
 def bce_partials(p: float, t: float) -> tuple[float, float]:
+    bce_domain(p, t)
     lp = math.log(p) if p > 0.0 else -math.inf
     lq = math.log(1.0 - p) if p < 1.0 else -math.inf
     dp = (p - t) / max(p * (1.0 - p), BCE_EPS)

@@ -93,9 +93,9 @@ def log_softmax(zs: Sequence[Any], k: int) -> Any:
 
 
 def bce(p: Any, t: Any) -> Any:
-    """NaN where ``p`` is outside [0, 1] (the scalar kernel refuses such a ``p``)."""
+    """NaN where ``p`` or ``t`` is outside [0, 1] (the scalar kernel refuses them)."""
     import numpy as np
-    inside = (p >= 0.0) & (p <= 1.0)
+    inside = (p >= 0.0) & (p <= 1.0) & (t >= 0.0) & (t <= 1.0)
     lp = np.where(p > 0.0, np.log(np.where(p > 0.0, p, 1.0)), -np.inf)
     lq = np.where(p < 1.0, np.log(np.where(p < 1.0, 1.0 - p, 1.0)), -np.inf)
     floor = -100.0  # BCE_LOG_FLOOR, written here so that the kernel's source stands alone

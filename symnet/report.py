@@ -19,7 +19,7 @@ from .emit import chainrule
 from .emit.graphs import to_tikz
 from .emit.latex import aligned, equations, format_number, latex_name, LatexOptions, to_latex
 from .errors import InputError, SymnetError
-from .fileio import atomic_write_bytes, atomic_write_text
+from .fileio import atomic_write_many, check_path, check_targets
 from .layerview import layer_view
 from .worked_batch import is_batch
 from .worked import worked_example, with_loss
@@ -227,20 +227,21 @@ def write_report(network: Any, path: str | os.PathLike[str], values: Any, target
 
     With ``exercise=True`` the student sheet goes to ``path`` and its answer key next to
     it (``name-key.tex``). With ``pdf=True`` each document is also compiled with pdflatex
-    to a ``.pdf`` beside it; nothing is written if any compilation fails.
+    to a ``.pdf`` beside it. All or nothing: every document is built (and compiled) first,
+    then every file is written to a temporary file, and the targets are replaced only
+    when all of that succeeded; on any failure (a bad argument, pdflatex missing or
+    failing, a target that is a folder) no existing file changes.
     """
-    target_path = os.fspath(path)
+    target_path = check_path(path)
     stem, _ = os.path.splitext(target_path)
+    paths = [target_path] + ([f"{stem}-key.tex"] if options.get("exercise") else [])
+    check_targets(paths + ([os.path.splitext(p)[0] + ".pdf" for p in paths] if pdf else []))  # before any work
     options.pop("key", None)
     docs = [(target_path, latex_report(network, values, target, loss, **options))]
     if options.get("exercise"):
         docs.append((f"{stem}-key.tex", latex_report(network, values, target, loss, key=True, **options)))
-    pdfs = [(os.path.splitext(p)[0] + ".pdf", run_pdflatex(t)) for p, t in docs] if pdf else []
-    written = []
-    for p, t in docs:
-        atomic_write_text(p, t)
-        written.append(p)
-    for p, data in pdfs:
-        atomic_write_bytes(p, data)
-        written.append(p)
-    return written
+    files = [(p, t.encode("utf-8")) for p, t in docs]
+    if pdf:
+        files += [(os.path.splitext(p)[0] + ".pdf", run_pdflatex(t)) for p, t in docs]
+    atomic_write_many(files)  # all or nothing: a failure leaves every target as it was
+    return [p for p, _ in files]

@@ -17,6 +17,11 @@ parameter values (its nodes are not touched); ``train_model(node, ...)`` trains
 ``node.compile()`` and writes the values back to the Parameter nodes, as the
 articles' examples expect. Either happens when training ends, and also when it
 stops with an error (the last finite values are kept).
+
+Before the first update every sample is validated (inputs, target, BCE's range,
+the class index), on every engine. While training runs, no engine reads the
+Parameter nodes: setting ``w.value`` from a loss pair or the ``out`` stream
+raises InputError (on every engine alike) rather than being silently lost.
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from . import engine
-from .errors import InputError, NumericalError
+from .errors import InputError, NumericalError, SymnetError, shown
 from .graph import Node
 from .losses import LOSSES, attach_loss, loss_by_name
-from .network import Network, compile as compile_graph
+from .network import Network, compile as compile_graph, finite_value
 
 __all__ = ["train_model", "sgd_step", "LossGraph", "LOSSES", "ENGINES", "Stepper", "Trainer", "make_trainer", "choose_engine",
            "loss_graph", "ParameterValues"]
@@ -99,7 +104,7 @@ class LossGraph:
         n_out = self.model.n_outputs
         if self.loss == "cross_entropy":
             if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-                raise InputError(f"cross_entropy: target must be a class index, got {target!r}")
+                raise InputError(f"cross_entropy: target must be a class index, got {shown(target)}")
             key: Any = int(target)
             tvals: list[float] = []
         else:
@@ -131,13 +136,8 @@ class LossGraph:
 def _target_values(target: Any, n_out: int) -> list[float]:
     vals = list(target) if isinstance(target, (list, tuple)) else [target]
     if len(vals) != n_out:
-        raise InputError(f"target {target!r} has {len(vals)} value(s) for {n_out} output(s)")
-    out = []
-    for v in vals:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
-            raise InputError(f"target {v!r} is not a finite number")
-        out.append(float(v))
-    return out
+        raise InputError(f"target {shown(target)} has {len(vals)} value(s) for {n_out} output(s)")
+    return [finite_value(v, "target") for v in vals]
 
 
 def sgd_step(parameters: Sequence[Node], grads: Sequence[float], lr: float, step: int = 0) -> None:
@@ -164,13 +164,14 @@ class _Config:
 
 def _check_config(epochs: Any, lr: Any, print_every: Any, batch_size: Any) -> _Config:
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-        raise InputError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+        raise InputError(f"epochs must be a non-negative integer, got {shown(epochs)}")
+    lr = finite_value(lr, "lr", InputError)
+    if lr <= 0:
         raise InputError(f"lr must be a finite positive number, got {lr!r}")
     if print_every is not None and (not isinstance(print_every, numbers.Integral) or print_every < 1):
-        raise InputError(f"print_every must be a positive integer or None, got {print_every!r}")
+        raise InputError(f"print_every must be a positive integer or None, got {shown(print_every)}")
     if batch_size is not None and (not isinstance(batch_size, numbers.Integral) or batch_size < 1):
-        raise InputError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        raise InputError(f"batch_size must be a positive integer or None, got {shown(batch_size)}")
     return _Config(int(epochs), float(lr), print_every, batch_size)
 
 
@@ -204,13 +205,15 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     """
     cfg = _check_config(epochs, lr, print_every, batch_size)
     if engine not in ENGINES:
-        raise InputError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+        raise InputError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {shown(engine)}")
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
+        raise InputError(f"train_model: data must be a list of (inputs, target) pairs, got {type(data).__name__}")
     data = list(data)
     if not data:
         raise InputError("train_model: data is empty")
     for k, item in enumerate(data):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {item!r:.60}")
+            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {shown(item, 60)}")
     net = _model_network(model)
     store = ParameterValues(net)
     trainer = make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
@@ -218,6 +221,7 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     order = list(range(len(data)))
     history: list[float] = []
     step = 0
+    guard = _WriteGuard(net)
     try:
         for epoch in range(1, cfg.epochs + 1):
             if shuffle:
@@ -226,13 +230,41 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
             for batch in _batches(len(order), cfg.batch_size):
                 step += 1
                 total += trainer.step([order[i] for i in batch], cfg.lr, step, epoch)
+                guard.check(step, epoch)  # a loss pair's callbacks ran inside the step
             history.append(total / len(data))
             if cfg.print_every and epoch % cfg.print_every == 0:
                 print(f"epoch {epoch:>5}  mean loss {history[-1]:.6g}", file=out)
+                guard.check(step, epoch)  # the output stream is the user's code too
     finally:
         trainer.finish()
         store.save(nodes_too=isinstance(model, Node))
     return history
+
+
+class _WriteGuard:
+    """Refuses writes to the model's Parameter nodes while it trains.
+
+    Every engine trains the values of one :class:`ParameterValues` list and reads no
+    node until training ends (then ``train_model(node)`` writes them back). A
+    ``w.value = ...`` made by the user's code during training (a loss pair's
+    functions, the ``out`` stream) would be silently lost, so it raises InputError
+    instead, on every engine alike.
+    """
+
+    def __init__(self, net: Network) -> None:
+        self.nodes = net.parameters
+        self.names = net.parameter_names
+        self.versions = [p._version for p in self.nodes]
+
+    def check(self, step: int, epoch: int) -> None:
+        if [p._version for p in self.nodes] == self.versions:
+            return
+        k = next(k for k, p in enumerate(self.nodes) if p._version != self.versions[k])
+        raise InputError(
+            f"parameter '{self.names[k]}' was set (to {self.nodes[k].value!r}) during training, at step {step} "
+            f"(epoch {epoch}): train_model trains its own copy of the parameter values and writes them back "
+            "when it ends, so a change made by a callback or the output stream would be lost; set values "
+            "before or after train_model (or between two calls)")
 
 
 ENGINES = ("auto", "interpreted", "python", "numpy")
@@ -285,6 +317,7 @@ def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batc
     store = ParameterValues(_model_network(model)) if store is None else store
     interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
                           else _graph_step(model, loss, store), data, store)
+    check_data(interpreted, data)
     if engine == "interpreted":
         return interpreted
     if isinstance(loss, tuple):
@@ -304,6 +337,31 @@ def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batc
 
         return Compiled(interpreted, store, NumpySteps(rows))
     return Compiled(interpreted, store, PythonSteps(rows))
+
+
+def check_data(trainer: Trainer, data: Sequence[tuple[Any, Any]]) -> None:
+    """Validate every sample before the first update, on every engine: its inputs (as
+    for ``predict``) and, for a named loss, its target (a finite number, in [0, 1] for
+    ``bce``, a class index in range for ``cross_entropy``). The error names the item.
+
+    >>> import symnet as sn
+    >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    >>> sn.train_model((w * x).sigmoid(), "bce", [([1.0], 1.0), ([2.0], 1.5)], engine="interpreted")
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: train_model: data item 1: bce: targets must lie in [0, 1], got [1.5]; nothing was trained
+    """
+    graph = trainer.graph
+    net = trainer.store.net
+    for k, (x, t) in enumerate(data):
+        try:
+            if graph is None:
+                net.input_values(x)
+            else:
+                loss_net, tvals = graph.network(t)
+                graph.inputs_for(loss_net, x, tvals)
+        except SymnetError as exc:
+            raise type(exc)(f"train_model: data item {k}: {exc}; nothing was trained") from None
 
 
 class Stepper(Protocol):
@@ -359,7 +417,7 @@ def _stopped(exc: BaseException, store: ParameterValues, step: int, epoch: int) 
     if store.values:
         k = max(range(len(store.values)), key=lambda j: abs(store.values[j]))
         culprit = f"; the largest parameter is '{store.net.parameter_names[k]}' = {store.values[k]!r}"
-    return NumericalError(f"training diverged at step {step} (epoch {epoch}): {exc}{culprit}; "
+    return NumericalError(f"training stopped at step {step} (epoch {epoch}): {exc}{culprit}; "
                           "parameters keep their last finite values")
 
 
@@ -424,7 +482,7 @@ def _pair_step(model: Any, pair: tuple[Any, ...], store: ParameterValues) -> Ste
             vals = engine.evaluate(p, net.leaf_values(x, store.values))
             outs = [vals[i] for i in p.outputs]
             pred = outs if p.vector else outs[0]
-            total += float(loss_fn(pred, t))
+            total += finite_value(loss_fn(pred, t), "loss_fn(prediction, target) returned", NumericalError)
             g = loss_grad_fn(pred, t)
             adj = engine.backward(p, vals, net._seeds(None, g))
             for k, i in enumerate(p.parameters):

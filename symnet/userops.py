@@ -12,10 +12,11 @@ op in a fresh process.
 
 from __future__ import annotations
 
+import numbers
 import string
 from typing import Any, Callable, Sequence
 
-from .errors import FormulaError, GraphError, SymnetError
+from .errors import FormulaError, GraphError, SymnetError, shown
 from .graph import Node
 from .ops import OPS, Op, call, get_op, register
 from .parse import parse
@@ -130,7 +131,7 @@ def formula_row(name: str, arity: int, formula: str, text: str | None = None, la
     (0.0, (0.5,))
     """
     if not isinstance(arity, int) or isinstance(arity, bool) or not 1 <= arity <= len(OPERANDS):
-        raise GraphError(f"op {name!r}: arity must be an integer from 1 to {len(OPERANDS)}, got {arity!r}")
+        raise GraphError(f"op {name!r}: arity must be an integer from 1 to {len(OPERANDS)}, got {shown(arity)}")
     if not isinstance(formula, str):
         raise FormulaError(f"op {name!r}: formula must be a string, got {type(formula).__name__}")
     try:
@@ -161,22 +162,28 @@ def formula_row(name: str, arity: int, formula: str, text: str | None = None, la
 def _callable_row(name: str, arity: int, forward: Any, partials: Any, sympy: Any, text: str | None,
                   latex: str | None, kink: Any, method: str | None) -> Op:
     if not isinstance(arity, int) or isinstance(arity, bool) or arity < 1:
-        raise GraphError(f"op {name!r}: arity must be a positive integer, got {arity!r}")
+        raise GraphError(f"op {name!r}: arity must be a positive integer, got {shown(arity)}")
     for label, fn in (("forward", forward), ("partials", partials), ("sympy", sympy)):
         if not callable(fn):
             raise GraphError(f"op {name!r}: {label} must be callable (or pass formula=)")
     if kink is not None and not callable(kink):
         raise GraphError(f"op {name!r}: kink must be callable or None")
 
+    def _forward(xs: tuple[float, ...], attr: Any) -> float:
+        return _real(_call(forward, xs, "forward"), f"op {name!r}: forward")
+
     def _partials(xs: tuple[float, ...], y: float, attr: Any) -> tuple[float, ...]:
-        out = tuple(float(p) for p in partials(*xs))
-        if len(out) != len(xs):
-            raise GraphError(f"op {name!r}: partials returned {len(out)} values for {len(xs)} inputs")
-        return out
+        got = _call(partials, xs, "partials")
+        if not isinstance(got, (tuple, list)) or len(got) != len(xs):
+            if isinstance(got, (tuple, list)):
+                raise ValueError(f"op {name!r}: partials returned {len(got)} values for {len(xs)} inputs")
+            raise ValueError(f"op {name!r}: partials must return a tuple of {len(xs)} number(s), "
+                             f"got {type(got).__name__} {shown(got)}")
+        return tuple(_real(p, f"op {name!r}: partial {k}") for k, p in enumerate(got))
 
     return Op(
         name, arity,
-        forward=lambda xs, a: float(forward(*xs)),
+        forward=_forward,
         partials=_partials,
         sympy=lambda sp, e, a: sympy(*e),
         text=call(text or name),
@@ -231,7 +238,7 @@ def define_op(
     9.0
     """
     if not isinstance(name, str):
-        raise GraphError(f"op name {name!r} must be an identifier starting with a letter")
+        raise GraphError(f"op name {shown(name)} must be an identifier starting with a letter")
     if method is not None and (not isinstance(method, str) or not method.isidentifier()
                                or method.startswith("_") or hasattr(Node, method)):
         raise GraphError(f"op {name!r}: method {method!r} must be an identifier that nodes do not already have")
@@ -318,3 +325,21 @@ def saved_ops(rows: Sequence[Op], where: str) -> list[dict[str, Any]]:
             stack.append((row, True))
             stack.extend((OPS[name], False) for name in reversed(_user_ops_in(row.formula, row.arity or 1)))
     return out
+
+
+def _call(fn: Callable[..., Any], xs: tuple[float, ...], what: str) -> Any:
+    """Call a user function; a TypeError inside it becomes a ValueError, which the
+    engine reports as a NumericalError naming the node."""
+    try:
+        return fn(*xs)
+    except TypeError as exc:
+        raise ValueError(f"{what} raised TypeError: {exc}") from None
+
+
+def _real(value: Any, what: str) -> float:
+    """A user function's result as a float: a real number, else ValueError (the engine
+    turns it into a NumericalError naming the node). NaN and infinities pass here: the
+    engine refuses them with the node's name."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} returned {type(value).__name__} {shown(value)}, expected a real number")
+    return float(value)  # OverflowError for a huge int: an ArithmeticError, reported by the engine

@@ -372,8 +372,8 @@ def test_m13_integrity_record(tmp_path):
     x = sn.Input("x")
     sn.save(w * x + 1.0, tmp_path / "m.json")
     text = (tmp_path / "m.json").read_text()
-    assert '"check": {"at": {"x": 0.5}, "outputs": [1.25]}' in text
-    tampered = text.replace('"value": 0.5', '"value": 0.75')
+    assert '"check": {"at":{"x":0.5},"outputs":[1.25]}' in text
+    tampered = text.replace('"value":0.5', '"value":0.75')
     with pytest.raises(ModelFileError, match=r"'check': stored output 0 is 1.25 but the network recomputes 1.375"):
         load_bytes(tmp_path, tampered)
     assert load_bytes(tmp_path, tampered, verify=False).parameters[0].value == 0.75

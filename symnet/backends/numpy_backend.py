@@ -516,7 +516,7 @@ class BatchedNetwork:
         try:
             with np.errstate(**STRICT):
                 out = self.raw_forward(X, P)
-        except ArithmeticError:  # numpy's FloatingPointError: a failure inside the batch
+        except (ArithmeticError, ValueError):  # a floating-point failure in the batch, or a kernel's domain
             raise self._failure(X, P, None) from None
         if not np.isfinite(out).all():
             raise self._failure(X, P, None)
@@ -530,7 +530,7 @@ class BatchedNetwork:
         try:
             with np.errstate(**STRICT):
                 out, grads = self.raw_forward_vjp(X, P, G)
-        except ArithmeticError:  # numpy's FloatingPointError: a failure inside the batch
+        except (ArithmeticError, ValueError):  # a floating-point failure in the batch, or a kernel's domain
             raise self._failure(X, P, G) from None
         total = float(out.sum()) + math.fsum(float(g.sum()) for g in grads.values())
         if not math.isfinite(total) and not (np.isfinite(out).all()

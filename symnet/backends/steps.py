@@ -161,7 +161,7 @@ class Compiled:
     def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
         try:
             loss_sum, grads = self.steps(indices, self.values)
-        except (ArithmeticError, ValueError):
+        except (ArithmeticError, ValueError, TypeError):  # the interpreted re-run names the cause
             loss_sum, grads = math.nan, None
         if math.isfinite(loss_sum):
             new = self.steps.update(self.values, grads, lr, len(indices))
