@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,3 +199,17 @@ class GradientReport:
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython
         p.text(str(self))
+
+    def _repr_html_(self) -> str:
+        """The report as an HTML table, for Jupyter: the summary, then one row per
+        gradient (failed rows in bold)."""
+        head = ["point", "output", "name", "engine", "SymPy", "finite diff", "abs err", "rel err", "verdict"]
+        rows = []
+        for r in self.rows:
+            cells = [str(r.point), r.output, r.name, _num(r.engine), _num(r.sympy), _num(r.fd),
+                     _num(r.abs_err, ".1e"), _num(r.rel_err, ".1e"), r.verdict + (f" ({r.note})" if r.note else "")]
+            tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            rows.append(f"<tr style=\"font-weight:bold\">{tds}</tr>" if r.verdict == "FAIL" else f"<tr>{tds}</tr>")
+        summary = html.escape(str(self).splitlines()[0])
+        ths = "".join(f"<th>{h}</th>" for h in head)
+        return (f"<p>{summary}</p><table><thead><tr>{ths}</tr></thead><tbody>{''.join(rows)}</tbody></table>")

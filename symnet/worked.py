@@ -103,6 +103,33 @@ class WorkedExample:
                           if (not part or s.part == part) and (not name or s.key == name))
         return chosen
 
+    def __str__(self) -> str:
+        """The example as aligned plain text: one line per step, ``left = formula =
+        numbers = value``, grouped by part, then the update's loss."""
+        titles = {"forward": "Forward pass", "loss": "Loss", "backward": "Backward pass",
+                  "update": "Gradient descent step" + (f" (learning rate {self.lr:g})" if self.lr else "")}
+        out: list[str] = []
+        for part in PARTS:
+            steps = [s for s in self.steps if s.part == part]
+            if not steps:
+                continue
+            out.append(f"{titles[part]}:")
+            lefts = [_plain(s.left) for s in steps]
+            width = max(len(x) for x in lefts)
+            for left, s in zip(lefts, steps):
+                value = (_plain_matrix(s.value, self.digits) if isinstance(s.value, (tuple, list))
+                         else _plain_number(s.value, self.digits))
+                parts = [left.ljust(width)] + [_plain(t) for t in (s.formula, s.numbers) if t] + [value]
+                out.append("  " + " = ".join(parts))
+        if self.loss_after is not None:
+            out.append(f"After the step the loss is {_plain_number(self.loss_after, self.digits)}.")
+        out.extend(f"Note: {n}" for n in self.notes)
+        return "\n".join(out)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter shows the example as LaTeX."""
+        return self.latex()
+
     def latex(self, *, blank: Iterable[str] = (), key: bool = False, width: int | None = 70) -> str:
         """The example as a LaTeX fragment (text and ``align*`` blocks; needs amsmath).
 
@@ -377,3 +404,57 @@ def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: S
         nums = chainrule.adjoint_rhs(ch, numbers, v, r"\cdot", lambda u: _num(adj[u], digits))
         steps.append(Step("backward", program.names[v], left, formula, nums, adj[v]))
     return steps
+
+
+_PLAIN = (("\\mathbf{1}", "1"), ("^{\\top}", "^T"), ("\\top", "T"), ("\\odot", "*"), ("\\dots", "..."),
+          ("\\bar{L}", "Lbar"), ("\\sum", "sum"), ("\\left", ""), ("\\right", ""), ("\\cdot", "*"), ("\\hat{y}", "yhat"), ("\\sigma", "sigmoid"),
+          ("\\tanh", "tanh"), ("\\log", "log"), ("\\exp", "exp"), ("\\operatorname", ""),
+          ("\\partial ", "d"), ("\\partial", "d"), ("\\delta", "delta"), ("\\eta", "eta"), ("\\,", " "))
+
+
+def _plain(tex: str) -> str:
+    """A LaTeX fragment of a worked example as readable plain text (fractions as a/b,
+    sub- and superscripts flattened)."""
+    text = tex
+    while "\\begin{bmatrix}" in text:  # a matrix as [[a, b], [c, d]]
+        start = text.find("\\begin{bmatrix}")
+        end = text.find("\\end{bmatrix}", start)
+        if end < 0:
+            break
+        body = text[start + len("\\begin{bmatrix}"):end]
+        rows = [", ".join(c.strip() for c in row.split("&")) for row in body.split("\\\\")]
+        text = text[:start] + "[" + ", ".join(f"[{r}]" for r in rows) + "]" + text[end + len("\\end{bmatrix}"):]
+    for a, b in _PLAIN:
+        text = text.replace(a, b)
+    # \frac{a}{b} -> (a)/(b), innermost first, without recursion
+    while "\\frac{" in text:
+        start = text.rfind("\\frac{")
+        a_end = _closing(text, start + 5)
+        b_end = _closing(text, a_end + 1)
+        if a_end < 0 or b_end < 0:
+            break
+        num, den = text[start + 6:a_end], text[a_end + 2:b_end]
+        text = text[:start] + f"({num})/({den})" + text[b_end + 1:]
+    text = text.replace("_{", "_").replace("^{", "^").replace("{", "").replace("}", "").replace("\\", "")
+    return " ".join(text.split())
+
+
+def _closing(text: str, open_at: int) -> int:
+    """The index of the brace closing the one at ``open_at`` (-1 if none)."""
+    depth = 0
+    for k in range(open_at, len(text)):
+        if text[k] == "{":
+            depth += 1
+        elif text[k] == "}":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def _plain_number(value: float, digits: int) -> str:
+    return format(value, f".{digits}g")
+
+
+def _plain_matrix(rows: Any, digits: int) -> str:
+    return "[" + ", ".join("[" + ", ".join(_plain_number(v, digits) for v in row) + "]" for row in rows) + "]"
