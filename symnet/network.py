@@ -10,6 +10,7 @@ from . import engine
 from .program import Program, compile_program
 from .errors import InputError, NumericalError, SymnetError, shown
 from .graph import Node
+from .budgets import MAX_BLOCK_DEPTH, MAX_SIZE, check_block_depth, check_inline_size
 from .losses import attach_loss
 
 __all__ = ["Network", "compile", "NodeSession", "finite_value", "seeds_for", "summarise_lines"]
@@ -259,6 +260,9 @@ class Network:
         """
         from .emit.sympy import to_sympy
 
+        max_size = options.pop("max_size", MAX_SIZE)
+        if form in ("display", "elementary"):
+            check_inline_size(self.program, max_size, what=f"the {form} SymPy form")
         return to_sympy(self.program, numeric, form, **options)
 
     # -- text (symnet.emit.text) -------------------------------------------------
@@ -436,6 +440,7 @@ class Network:
             return matrix_gradient_latex(self, **options)
         from .emit.chainrule import gradient_latex
 
+        check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))
         return gradient_latex(self, wrt, **options)
 
     def gradient_sympy(self, wrt: Any, **options: Any) -> Any:
@@ -450,6 +455,11 @@ class Network:
         """
         from .emit.chainrule import gradient_sympy
 
+        check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))
+        if not options.get("let"):
+            check_inline_size(self.program, options.pop("max_size", MAX_SIZE), what="the inline gradient",
+                              instead="let=True")
+        options.pop("max_size", None)
         return gradient_sympy(self, wrt, **options)
 
     def worked_example(self, values: Any, target: Any = None, loss: str | None = None, **options: Any) -> Any:
@@ -467,6 +477,7 @@ class Network:
         """
         from .worked import worked_example
 
+        check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))
         return worked_example(self, values, target, loss, **options)
 
     def latex_report(self, values: Any, target: Any = None, loss: str | None = None, **options: Any) -> str:
@@ -482,6 +493,7 @@ class Network:
         """
         from .report import latex_report
 
+        check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))
         return latex_report(self, values, target, loss, **options)
 
     # -- graph drawings (symnet.emit.graphs) ---------------------------------------
