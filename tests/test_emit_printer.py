@@ -130,7 +130,7 @@ def test_textbook_identities_in_the_chain_form():
     assert r"1 - \left(h^{(1)}_{1}\right)^{2}" in MODELS["bce-sigmoid"].gradient_latex("w1_1_1")  # tanh' = 1 - h^2
     assert r"\mathbb{1}[z^{(1)}_{1} > 0]" in MODELS["relu"].gradient_latex("w1_1_1")  # relu'
     text = gradient_text(MODELS["relu"], "w1_1_1")
-    assert "step(z1_1)" in text and "Piecewise" not in text
+    assert "step(" in text and "Piecewise" not in text
     mse = gradient_text(MODELS["mse-sigmoid"], "w1_1_1")
     assert mse.startswith("2*") and "sigmoid" in mse  # 2(yhat - y) times the inner derivative
 
@@ -284,7 +284,7 @@ def test_gradients_compile_with_pdflatex():
         name = net.parameter_names[0]
         blocks += [net.gradient_latex(name), net.gradient_latex(name, form="inline", width=60)]
     body = "\n".join(rf"\[ {b} \]" for b in blocks)
-    pdf = run_pdflatex("\\documentclass{article}\\usepackage{amsmath}\\begin{document}\n"
+    pdf = run_pdflatex("\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n"
                        + body + "\n\\end{document}\n")
     assert pdf.startswith(b"%PDF")
 
