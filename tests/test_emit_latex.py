@@ -38,10 +38,10 @@ def test_numbers(value: float, digits: int | None, tex: str) -> None:
 
 
 @pytest.mark.parametrize("make, tex", [
-    (lambda x: x * 1e15, r"x \cdot 1 \cdot 10^{15}"),
-    (lambda x: x * 3.2e15, r"x \cdot 3.2 \cdot 10^{15}"),
+    (lambda x: x * 1e15, r"x \left(1 \cdot 10^{15}\right)"),
+    (lambda x: x * 3.2e15, r"x \left(3.2 \cdot 10^{15}\right)"),
     (lambda x: x ** 2.5e-8, r"x^{2.5 \cdot 10^{-8}}"),
-    (lambda x: x * 1.7976931348623157e308, r"x \cdot 1.7976931348623157 \cdot 10^{308}"),
+    (lambda x: x * 1.7976931348623157e308, r"x \left(1.7976931348623157 \cdot 10^{308}\right)"),
 ])
 def test_numbers_in_formulas(make, tex):
     assert sn.compile(make(sn.Input("x"))).latex() == tex
@@ -50,7 +50,7 @@ def test_numbers_in_formulas(make, tex):
 def test_rounding_the_largest_float_stays_finite():
     net = sn.compile(sn.Input("x") * sn.Parameter(1.7976931348623157e308, name="w"))
     assert net.funcify(digits=3) == "x*1.79e+308"
-    assert net.latex(digits=3) == r"x \cdot 1.79 \cdot 10^{308}"
+    assert net.latex(digits=3) == r"x \left(1.79 \cdot 10^{308}\right)"
 
 
 def _net(expr_fn):  # a fresh small graph per case

@@ -170,7 +170,7 @@ def test_large_numbers_in_every_latex_output():
     out = io.StringIO()
     with redirect_stdout(out):
         assert main(["formula", "x*1e15", "--inputs", "x", "--latex"]) == 0
-    assert out.getvalue().strip() == r"x \cdot 1 \cdot 10^{15}"
+    assert out.getvalue().strip() == r"x \left(1 \cdot 10^{15}\right)"
 
 
 def test_report_rounds_every_number():

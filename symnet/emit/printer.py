@@ -55,6 +55,8 @@ def _heads() -> dict[Any, Op]:
         fn = display_function(op)
         if fn is not None:
             table.setdefault(fn, op)
+        if not op.builtin:  # a user's pattern (a**2, say) must not take over how built-in forms print
+            continue
         dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
         try:
             probe = op.sympy(sp, dummies, None)
