@@ -16,6 +16,7 @@ import traceback
 from typing import Any, Sequence
 
 from .cli_model import ModelSpec, define_ops, parse_assignments, parse_names, parse_target, resolve_model, with_loss
+from .emit.render import check_digits
 from .errors import InputError, SymnetError
 from .losses import LOSSES
 from .network import Network
@@ -74,9 +75,10 @@ def _digits(value: str) -> int:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number of digits, got {value!r}") from None
-    if not 0 <= n <= 30:
-        raise argparse.ArgumentTypeError(f"digits must be between 0 and 30, got {n}")
-    return n
+    try:
+        return check_digits(n, "--digits")  # the same check as every digits= of the API
+    except SymnetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -87,8 +89,7 @@ def cmd_formula(args: argparse.Namespace) -> int:
     if args.latex:
         _out(net.latex(digits=args.digits, layers=args.layers))
     elif args.sympy:
-        expr = net.to_sympy(numeric=args.digits is not None)
-        _out(str(expr if args.digits is None else expr.evalf(args.digits)))
+        _out(str(net.to_sympy(digits=args.digits)))
     elif args.python:
         _out(net.to_python())
     else:
@@ -101,7 +102,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
     net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
     _out(gradient_text(net, args.wrt, latex=args.latex, digits=args.digits, layers=args.layers or None,
-                       output=args.output))
+                       output=args.output, form=args.form, sympy=args.sympy))
     return OK
 
 
@@ -227,7 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wrt", required=True, metavar="NAME", help="the parameter or input to differentiate by")
     _loss_options(p, "the target: a number, or a name for a new input (default y); a class index for cross_entropy")
     p.add_argument("--latex", action="store_true", help="LaTeX instead of text")
-    p.add_argument("--digits", type=_digits, metavar="N", help="substitute parameter values, rounded to N digits")
+    p.add_argument("--sympy", action="store_true", help="SymPy's own text instead of symnet's")
+    p.add_argument("--form", choices=("inline", "chain"),
+                   help="inline (in inputs and parameters) or chain (named intermediates and adjoints)")
+    p.add_argument("--digits", type=_digits, metavar="N",
+                   help="substitute parameter values; every number rounded to N significant digits")
     p.add_argument("--layers", action="store_true",
                    help="one definition per line (forward intermediates, then adjoints); automatic for large networks")
     p.add_argument("--output", type=int, metavar="K", help="which output of a vector network (from 0)")

@@ -48,6 +48,7 @@ from .check_ref import DPS, LocalForms, time_limit
 from .network import compile
 from .parse import parse
 from .program import Program
+from .emit.chainrule import inline_text
 from .emit.sympy import fold_functions
 from .emit.text import to_text
 from .errors import ExportLimitError, FormulaError, InputError
@@ -199,7 +200,7 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     claim, claim_label = _claim_program(claimed, program, names)
     forms = LocalForms()
     expected_expr = expected_expression(program, out, wrt, forms)
-    expected = _expected_text(expected_expr)
+    expected = _expected_text(expected_expr, program, wrt)
     verdict = DerivativeVerdict(wrt=wrt, model=_short(label or expected), claimed=_short(claim_label or "(a node)"),
                                 expected=expected, expected_expr=expected_expr, verdict="PASS", seed=seed)
     entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
@@ -209,7 +210,13 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     return verdict
 
 
-def _expected_text(expr: Any) -> str:
+def _expected_text(expr: Any, program: Program | None = None, wrt: str | None = None) -> str:
+    if program is not None and expr is not None:
+        try:  # symnet's one printer, in the textbook form every derivative of symnet takes
+            with time_limit(SECONDS):
+                return inline_text(program, wrt)
+        except Exception:  # display only; SymPy's text below
+            pass
     if expr is None:
         return "(not shown: past the symbolic budgets, or SymPy cannot write it as one expression)"
     try:

@@ -403,6 +403,10 @@ class Network:
         """
         from .emit.matrix import check_form
 
+        if form in ("chain", "inline"):  # the scalar form's two shapes (symnet.emit.chainrule)
+            from .emit.chainrule import gradient_latex as scalar_gradient_latex
+
+            return scalar_gradient_latex(self, wrt, form=form, **options)
         if check_form(form) == "matrix":
             from .emit.matrix import matrix_latex
 
@@ -420,7 +424,8 @@ class Network:
         """d output / d ``wrt`` (a name, node or list; ``None``: every parameter) as LaTeX,
         written with the backprop chain (deltas ``\\delta^{(l)}_{j} = \\partial L/\\partial z^{(l)}_{j}``);
         options as for :func:`symnet.emit.chainrule.gradient_latex` (``times``, ``digits``,
-        ``width``, ``output``).
+        ``width``, ``output``). ``form`` is ``"scalar"`` (also ``"chain"``), ``"inline"`` (each
+        gradient in the inputs and parameters) or ``"matrix"``.
 
         >>> import symnet as sn
         >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
@@ -432,6 +437,10 @@ class Network:
         """
         from .emit.matrix import check_form
 
+        if form in ("chain", "inline"):  # the scalar form's two shapes (symnet.emit.chainrule)
+            from .emit.chainrule import gradient_latex as scalar_gradient_latex
+
+            return scalar_gradient_latex(self, wrt, form=form, **options)
         if check_form(form) == "matrix":
             from .emit.matrix import matrix_gradient_latex
 

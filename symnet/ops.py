@@ -38,6 +38,9 @@ and name no op themselves. A row holds
 * ``torch``, ``torch_param`` -- the ``torch.nn`` module this op is, and the module
   attribute that holds the op's parameter (``LeakyReLU.negative_slope``), for
   :func:`symnet.from_torch`.
+* ``output_derivative(sp, y)`` -- optional, for a one-input op: its derivative written
+  in its own output ``y`` (sigmoid: ``y (1 - y)``), as textbooks write it; gradients
+  are printed that way (checked against SymPy's derivative of the ``sympy`` form).
 
 ``attr`` is the op's structured parameter: the exponent of ``pow``, the output
 index of ``softmax``, the slope of ``leaky_relu``; ``None`` for most ops.
@@ -180,6 +183,7 @@ class Op:
     torch: str | None = None
     torch_param: str | None = None
     formula: str | None = None
+    output_derivative: Callable[[Any, Any], Any] | None = None
 
     def check_arity(self, n: int, where: str) -> None:
         """Raise :class:`ArityError` naming ``where`` unless ``n`` children fit this op."""
@@ -421,12 +425,17 @@ def _log_softmax_text(operands: Sequence[str], k: Any) -> str:
     return f"{operands[k]} - log({' + '.join(f'exp({o})' for o in operands)})"
 
 
+# LaTeX templates write exp and log as the exp and log rows do (one notation per document)
+def _exp_latex(operand: str) -> str:
+    return rf"\exp\left({operand}\right)"
+
+
 def _softmax_latex(operands: Sequence[str], k: Any) -> str:
-    return rf"\frac{{e^{{{operands[k]}}}}}{{{' + '.join(f'e^{{{o}}}' for o in operands)}}}"
+    return rf"\frac{{{_exp_latex(operands[k])}}}{{{' + '.join(_exp_latex(o) for o in operands)}}}"
 
 
 def _log_softmax_latex(operands: Sequence[str], k: Any) -> str:
-    return rf"{operands[k]} - \log\left({' + '.join(f'e^{{{o}}}' for o in operands)}\right)"
+    return rf"{operands[k]} - \log\left({' + '.join(_exp_latex(o) for o in operands)}\right)"
 
 
 def _bce_text(operands: Sequence[str], _: Any) -> str:
@@ -436,7 +445,7 @@ def _bce_text(operands: Sequence[str], _: Any) -> str:
 
 def _bce_latex(operands: Sequence[str], _: Any) -> str:
     p, t = operands
-    return rf"-\left({t} \log {p} + \left(1 - {t}\right) \log\left(1 - {p}\right)\right)"
+    return rf"-\left({t} \log\left({p}\right) + \left(1 - {t}\right) \log\left(1 - {p}\right)\right)"
 
 
 class OpTable(dict):  # type: ignore[type-arg]
@@ -546,6 +555,7 @@ OPS: OpTable = OpTable(
     Op("exp", 1, lambda xs, a: math.exp(xs[0]), lambda xs, y, a: (y,),
        lambda sp, e, a: sp.exp(e[0]),
        text=call("exp"), latex=call(r"\exp", word=True), doc="e ** a", derivative="exp(a)",
+       output_derivative=lambda sp, y: y,
        python=lambda o, a, k: f"{k(math.exp)}({o[0]})", python_partials=lambda o, y, a, k: (y,),
        array={math.exp: ops_array.exp}, method="exp", function="exp"),
     Op("log", 1, lambda xs, a: log(xs[0]), lambda xs, y, a: (1.0 / xs[0],),
@@ -564,11 +574,13 @@ OPS: OpTable = OpTable(
        lambda sp, e, a: 1 / (1 + sp.exp(-e[0])),
        text=call("sigmoid"), latex=call(r"\sigma"),
        doc="1 / (1 + exp(-a))", derivative="sigmoid(a) * (1 - sigmoid(a))",
+       output_derivative=lambda sp, y: y * (1 - y),
        python=lambda o, a, k: f"{k(sigmoid)}({o[0]})", python_partials=lambda o, y, a, k: (f"{y} * (1.0 - {y})",),
        array={sigmoid: ops_array.sigmoid}, method="sigmoid", function="sigmoid", torch="Sigmoid", activation=True),
     Op("tanh", 1, lambda xs, a: math.tanh(xs[0]), lambda xs, y, a: (1.0 - y * y,),
        lambda sp, e, a: sp.tanh(e[0]),
        text=call("tanh"), latex=call(r"\tanh", word=True), doc="hyperbolic tangent", derivative="1 - tanh(a)**2",
+       output_derivative=lambda sp, y: 1 - y ** 2,
        python=lambda o, a, k: f"{k(math.tanh)}({o[0]})", python_partials=lambda o, y, a, k: (f"1.0 - {y} * {y}",),
        array={math.tanh: ops_array.tanh}, method="tanh", function="tanh", torch="Tanh", activation=True),
     Op("softmax", None, lambda xs, k: softmax(xs, k), lambda xs, y, k: softmax_partials(xs, k),

@@ -17,7 +17,8 @@ from typing import Any, Iterable, Sequence
 from . import engine
 from .emit import chainrule
 from .emit.graphs import to_tikz
-from .emit.latex import aligned, equations, format_number, latex_name, LatexOptions, to_latex
+from .emit.latex import aligned, equations, latex_name, LatexOptions, to_latex
+from .emit.render import check_digits, format_number
 from .errors import InputError, SymnetError
 from .fileio import atomic_write_many, check_path, check_targets
 from .layerview import layer_view
@@ -77,6 +78,7 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     >>> tex.startswith(r"\\documentclass") and tex.rstrip().endswith(r"\\end{document}")
     True
     """
+    check_digits(digits)  # every number of the document is rounded to these digits
     ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form)
     if is_batch(values):  # the drawing and the introduction show the first sample of the batch
         values, target = values[0], (target[0] if isinstance(target, (list, tuple)) else target)
@@ -95,11 +97,11 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
         heading += " (answer key)" if key else ""
     preamble = PREAMBLE + (PGFPLOTS if len(ex.history) > 1 else "")
     body = [preamble, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
-            _intro(net, feed, network) + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
+            _intro(net, feed, network, digits) + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
 
     body.append(r"\section*{The network}")
     matrix = form == "matrix" and bool(layer_view(program))
-    rows = equations(net, LatexOptions(times=times, width=WIDTH))
+    rows = equations(net, LatexOptions(digits=digits, symbols_only=True, times=times, width=WIDTH))
     if matrix:
         body.append("The layers in matrix form ($W^{(l)}[j, i]$ is the weight from input $i$ to unit $j$):")
         body.append(rf"\[ {net.latex(form='matrix', times=times)} \]")
@@ -108,7 +110,7 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
                     + (" (a neuron's weighted sum $z$, its activation $h$):" if _has_neurons(net) else ":"))
         body.append(aligned(rows, WIDTH, "align*"))
     else:
-        body.append(rf"\[ {to_latex(net, times=times, equation=True, width=WIDTH)} \]")
+        body.append(rf"\[ {to_latex(net, digits=digits, symbols_only=True, times=times, equation=True, width=WIDTH)} \]")
     body.append(_parameter_table(net, digits))
 
     body.append(r"\section*{The computation graph}")
@@ -116,7 +118,7 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
     if out is not None:
         body.append(r"\section*{Gradients}")
-        rows = chainrule.gradient_rows(net, None, times=times)
+        rows = chainrule.gradient_rows(net, None, times=times, digits=digits)
         if matrix:
             body.append(r"Backpropagation in matrix form, with $\delta^{(l)} = \partial L / \partial z^{(l)}$ "
                         r"and $\odot$ the elementwise product:")
@@ -137,12 +139,12 @@ def _has_neurons(net: Any) -> bool:
     return any(o is not None and o.role == "sum" for o in net.program.origins)
 
 
-def _intro(net: Any, feed: dict[str, float], model: Any) -> str:
+def _intro(net: Any, feed: dict[str, float], model: Any, digits: int) -> str:
     p = net.program
     own = set(_model_network(model).input_names)
     n_inputs = sum(1 for name in feed if name in own)
-    ins = ", ".join(f"${latex_name(n)} = {format_number(v)}$" for n, v in feed.items() if n in own)
-    targets = ", ".join(f"${latex_name(n)} = {format_number(v)}$" for n, v in feed.items() if n not in own)
+    ins = ", ".join(f"${latex_name(n)} = {format_number(v, digits, latex=True)}$" for n, v in feed.items() if n in own)
+    targets = ", ".join(f"${latex_name(n)} = {format_number(v, digits, latex=True)}$" for n, v in feed.items() if n not in own)
     uses = f"The example uses {ins}" + (f" and the target {targets}." if targets else ".")
     return (f"The network has {n_inputs} input(s), {len(p.parameters)} parameter(s) and "
             f"{len(p.op_indices)} elementary operation(s). {uses}")
@@ -159,7 +161,7 @@ def _parameter_table(net: Any, digits: int) -> str:
     if len(p.parameters) > TABLE_PARAMETERS:
         return (f"The {len(p.parameters)} parameter values are too many to list here; the worked example "
                 "below shows each one where it is used.")
-    cells = [f"${latex_name(p.names[i])}$ & ${format_number(p.values[i], digits)}$" for i in p.parameters]
+    cells = [f"${latex_name(p.names[i])}$ & ${format_number(p.values[i], digits, latex=True)}$" for i in p.parameters]
     per_row = 4
     rows = [" & ".join(cells[k:k + per_row]) for k in range(0, len(cells), per_row)]
     return ("Parameter values:\n\n\\begin{center}\\small\\renewcommand{\\arraystretch}{1.5}\n"
@@ -177,7 +179,7 @@ def _graph(net: Any, vals: Sequence[float], out: int | None, digits: int, hide_v
              for i, v in enumerate(vals)]
     level = "ops" if len(p.nodes) <= OPS_VIEW_NODES else "named"
     try:
-        pic = to_tikz(net, shown, grads=grads, level=level, digits=3)
+        pic = to_tikz(net, shown, grads=grads, level=level, digits=min(digits, 3))
     except InputError as exc:
         return (f"The graph is too large to draw on a page ({_escape_text(str(exc))}); "
                 "\\texttt{net.to\\_dot()} gives it as Graphviz text.")

@@ -29,8 +29,8 @@ from .losses import LOSSES, loss_by_name
 from .emit import chainrule
 from .analysis import intermediates
 from .layerview import layer_view, origins
-from .emit.latex import format_number, latex_name, latex_style, number_piece, visible_width, wrap
-from .emit.render import Piece, apply_form, render
+from .emit.latex import latex_name, latex_style, visible_width, wrap
+from .emit.render import Piece, apply_form, check_digits, format_number, number_piece, render
 from .ops import PREC_ATOM
 from . import engine
 from .worked_batch import (BatchPass, batch_pass, build_samples, check_steps, history_table, is_batch, loss_curve,
@@ -144,7 +144,7 @@ class WorkedExample:
             "backward": (r"\noindent\textbf{Backward pass.} Each line: local derivative $\times$ upstream "
                          r"gradient, summed over the uses of the node; then the numbers and the value."),
             "update": (rf"\noindent\textbf{{One step of gradient descent}} with learning rate "
-                       rf"$\eta = {format_number(self.lr or 0.0)}$: each parameter moves against its gradient."),
+                       rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: each parameter moves against its gradient."),
         }
         for part in PARTS:
             lines = [_line(s, k in chosen, key, self.digits, width) for k, s in enumerate(self.steps) if s.part == part]
@@ -156,10 +156,10 @@ class WorkedExample:
                 name = latex_name(self.output_name)
                 name = rf"\bar{{{name}}}" if self.batch > 1 else name
                 out.append(rf"\noindent With the new parameters the loss is ${name} = "
-                           rf"{format_number(self.loss_after, self.digits)}$.")
+                           rf"{format_number(self.loss_after, self.digits, latex=True)}$.")
         if len(self.history) > 1:
             out.append(rf"\noindent\textbf{{{len(self.history) - 1} steps of gradient descent}} with "
-                       rf"$\eta = {format_number(self.lr or 0.0)}$: the parameters and the "
+                       rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: the parameters and the "
                        + ("mean " if self.batch > 1 else "") + "loss before each step.")
             out.append(history_table(self.parameter_names, self.history, self.digits,
                                      rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name)))
@@ -177,7 +177,7 @@ def _blank_box(text: str) -> str:
 
 
 def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None) -> str:
-    value = s.value_tex or format_number(s.value, digits)
+    value = s.value_tex or format_number(s.value, digits, latex=True)
     numbers = s.numbers
     if blank:
         value = rf"\boxed{{{value}}}" if key else _blank_box(s.value_tex or "-0.0000")
@@ -254,6 +254,7 @@ def worked_example(network: Any, values: Any, target: Any = None, loss: str | No
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0
                            or not math.isfinite(lr)):
         raise InputError(f"lr must be a finite positive number, got {lr!r}")
+    check_digits(digits)
     from .emit.matrix import check_form, fallback_note
 
     check_form(form)
@@ -306,7 +307,7 @@ def _scalar_steps(net: Any, feed: dict[str, float], *, vals: Sequence[float], ou
             g, old = adj[i], vals[i]
             name = latex_name(program.names[i])
             grad = rf"\frac{{\partial {latex_name(program.names[ch.output])}}}{{\partial {name}}}"
-            nums = f"{format_number(old, digits)} - {format_number(lr)} \\cdot {_num(g, digits)}"
+            nums = f"{format_number(old, digits, latex=True)} - {format_number(lr, digits, latex=True)} \\cdot {_num(g, digits)}"
             steps.append(Step("update", program.names[i], name, rf"{name} - \eta {grad}", nums, old - lr * g))
     return steps, program.names[ch.output]
 
@@ -341,7 +342,7 @@ def _batch_scalar_steps(bp: BatchPass, digits: int, lr: float | None,
         for k, name in enumerate(first.net.parameter_names):
             tex, old, g = latex_name(name), first.vals[program.parameters[k]], bp.gradients[name]
             steps.append(Step("update", name, tex, rf"{tex} - \eta \frac{{\partial \bar{{{lname}}}}}{{\partial {tex}}}",
-                              f"{format_number(old, digits)} - {format_number(lr)} \\cdot {_num(g, digits)}", new[k]))
+                              f"{format_number(old, digits, latex=True)} - {format_number(lr, digits, latex=True)} \\cdot {_num(g, digits)}", new[k]))
     return steps, program.names[first.output]
 
 
@@ -357,7 +358,7 @@ def _predictions(sample: Any) -> list[int]:
 
 
 def _num(v: float, digits: int) -> str:
-    text = format_number(v, digits)
+    text = format_number(v, digits, latex=True)
     return rf"\left({text}\right)" if text.startswith("-") else text
 
 
@@ -365,7 +366,7 @@ def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> li
     program = net.program
     named = intermediates(program)
     sym = render(program, lambda i: Piece(latex_name(program.names[i]) if program.kinds[i] != "constant"
-                                          else format_number(vals[i], digits), PREC_ATOM),
+                                          else format_number(vals[i], digits, latex=True), PREC_ATOM),
                  latex_style(""), named, lambda i: latex_name(program.names[i]))
     # the same walk with every leaf and named node replaced by its value (signs and
     # parentheses follow the number, so this cannot reuse render's named references)
@@ -375,7 +376,7 @@ def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> li
 
     def ref(a: int) -> Piece:
         p = num[a]
-        return number_piece(vals[a], digits) if p is None or a in cut else p
+        return number_piece(vals[a], digits, latex=True) if p is None or a in cut else p
 
     for i in program.op_indices:
         num[i] = apply_form(program.ops[i].latex, [ref(a) for a in program.args[i]], program.attrs[i], style)
@@ -390,17 +391,16 @@ def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> li
 def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: Sequence[float],
                     digits: int) -> list[Step]:
     program = ch.program
-    names = {s: latex_name(program.names[i]) for i, s in ch.symbols.items()}
-    printer = chainrule.SympyLatex(names, "", digits)
-    numbers = chainrule.SympyLatex({s: _num(vals[i], digits) for i, s in ch.symbols.items()}, r"\cdot", digits)
+    pr = chainrule.chain_printer(ch, "", digits)
+    numbers = chainrule.printer({s: _num(vals[i], digits) for i, s in ch.symbols.items()}, r"\cdot", digits)
     out_name = latex_name(program.names[ch.output])
     steps = []
     for v in chainrule.backward_order(ch) + list(program.parameters):
-        if not any(u in ch.live for u in ch.consumers.get(v, [])):
+        if not any(u in ch.live for u in ch.consumers.get(v, [])) or ch.hidden(v):
             continue
         left = (chainrule.adjoint_latex(ch, v) if v in ch.locals
                 else rf"\frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}")
-        formula = chainrule.adjoint_rhs(ch, printer, v, "")
+        formula = chainrule.adjoint_rhs(ch, pr, v, "")
         nums = chainrule.adjoint_rhs(ch, numbers, v, r"\cdot", lambda u: _num(adj[u], digits))
         steps.append(Step("backward", program.names[v], left, formula, nums, adj[v]))
     return steps

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from . import engine
-from .emit.latex import format_number, latex_name
+from .emit.latex import latex_name
+from .emit.render import format_number
 from .emit.matrix import activation_latex, derivative_latex
 from .errors import InputError
 from .layerview import LayerView, layer_view
@@ -134,7 +135,7 @@ def bmatrix(rows: Sequence[Sequence[float]], digits: int | None = 4) -> str:
     >>> bmatrix([[1.0, -0.5], [0.25, 2.0]])
     '\\\\begin{bmatrix} 1 & -0.5 \\\\\\\\ 0.25 & 2 \\\\end{bmatrix}'
     """
-    body = r" \\ ".join(" & ".join(format_number(v, digits) for v in row) for row in rows)
+    body = r" \\ ".join(" & ".join(format_number(v, digits, latex=True) for v in row) for row in rows)
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
 
 
@@ -144,7 +145,7 @@ def history_table(names: Sequence[str], history: Sequence[tuple[Sequence[float],
     up to 7 steps, else one row per step."""
     steps = len(history)
     heads = [f"${latex_name(n)}$" for n in names] + [f"${loss_name}$"]
-    cells = [[format_number(v, digits) for v in params] + [format_number(loss, digits)] for params, loss in history]
+    cells = [[format_number(v, digits, latex=True) for v in params] + [format_number(loss, digits, latex=True)] for params, loss in history]
     if steps <= 7:
         lines = ["parameter & " + " & ".join(str(k) for k in range(steps)) + r" \\ \hline"]
         lines += [f"{h} & " + " & ".join(f"${cells[k][r]}$" for k in range(steps)) + r" \\"
@@ -275,7 +276,7 @@ def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | 
                 upd = [[new[prog.names[i]] for i in row] for row in grid]
                 step("update", f"{stem}{l}", f"{stem}^{{({l})}}",
                      rf"{stem}^{{({l})}} - \eta \frac{{\partial {_bar(lname, batch)}}}{{\partial {stem}^{{({l})}}}}",
-                     rf"{mat(old)} - {format_number(lr)} {mat(g)}", upd)
+                     rf"{mat(old)} - {format_number(lr, latex=True)} {mat(g)}", upd)
     return steps
 
 

@@ -190,17 +190,17 @@ def test_formula_latex_from_file(capsys, model_file):
 
 def test_grad_text_and_latex(capsys, model_file):
     code, out, _ = run(capsys, "grad", model_file, "--wrt", "b")
-    assert code == 0 and out == "(1 - sigmoid(b + w*x))*sigmoid(b + w*x)\n"  # written with the op's name
+    assert code == 0 and out == "(1 - sigmoid(w*x + b))*sigmoid(w*x + b)\n"  # written with the op's name
     code, out, _ = run(capsys, "grad", model_file, "--wrt", "w", "--loss", "mse", "--target", "t", "--latex")
     assert code == 0 and "t" in out and "\\" in out
 
 
 def test_grad_with_numeric_target(capsys, user_module):
     code, out, _ = run(capsys, "grad", "mymodel.py:square", "--wrt", "w", "--loss", "mse", "--target", "1")
-    assert code == 0 and out.strip() == "4*w*x**2*(w**2*x**2 - 1)"
+    assert code == 0 and out.strip() == "4*w*x**2*((w*x)**2 - 1)"
     code, out, _ = run(capsys, "grad", "mymodel.py:square", "--wrt", "w", "--loss", "mse", "--target", "1",
                        "--digits", "3")
-    assert code == 0 and out.strip() == "8.0*x**2*(4.0*x**2 - 1.0)"
+    assert code == 0 and out.strip() == "8*x**2*((2*x)**2 - 1)"
 
 
 def test_grad_of_a_deep_network_uses_the_let_form(capsys, tmp_path):

@@ -86,10 +86,9 @@ def test_numeric_locals_chain_to_engine_gradients() -> None:
 
 
 BCE_ALL = r"""\begin{aligned}
-\frac{\partial L}{\partial h^{(2)}_{1}} &= \frac{1 - y}{1 - h^{(2)}_{1}} - \frac{y}{h^{(2)}_{1}} \\
-\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= h^{(2)}_{1} \left(1 - h^{(2)}_{1}\right) \frac{\partial L}{\partial h^{(2)}_{1}} \\
+\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= h^{(2)}_{1} - y \\
 \frac{\partial L}{\partial h^{(1)}_{1}} &= w^{(2)}_{1,1} \delta^{(2)}_{1} \\
-\delta^{(1)}_{1} = \frac{\partial L}{\partial z^{(1)}_{1}} &= \mathbf{1}\left[z^{(1)}_{1} > 0\right] \frac{\partial L}{\partial h^{(1)}_{1}} \\
+\delta^{(1)}_{1} = \frac{\partial L}{\partial z^{(1)}_{1}} &= \mathbb{1}[z^{(1)}_{1} > 0] \frac{\partial L}{\partial h^{(1)}_{1}} \\
 \frac{\partial L}{\partial w^{(1)}_{1,1}} &= x_{1} \delta^{(1)}_{1} \\
 \frac{\partial L}{\partial b^{(1)}_{1}} &= \delta^{(1)}_{1} \\
 \frac{\partial L}{\partial w^{(2)}_{1,1}} &= h^{(1)}_{1} \delta^{(2)}_{1} \\
@@ -115,8 +114,8 @@ def test_times_option(times: str, row: str) -> None:
     (lambda x, w: (w * x).tanh(), "w", r"x \left(1 - \hat{y}^{2}\right)"),
     (lambda x, w: (w * x).exp(), "w", r"x \hat{y}"),
     (lambda x, w: (w * x).log(), "w", r"\frac{1}{w}"),
-    (lambda x, w: w / x, "x", r"- \frac{w}{x^{2}}"),
-    (lambda x, w: (w - x) ** 3, "x", r"- 3 \left(w - x\right)^{2}"),
+    (lambda x, w: w / x, "x", r"-\frac{w}{x^{2}}"),
+    (lambda x, w: (w - x) ** 3, "x", r"-3 \left(w - x\right)^{2}"),
     (lambda x, w: w * x * 0.5, "w", "0.5 x"),
 ])
 def test_local_derivatives(build, wrt: str, rhs: str) -> None:

@@ -87,3 +87,14 @@ def test_deep_chain() -> None:
     for _ in range(5000):
         node = node * 1.0001
     assert to_mermaid(sn.compile(node)).count("-->") == 10000
+
+
+def test_plain_text_drawings_write_plain_numbers():
+    # issue 11 item 4: DOT and Mermaid labels are plain text, never LaTeX numbers
+    from symnet.emit.graphs import to_dot, to_mermaid
+
+    x, w = sn.Input("x"), sn.Parameter(1e-7, name="w")
+    net = sn.compile(w * x)
+    for text in (to_dot(net, {"x": 2.0}), to_mermaid(net, {"x": 2.0})):
+        assert "w = 1e-07" in text
+        assert "cdot" not in text

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 import symnet as sn
+from symnet.emit.render import format_number
 from symnet.emit.latex import (
-    LatexOptions, format_number, intermediates, latex_name, repr_latex, to_latex, visible_width, wrap,
+    LatexOptions, intermediates, latex_name, repr_latex, to_latex, visible_width, wrap,
 )
 
 
@@ -15,6 +16,7 @@ from symnet.emit.latex import (
     ("w1_2_1", "w^{(1)}_{2,1}"), ("b2_1", "b^{(2)}_{1}"), ("z1_2", "z^{(1)}_{2}"), ("h3_10", "h^{(3)}_{10}"),
     ("yhat", r"\hat{y}"), ("yhat2", r"\hat{y}_{2}"), ("theta", r"\theta"), ("alpha1", r"\alpha_{1}"),
     ("Omega", r"\Omega"), ("xbar", r"\bar{x}"), ("L", "L"), ("t3", "t_{3}"),
+    ("lambda_1", r"\lambda_{1}"), ("pi1", r"\pi_{1}"), ("Lambda1", r"\Lambda_{1}"), ("lambda", r"\lambda"),
     ("lr", r"\mathit{lr}"), ("w_in", r"w_{\mathrm{in}}"), ("a_b_c", r"\mathit{a\_b\_c}"), ("a1b", r"\mathit{a1b}"),
 ])
 def test_names(name: str, tex: str) -> None:
@@ -25,9 +27,30 @@ def test_names(name: str, tex: str) -> None:
     (2.0, None, "2"), (-3.0, None, "-3"), (0.1, None, "0.1"), (0.6888437, 3, "0.689"), (-0.0, None, "0"),
     (1234.5, 2, "1200"), (1e-7, None, r"1 \cdot 10^{-7}"), (-2.5e20, 3, r"-2.5 \cdot 10^{20}"),
     (0.000123456, 2, "0.00012"), (5 / 9, 4, "0.5556"),
+    # issue 16 kind 7: every magnitude, the largest float rounded, exponents
+    (1e15, None, r"1 \cdot 10^{15}"), (2e15, None, r"2 \cdot 10^{15}"), (9.5e15, 3, r"9.5 \cdot 10^{15}"),
+    (1.5e15 + 0.5, None, r"1.5000000000000005 \cdot 10^{15}"), (1e16, None, r"1 \cdot 10^{16}"),
+    (1.7976931348623157e308, 3, r"1.79 \cdot 10^{308}"), (-1.7976931348623157e308, 2, r"-1.7 \cdot 10^{308}"),
+    (2.5e-8, None, r"2.5 \cdot 10^{-8}"), (5e-324, None, r"5 \cdot 10^{-324}"),
 ])
 def test_numbers(value: float, digits: int | None, tex: str) -> None:
-    assert format_number(value, digits) == tex
+    assert format_number(value, digits, latex=True) == tex
+
+
+@pytest.mark.parametrize("make, tex", [
+    (lambda x: x * 1e15, r"x \left(1 \cdot 10^{15}\right)"),
+    (lambda x: x * 3.2e15, r"x \left(3.2 \cdot 10^{15}\right)"),
+    (lambda x: x ** 2.5e-8, r"x^{2.5 \cdot 10^{-8}}"),
+    (lambda x: x * 1.7976931348623157e308, r"x \left(1.7976931348623157 \cdot 10^{308}\right)"),
+])
+def test_numbers_in_formulas(make, tex):
+    assert sn.compile(make(sn.Input("x"))).latex() == tex
+
+
+def test_rounding_the_largest_float_stays_finite():
+    net = sn.compile(sn.Input("x") * sn.Parameter(1.7976931348623157e308, name="w"))
+    assert net.funcify(digits=3) == "x*1.79e+308"
+    assert net.latex(digits=3) == r"x \left(1.79 \cdot 10^{308}\right)"
 
 
 def _net(expr_fn):  # a fresh small graph per case
@@ -89,7 +112,7 @@ def test_user_power_base_with_superscript_gets_braces() -> None:
     net = sn.compile(sn.MLP(1, [1]))
     w = net.parameters[0]
     sq = sn.compile(w ** 2)
-    assert sq.latex() == "{w^{(1)}_{1,1}}^{2}"
+    assert sq.latex() == r"\left(w^{(1)}_{1,1}\right)^{2}"
 
 
 MLP_LAYERED = r"""\begin{aligned}
@@ -116,7 +139,7 @@ def test_layered_with_loss_and_values() -> None:
         "\\begin{aligned}\n"
         r"z &= 0.5 x - 0.25 \\" "\n"
         r"\hat{y} &= \sigma\left(z\right) \\" "\n"
-        r"L &= -\left(y \log \hat{y} + \left(1 - y\right) \log\left(1 - \hat{y}\right)\right)"
+        r"L &= -\left(y \log\left(\hat{y}\right) + \left(1 - y\right) \log\left(1 - \hat{y}\right)\right)"
         "\n\\end{aligned}")
 
 
@@ -197,3 +220,23 @@ def test_output_is_deterministic() -> None:
 def test_options_object_validates() -> None:
     assert LatexOptions(digits=2).symbols is False
     assert LatexOptions().symbols is True
+
+
+def test_every_finite_number_prints_in_every_notation():
+    # issue 16 kind 7, as a property: no finite float makes a formatter raise or print inf
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.floats(allow_nan=False, allow_infinity=False), st.one_of(st.none(), st.integers(1, 17)))
+    def check(v, digits):
+        text = format_number(v, digits)
+        back = float(text)
+        assert back == back and abs(back) != float("inf")
+        if digits is None:
+            assert back == v or (v == 0 and back == 0)
+        tex = format_number(v, digits, latex=True)
+        assert "inf" not in tex and "e" not in tex.replace(r"\cdot", "")
+        assert sn.compile(sn.Input("x") * sn.Parameter(v, name="w")).latex(digits=digits)
+
+    check()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import math
+
 import pytest
 import sympy as sp
 from hypothesis import given, settings
@@ -135,7 +137,12 @@ def test_display_functions_evaluate_differentiate_and_rewrite():
     assert display_function(OPS["add"]) is None and display_function(OPS["softmax"]) is None
     assert float(sig(sp.Float(0.3)).evalf(20)) == pytest.approx(OPS["sigmoid"].forward((0.3,), None))
     assert float(relu(sp.Float(-0.3)).evalf()) == 0.0 and float(relu(sp.Float(0.3)).evalf()) == 0.3
-    assert sp.simplify(sig(z).diff(z) - sp.exp(-z) / (1 + sp.exp(-z)) ** 2) == 0
+    # the derivative is written with the function itself (the row's output_derivative) ...
+    assert sig(z).diff(z) == sig(z) * (1 - sig(z))
+    # ... and equals SymPy's derivative of the elementary form
+    assert sp.simplify(sig(z).diff(z).rewrite("elementary") - sp.exp(-z) / (1 + sp.exp(-z)) ** 2) == 0
+    assert relu(z).diff(z) == sp.Piecewise((1, z > 0), (0, True))
+    assert sig(z).rewrite(sp.exp) == 1 / (1 + sp.exp(-z))
     assert sig(z).rewrite("elementary") == 1 / (1 + sp.exp(-z))
     assert sig(z).free_symbols == {z} and str(sig(z)) == "sigmoid(z)"
 
@@ -247,3 +254,42 @@ def test_fold_functions_names_builtin_forms_and_ignores_user_patterns(monkeypatc
     folded = emit_sympy.fold_functions(expr)
     assert str(folded) == "2*(1 - sigmoid(2*z))*sigmoid(2*z)"
     assert sp.simplify(folded.rewrite("elementary") - expr) == 0
+
+
+@pytest.mark.parametrize("module", ["math", "numpy", "mpmath"])
+def test_lambdify_understands_display_functions(module):
+    # issue 16 kind 10: sympy.lambdify(symbols, net.to_sympy()) works
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(-0.2, name="b")
+    net = sn.compile(((w * x + b).relu() + (w * x).sigmoid()).tanh())
+    expr = net.to_sympy()
+    syms = [sp.Symbol(n, real=True) for n in ("x", "w", "b")]
+    f = sp.lambdify(syms, expr, modules=module)
+    for xv in (-1.5, 0.3, 2.0):
+        assert float(f(xv, 0.5, -0.2)) == pytest.approx(net.predict([xv]), rel=1e-12)
+    assert float(expr.evalf(subs={syms[0]: 2.0, syms[1]: 0.5, syms[2]: -0.2})) == pytest.approx(net.predict([2.0]))
+    assert not expr.rewrite(sp.exp).atoms(sp.Function) - expr.rewrite(sp.exp).atoms(sp.exp, sp.tanh, sp.Piecewise)
+
+
+def test_lambdify_numpy_on_arrays():
+    import numpy as np
+
+    x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    net = sn.compile((w * x).relu().sigmoid())
+    f = sp.lambdify([sp.Symbol("x", real=True), sp.Symbol("w", real=True)], net.to_sympy(), modules="numpy")
+    xs = np.array([-2.0, 0.0, 3.0])
+    assert np.allclose(f(xs, 0.5), [net.predict([v]) for v in xs])
+
+
+def test_new_rows_get_display_functions_for_free():
+    # a throwaway op gets a SymPy function that lambdify, evalf, diff and rewrite understand
+    sq = sn.define_op("printer_test_softsq", 1, forward=lambda v: math.log(1 + v * v),
+                      partials=lambda v: (2 * v / (1 + v * v),), sympy=lambda e: sp.log(1 + e ** 2),
+                      replace=True)
+    x = sn.Input("x")
+    net = sn.compile(sq(x))
+    expr = net.to_sympy()
+    z = sp.Symbol("x", real=True)
+    assert str(expr) == "printer_test_softsq(x)"
+    assert float(sp.lambdify([z], expr, "math")(0.7)) == pytest.approx(math.log(1.49))
+    assert sp.simplify(expr.diff(z).rewrite("elementary") - 2 * z / (1 + z ** 2)) == 0
+    assert expr.rewrite(sp.exp) == sp.log(1 + z ** 2)

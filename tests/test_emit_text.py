@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import symnet as sn
 from randgraph import random_dag
-from symnet.emit.text import format_number, layer_nodes, to_text
+from symnet.emit.render import format_number
+from symnet.emit.text import layer_nodes, to_text
 
 a, b, c, x, y = (sn.Input(n) for n in "abcxy")
 w = sn.Parameter(0.5, name="w")

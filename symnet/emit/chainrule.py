@@ -2,12 +2,16 @@
 
 The network is cut into blocks at its named intermediates (the nodes of the
 layered form, :func:`symnet.analysis.intermediates`). Within a block, each op's
-local derivatives are SymPy's derivatives of the op row's ``sympy`` form with
-respect to its argument symbols (a one-input op whose derivative is a polynomial
-of its own output, such as the sigmoid's, is written that way: ``h (1 - h)``).
-Between blocks the adjoints are chained as in backpropagation: the adjoint of a
-neuron's sum is :math:`\\delta^{(l)}_{j} = \\partial L / \\partial z^{(l)}_{j}`.
-Nothing is parsed from strings and nothing recurses over the graph's depth.
+local derivatives are SymPy's derivatives of the op's display form (the model's own
+functions by name, :func:`symnet.emit.sympy.display`); a row that states its
+derivative through its own output (``output_derivative``: sigmoid ``y (1 - y)``,
+tanh ``1 - y^2``) is written that way. Between blocks the adjoints are chained as
+in backpropagation: the adjoint of a neuron's sum is
+:math:`\\delta^{(l)}_{j} = \\partial L / \\partial z^{(l)}_{j}`. Every derivative is
+then put in a textbook's shape (:func:`textbook`), which cancels what a loss and
+the activation below it multiply in and divide out (sigmoid with BCE:
+:math:`\\hat{y} - y`). Nothing is parsed from strings and nothing recurses over the
+graph's depth. Printing goes through the one printer (:mod:`symnet.emit.printer`).
 
 >>> import symnet as sn
 >>> x, w, b, y = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b"), sn.Input("y")
@@ -23,88 +27,31 @@ Nothing is parsed from strings and nothing recurses over the graph's depth.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from fractions import Fraction
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..program import Program
 from ..errors import ExportLimitError, InputError
 from ..graph import Node
-from ..ops import Op
+from ..ops import PREC_ATOM, Op
 from ..analysis import intermediates, owners
-from .latex import TIMES, aligned, format_number, latex_name
+from .latex import aligned, latex_name, latex_style
+from .printer import ExprPrinter
+from ..ops import PREC_MUL
+from .render import TEXT, Piece, Style, check_digits, number_piece, render
 from .sympy import constant as exact_constant
-from .sympy import leaf_symbols
+from .sympy import display, leaf_symbols, output_derivative
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
-           "numeric_locals", "SympyLatex", "backward_order", "adjoint_latex", "adjoint_rhs"]
+           "numeric_locals", "printer", "chain_printer", "backward_order", "adjoint_latex", "adjoint_rhs",
+           "textbook", "local_partial", "FORMS"]
 
 #: A block (the ops between two named intermediates) larger than this is refused.
 MAX_BLOCK_OPS = 400
 
 _TEMPLATES: dict[tuple[Any, ...], tuple[tuple[sp.Dummy, ...], tuple[Any, ...], Any]] = {}
-_Y = sp.Dummy("y")
-
-
-def _output_polynomial(row: Op, attr: Any) -> Any:
-    """``P(y)`` with ``f'(a) == P(f(a))`` for a one-input op, if such a polynomial of
-    degree 1 or 2 with small rational coefficients exists (found from the row's own
-    forward and partials, then confirmed by SymPy), else ``None``."""
-    samples = []
-    for a in (-1.7, -0.9, -0.35, 0.3, 0.8, 1.6, 2.3):
-        try:
-            y = float(row.forward((a,), attr))
-            d = float(row.partials((a,), y, attr)[0])
-        except Exception:  # noqa: BLE001 -- probing a user's op outside its domain
-            continue
-        if math.isfinite(y) and math.isfinite(d) and all(abs(y - s[0]) > 1e-3 for s in samples):
-            samples.append((y, d))
-    if len(samples) < 5:
-        return None
-    (y0, d0), (y1, d1), (y2, d2) = samples[:3]
-    # Lagrange form of the quadratic through three points, then its coefficients
-    m = [[1.0, y0, y0 * y0], [1.0, y1, y1 * y1], [1.0, y2, y2 * y2]]
-    try:
-        coeffs = _solve3(m, [d0, d1, d2])
-    except ZeroDivisionError:
-        return None
-    fr = [Fraction(c).limit_denominator(12) for c in coeffs]
-    if any(abs(float(c) - c0) > 1e-6 for c, c0 in zip(fr, coeffs)):
-        return None
-    if all(abs(float(fr[0] + fr[1] * y + fr[2] * y * y) - d) > 1e-9 * (1 + abs(d)) for y, d in samples[3:]):
-        return None
-    if fr[1] == 0 and fr[2] == 0:
-        return None
-    c0, c1, c2 = (sp.Rational(c.numerator, c.denominator) for c in fr)
-    poly = _Y * (c1 + c2 * _Y) if c0 == 0 else c0 + c1 * _Y + c2 * _Y ** 2
-    a = sp.Dummy("a", real=True)
-    try:
-        f = row.sympy(sp, (a,), attr)
-        if sp.simplify(poly.xreplace({_Y: f}) - sp.diff(f, a)) != 0:
-            return None
-    except Exception:  # noqa: BLE001 -- a user's sympy form SymPy cannot handle
-        return None
-    return poly
-
-
-def _solve3(m: list[list[float]], rhs: list[float]) -> list[float]:
-    """Gaussian elimination for a 3x3 system (raises ZeroDivisionError if singular)."""
-    a = [row[:] + [r] for row, r in zip(m, rhs)]
-    for col in range(3):
-        piv = max(range(col, 3), key=lambda r: abs(a[r][col]))
-        if abs(a[piv][col]) < 1e-12:
-            raise ZeroDivisionError
-        a[col], a[piv] = a[piv], a[col]
-        for r in range(3):
-            if r != col:
-                f = a[r][col] / a[col][col]
-                a[r] = [x - f * y for x, y in zip(a[r], a[col])]
-    return [a[r][3] / a[r][r] for r in range(3)]
 
 
 def _template(row: Op, attr: Any, n: int) -> tuple[tuple[sp.Dummy, ...], tuple[Any, ...], Any]:
@@ -112,20 +59,61 @@ def _template(row: Op, attr: Any, n: int) -> tuple[tuple[sp.Dummy, ...], tuple[A
     t = _TEMPLATES.get(key)
     if t is None:
         syms = tuple(sp.Dummy(f"a{k}", real=True) for k in range(n))
-        f = row.sympy(sp, syms, attr)
+        f = display(row, syms, attr)
         derivs = tuple(sp.diff(f, s) for s in syms)
-        poly = _output_polynomial(row, attr) if n == 1 else None
-        t = _TEMPLATES[key] = (syms, derivs, poly)
+        t = _TEMPLATES[key] = (syms, derivs, output_derivative(row, attr) if n == 1 else None)
     return t
 
 
 def local_partial(row: Op, attr: Any, operands: Sequence[Any], output: Any, k: int) -> Any:
-    """SymPy's derivative of one op with respect to operand ``k``, at the given operand
-    expressions (written through the op's ``output`` when that is simpler)."""
-    syms, derivs, poly = _template(row, attr, len(operands))
-    if poly is not None:
-        return poly.xreplace({_Y: output})
+    """The derivative of one op with respect to operand ``k``, at the given operand
+    expressions: SymPy's derivative of the row's display form (the model's own functions),
+    written through the op's ``output`` when the row states its derivative that way
+    (sigmoid: ``y (1 - y)``, tanh: ``1 - y^2``)."""
+    syms, derivs, by_output = _template(row, attr, len(operands))
+    if by_output is not None:
+        y, poly = by_output
+        return poly.xreplace({y: output})
     return derivs[k].xreplace(dict(zip(syms, operands)))
+
+
+def _at_most(expr: Any, limit: int) -> bool:
+    """Whether ``expr`` has at most ``limit`` nodes (stops counting past the limit)."""
+    for k, _ in enumerate(sp.preorder_traversal(expr)):
+        if k >= limit:
+            return False
+    return True
+
+
+def _shorter(expr: Any, other: Any) -> Any:
+    return other if sp.count_ops(other) < sp.count_ops(expr) else expr
+
+
+def textbook(expr: Any, max_ops: int = 150) -> Any:
+    """``expr`` as a textbook writes it: factors the chain rule multiplies in and the next
+    op divides out again are cancelled (sigmoid with BCE: ``x (sigmoid(z) - y)``), and
+    common factors are pulled out. The model's functions are kept as they are (treated as
+    symbols), so no op is expanded. An identity: only the printed shape changes.
+
+    >>> s = sp.Function("s")(sp.Symbol("z"))
+    >>> x, y = sp.symbols("x y")
+    >>> textbook(x * s * (1 - s) * ((1 - y) / (1 - s) - y / s))
+    x*(-y + s(z))
+    """
+    expr = expr if isinstance(expr, sp.Basic) else sp.Integer(expr)
+    if not _at_most(expr, 4 * max_ops):
+        return expr  # too large to reshape cheaply: left as the chain rule wrote it
+    if sp.count_ops(expr) > max_ops:
+        return _shorter(expr, sp.factor_terms(expr))
+    calls = sorted(expr.atoms(sp.Function), key=sp.default_sort_key)
+    dummies = {c: sp.Dummy(f"f{k}") for k, c in enumerate(calls)}
+    plain = expr.xreplace(dummies)
+    best = _shorter(plain, sp.factor_terms(plain))
+    if any(p.exp.is_negative and p.base.free_symbols for p in plain.atoms(sp.Pow)):
+        tried = sp.factor_terms(sp.cancel(plain))
+        if sp.count_ops(tried) < sp.count_ops(best):
+            best = tried
+    return best.xreplace({d: c for c, d in dummies.items()})
 
 
 @dataclass
@@ -147,9 +135,50 @@ class Chain:
     locals: dict[int, list[tuple[int, Any]]]
     consumers: dict[int, list[int]]
     live: set[int]
+    exprs: list[Any] = field(default_factory=list, repr=False)
+    _tidy: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
+    _terms: dict[int, list[tuple[int, Any]]] = field(default_factory=dict, repr=False)
+
+    def terms(self, v: int) -> list[tuple[int, Any]]:
+        """The chain rule for node ``v``: ``(u, du/dv)`` over the live named ``u`` using it,
+        the adjoint of ``v`` being the sum of ``du/dv`` times the adjoint of ``u``.
+
+        A consumer ``u`` whose own adjoint is a closed expression (its only live consumer
+        is the output) is multiplied in when the product is shorter than the two apart
+        (sigmoid with BCE: :math:`\\delta = \\hat{y} - y` instead of
+        :math:`\\hat{y}(1 - \\hat{y})\\,\\partial L/\\partial \\hat{y}`); such a term has
+        ``u`` = the output, and ``u``'s own row is left out when every use is fused
+        (:meth:`hidden`).
+        """
+        if v in self._terms:
+            return self._terms[v]
+        out = []
+        for u in sorted(self.consumers.get(v, [])):
+            if u not in self.live:
+                continue
+            local = self.local(u, v)
+            ups = [w for w in self.consumers.get(u, []) if w in self.live]
+            if u != self.output and ups == [self.output]:
+                above = self.local(self.output, u)
+                fused = textbook(local * above)
+                if sp.count_ops(fused) < sp.count_ops(local) + sp.count_ops(above):
+                    out.append((self.output, fused))
+                    continue
+            out.append((u, local))
+        self._terms[v] = out
+        return out
+
+    def hidden(self, u: int) -> bool:
+        """Whether every use of ``u``'s adjoint was fused into the node below (see :meth:`terms`)."""
+        below = [v for v, users in self.consumers.items() if u in users]
+        return bool(below) and all(all(w != u for w, _ in self.terms(v)) for v in below)
 
     def local(self, u: int, v: int) -> Any:
-        return sp.Add(*[d for w, d in self.locals[u] if w == v])
+        """du/dv, as a textbook writes it (:func:`textbook`)."""
+        key = (u, v)
+        if key not in self._tidy:
+            self._tidy[key] = textbook(sp.Add(*[d for w, d in self.locals[u] if w == v]))
+        return self._tidy[key]
 
 
 def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Chain:
@@ -157,7 +186,7 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Cha
 
     ``exact``: constants as exact SymPy numbers (else floats, for printing).
     """
-    program: Program = network.program
+    program: Program = getattr(network, "program", network)
     outs = program.outputs
     if output is None:
         if len(outs) > 1:
@@ -179,8 +208,7 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Cha
             continue
         blocks[owner[i]].append(i)
         row = program.ops[i]
-        exprs[i] = row.sympy(sp, tuple(_ref(a, symbols, exprs) for a in program.args[i]),
-                             program.attrs[i])
+        exprs[i] = display(row, tuple(_ref(a, symbols, exprs) for a in program.args[i]), program.attrs[i])
     locals_: dict[int, list[tuple[int, Any]]] = {}
     consumers: dict[int, list[int]] = {}
     for u in named:
@@ -214,7 +242,7 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Cha
         if u in live:
             live.update(v for v, _ in locals_[u] if v in locals_)
     forward = [(u, exprs[u]) for u in named]
-    return Chain(program, out_index, named, symbols, forward, locals_, consumers, live)
+    return Chain(program, out_index, named, symbols, forward, locals_, consumers, live, exprs)
 
 
 def _ref(a: int, symbols: dict[int, Any], exprs: list[Any]) -> Any:
@@ -224,7 +252,7 @@ def _ref(a: int, symbols: dict[int, Any], exprs: list[Any]) -> Any:
 def resolve_wrt(network: Any, wrt: Any) -> list[int]:
     """Indices of the inputs/parameters named by ``wrt`` (a name, a node, a list; ``None``:
     every parameter)."""
-    program: Program = network.program
+    program: Program = getattr(network, "program", network)
     if wrt is None:
         return list(program.parameters)
     items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
@@ -244,32 +272,82 @@ def resolve_wrt(network: Any, wrt: Any) -> list[int]:
     return out
 
 
-# -- LaTeX ---------------------------------------------------------------------
+# -- printing ---------------------------------------------------------------------
 
 
-class SympyLatex(LatexPrinter):
-    """SymPy's LaTeX printer with symnet's notation: symbols by :func:`latex_name`,
-    floats by :func:`format_number`, positive terms first, 0/1 cases as an indicator."""
+def printer(names: Any, times: str = "", digits: int | None = None, known: Any = None) -> ExprPrinter:
+    """The LaTeX printer of gradients: the one row-driven printer (:mod:`symnet.emit.printer`)
+    in the LaTeX style with the chosen multiplication sign; ``names`` maps symbols to LaTeX."""
+    check_digits(digits)
+    return ExprPrinter(latex_style(times), names, digits, known)
 
-    def __init__(self, names: dict[Any, str], times: str = "", digits: int | None = None) -> None:
-        if times not in TIMES:
-            raise InputError(f"times must be one of {TIMES!r}, got {times!r}")
-        mul = {"": None, r"\cdot": "dot", r"\times": "times"}[times]
-        super().__init__({"symbol_names": names, "mul_symbol": mul})
-        self._digits = digits
 
-    def _print_Float(self, expr: Any) -> str:
-        return format_number(float(expr), self._digits)
+def _program(network: Any) -> Program:
+    return network if isinstance(network, Program) else network.program
 
-    def _as_ordered_terms(self, expr: Any, order: Any = None) -> list[Any]:
-        terms = list(super()._as_ordered_terms(expr, order=order))
-        return [t for t in terms if not t.could_extract_minus_sign()] + [t for t in terms if t.could_extract_minus_sign()]
 
-    def _print_Piecewise(self, expr: Any) -> str:
-        pieces = expr.args
-        if len(pieces) == 2 and pieces[0].expr == 1 and pieces[1].expr == 0 and pieces[1].cond == sp.true:
-            return rf"\mathbf{{1}}\left[{self._print(pieces[0].cond)}\right]"
-        return super()._print_Piecewise(expr)
+def _values(program: Program, digits: int | None) -> dict[Any, Any]:
+    """Parameter symbol -> its value, when ``digits`` asks for values."""
+    if digits is None:
+        return {}
+    return {sp.Symbol(program.names[i], real=True): sp.Float(program.values[i], 17) for i in program.parameters}
+
+
+def known_pieces(program: Program, style: Style, digits: int | None, named: tuple[int, ...] = (),
+                 values: dict[Any, Any] | None = None) -> dict[Any, Piece]:
+    """Every op node of ``program`` written by the program's renderer, keyed by its display
+    SymPy expression (over the leaves and the ``named`` nodes' symbols): what makes a
+    sub-expression of a gradient, and a named node's definition, print exactly as the
+    network's formula prints it."""
+    latex = style.latex
+    values = values or {}
+    name = (lambda i: latex_name(program.names[i])) if latex else (lambda i: program.names[i])
+    symbols: dict[int, Any] = dict(leaf_symbols(program))
+    for u in named:
+        symbols[u] = sp.Symbol(program.names[u], real=True)
+
+    def leaf(i: int) -> Piece:
+        kind = program.kinds[i]
+        if kind == "input" or (kind == "parameter" and digits is None):
+            return Piece(name(i), PREC_ATOM)
+        return number_piece(program.values[i], digits, latex)
+
+    pieces = render(program, leaf, style, named, name)
+    exprs: list[Any] = [None] * len(program.nodes)
+    out: dict[Any, Piece] = {}
+    for i, op in enumerate(program.ops):
+        if op is None:
+            s = symbols.get(i)
+            exprs[i] = s.xreplace(values) if s is not None else sp.Float(program.values[i])
+            continue
+        expr = display(op, tuple(symbols[a] if a in named else exprs[a] for a in program.args[i]),
+                       program.attrs[i])
+        exprs[i] = expr
+        if not expr.is_Atom and pieces[i] is not None:
+            out.setdefault(expr, pieces[i])
+    return out
+
+
+def chain_printer(ch: Chain, times: str = "", digits: int | None = None) -> ExprPrinter:
+    """The LaTeX printer of a chain's gradients: named symbols in notation, network nodes
+    as the network's formula writes them."""
+    program = ch.program
+    return printer({s: latex_name(program.names[i]) for i, s in ch.symbols.items()}, times, digits,
+                   known_pieces(program, latex_style(times), digits, ch.named))
+
+
+def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | None = None,
+                output: int | None = None, times: str = "") -> str:
+    """d output / d ``wrt`` in the inputs and parameters, written as text or LaTeX by the
+    one printer; ``digits``: parameters as their values, every number rounded."""
+    check_digits(digits)
+    program = _program(network)
+    style = latex_style(times) if latex else TEXT
+    values = _values(program, digits)
+    name = (lambda s: latex_name(s.name)) if latex else None
+    expr = gradient_sympy(network, wrt, output=output, exact=False).xreplace(values)
+    known = known_pieces(program, style, digits, (), values)
+    return ExprPrinter(style, name, digits, known).doprint(textbook(expr) if values else expr)
 
 
 def adjoint_latex(ch: Chain, i: int) -> str:
@@ -283,20 +361,18 @@ def adjoint_latex(ch: Chain, i: int) -> str:
     return rf"\frac{{\partial {latex_name(program.names[ch.output])}}}{{\partial {name}}}"
 
 
-def _term(printer: SympyLatex, local: Any, upstream: str | None, times: str) -> str:
-    local = sp.factor_terms(local)
+def _term(pr: ExprPrinter, local: Any, upstream: str | None, times: str) -> str:
     if upstream is None:
-        return printer.doprint(local)
+        return pr.doprint(local)
     if local == 1:
         return upstream
     sign = ""
-    if local.could_extract_minus_sign():
+    if not local.is_Add and local.could_extract_minus_sign():  # -2 x, not 1 - h^2
         sign, local = "-", -local
         if local == 1:
             return "-" + upstream
-    text = printer.doprint(local)
-    if precedence(local) < PRECEDENCE["Mul"]:
-        text = rf"\left({text}\right)"
+    piece = pr.piece(local)
+    text = piece.text if piece.prec >= PREC_MUL else rf"\left({piece.text}\right)"
     return f"{sign}{text}{f' {times} ' if times else ' '}{upstream}"
 
 
@@ -314,20 +390,20 @@ def gradient_rows(network: Any, wrt: Any = None, *, output: int | None = None, t
     ch = ch or chain(network, output=output, exact=False)
     program = ch.program
     targets = resolve_wrt(network, wrt)
-    printer = SympyLatex({s: latex_name(program.names[i]) for i, s in ch.symbols.items()}, times, digits)
+    pr = chain_printer(ch, times, digits)
     need = _needed(ch, targets)
     out_name = latex_name(program.names[ch.output])
     rows = []
     for v in backward_order(ch):
-        if v not in need:
+        if v not in need or ch.hidden(v):
             continue
         left = adjoint_latex(ch, v)
         if left.startswith(r"\delta"):
             left += rf" = \frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}"
-        rows.append((left, adjoint_rhs(ch, printer, v, times)))
+        rows.append((left, adjoint_rhs(ch, pr, v, times)))
     for v in targets:
         left = rf"\frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}"
-        rows.append((left, adjoint_rhs(ch, printer, v, times)))
+        rows.append((left, adjoint_rhs(ch, pr, v, times)))
     return rows
 
 
@@ -366,35 +442,44 @@ def _needed(ch: Chain, targets: Sequence[int]) -> set[int]:
     return need
 
 
-def adjoint_rhs(ch: Chain, printer: SympyLatex, v: int, times: str,
+def adjoint_rhs(ch: Chain, pr: ExprPrinter, v: int, times: str,
                 upstream: Callable[[int], str] | None = None) -> str:
     """The chain-rule sum for node ``v``: local derivative times upstream adjoint, over the
     named nodes that use ``v``; ``upstream(u)`` writes an adjoint (default: its name)."""
     terms = []
-    for u in sorted(ch.consumers.get(v, [])):
-        if u not in ch.live:
-            continue
+    for u, local in ch.terms(v):
         up = None if u == ch.output else (upstream or (lambda k: adjoint_latex(ch, k)))(u)
-        terms.append(_term(printer, ch.local(u, v), up, times))
+        terms.append(_term(pr, local, up, times))
     return _sum(terms)
 
 
 def gradient_latex(network: Any, wrt: Any = None, *, output: int | None = None, times: str = "",
-                   digits: int | None = None, width: int | None = None, env: str = "aligned") -> str:
+                   digits: int | None = None, width: int | None = None, env: str = "aligned",
+                   form: str = "chain") -> str:
     """The derivative of the output (the loss) with respect to ``wrt`` in closed form,
-    written with the backprop intermediates (deltas), as an ``aligned`` block.
+    written with the backprop intermediates (deltas), as an ``aligned`` block;
+    ``form="inline"`` writes each derivative in the inputs and parameters instead.
 
     >>> import symnet as sn
     >>> sn.seed(0); net = sn.compile(sn.bce(sn.MLP(1, [1, 1], output_activation="sigmoid"), sn.Input("y")))
     >>> print(gradient_latex(net, "w1_1_1"))
     \\begin{aligned}
-    \\frac{\\partial L}{\\partial h^{(2)}_{1}} &= \\frac{1 - y}{1 - h^{(2)}_{1}} - \\frac{y}{h^{(2)}_{1}} \\\\
-    \\delta^{(2)}_{1} = \\frac{\\partial L}{\\partial z^{(2)}_{1}} &= h^{(2)}_{1} \\left(1 - h^{(2)}_{1}\\right) \\frac{\\partial L}{\\partial h^{(2)}_{1}} \\\\
+    \\delta^{(2)}_{1} = \\frac{\\partial L}{\\partial z^{(2)}_{1}} &= h^{(2)}_{1} - y \\\\
     \\frac{\\partial L}{\\partial h^{(1)}_{1}} &= w^{(2)}_{1,1} \\delta^{(2)}_{1} \\\\
-    \\delta^{(1)}_{1} = \\frac{\\partial L}{\\partial z^{(1)}_{1}} &= \\mathbf{1}\\left[z^{(1)}_{1} > 0\\right] \\frac{\\partial L}{\\partial h^{(1)}_{1}} \\\\
+    \\delta^{(1)}_{1} = \\frac{\\partial L}{\\partial z^{(1)}_{1}} &= \\mathbb{1}[z^{(1)}_{1} > 0] \\frac{\\partial L}{\\partial h^{(1)}_{1}} \\\\
     \\frac{\\partial L}{\\partial w^{(1)}_{1,1}} &= x_{1} \\delta^{(1)}_{1}
     \\end{aligned}
     """
+    if form == "inline":
+        program = getattr(network, "program", network)
+        ch = chain(network, output=output, exact=False)
+        out_name = latex_name(program.names[ch.output])
+        rows = [(rf"\frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}",
+                 inline_text(network, program.names[v], latex=True, digits=digits, output=output, times=times))
+                for v in resolve_wrt(network, wrt)]
+        return aligned(rows, width, env)
+    if form not in ("chain", "scalar"):
+        raise InputError(f"form must be 'inline' or 'chain', got {form!r}")
     return aligned(gradient_rows(network, wrt, output=output, times=times, digits=digits), width, env)
 
 
@@ -409,14 +494,28 @@ def _adjoint_symbol(program: Program, ch: Chain, i: int, taken: set[str]) -> Any
     return sp.Symbol(name, real=True)
 
 
-def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bool = False) -> Any:
-    """The derivative of the output with respect to ``wrt`` as SymPy, chained from SymPy's
-    derivatives of the op rows. A single ``wrt`` gives an ``Expr`` in the inputs and
-    parameters; a list gives a dict by name. ``let=True`` gives ``(definitions, result)``
-    instead: ``(Symbol, Expr)`` pairs to evaluate in order (the forward intermediates,
-    then the adjoints ``dL_dz1_2`` ...) and the result over them.
+def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bool = False,
+                   form: str | None = None, exact: bool = True) -> Any:
+    """The derivative of the output with respect to ``wrt`` as SymPy, chained from the
+    derivatives of the op rows and written as a textbook writes it (the model's own
+    functions by name; see :func:`textbook` and :meth:`Chain.terms`).
+
+    ``form="inline"`` (the default): a single ``wrt`` gives an ``Expr`` in the inputs and
+    parameters, a list a dict by name. ``form="chain"`` (or ``let=True``) gives
+    ``(definitions, result)`` instead: ``(Symbol, Expr)`` pairs to evaluate in order (the
+    forward intermediates, then the adjoints ``dL_dz1_2`` ...) and the result over them.
+    ``exact=False`` keeps constants as Floats (for printing).
+
+    >>> import symnet as sn
+    >>> x, w, b, y = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b"), sn.Input("y")
+    >>> g = gradient_sympy(sn.compile(sn.bce((w * x + b).sigmoid(), y)), "w")
+    >>> g, g.has(sp.exp)
+    (x*(-y + sigmoid(b + w*x)), False)
     """
-    ch = chain(network, output=output, exact=True)
+    if form not in (None, "inline", "chain"):
+        raise InputError(f"form must be 'inline' or 'chain', got {form!r}")
+    let = let or form == "chain"
+    ch = chain(network, output=output, exact=exact)
     program = ch.program
     targets = resolve_wrt(network, wrt)
     taken = {str(s) for s in ch.symbols.values()}
@@ -424,7 +523,7 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     need = _needed(ch, targets)
     defs: list[tuple[Any, Any]] = [(ch.symbols[u], e) for u, e in ch.forward]
     for v in backward_order(ch):
-        if v not in need:
+        if v not in need or ch.hidden(v):
             continue
         sym = _adjoint_symbol(program, ch, v, taken)
         defs.append((sym, _adjoint_expr(ch, v, adj_sym)))
@@ -434,7 +533,7 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
         resolved: dict[Any, Any] = {}
         for sym, expr in defs:
             resolved[sym] = expr.xreplace(resolved)
-        results = {k: sp.factor_terms(e.xreplace(resolved)) for k, e in results.items()}
+        results = {k: textbook(e.xreplace(resolved)) for k, e in results.items()}
     single = not isinstance(wrt, (list, tuple))
     value = next(iter(results.values())) if single else results
     return (defs, value) if let else value
@@ -442,9 +541,8 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
 
 def _adjoint_expr(ch: Chain, v: int, adj_sym: dict[int, Any]) -> Any:
     total = sp.Integer(0)
-    for u in sorted(ch.consumers.get(v, [])):
-        if u in adj_sym:
-            total += ch.local(u, v) * adj_sym[u]
+    for u, local in ch.terms(v):
+        total += local * adj_sym[u]
     return total
 
 

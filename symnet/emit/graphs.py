@@ -27,7 +27,8 @@ from typing import Any, Sequence
 from ..program import Program
 from ..errors import InputError
 from ..analysis import intermediates
-from .latex import format_number, latex_name
+from .latex import latex_name
+from .render import format_number
 
 __all__ = ["View", "view", "layout", "to_dot", "to_mermaid", "to_tikz", "op_symbol"]
 
@@ -106,7 +107,7 @@ def op_symbol(program: Program, i: int) -> str:
         return ""
     form = op.latex
     if form.kind == "power":
-        return rf"(\cdot)^{{{format_number(program.attrs[i])}}}"
+        return rf"(\cdot)^{{{format_number(program.attrs[i], latex=True)}}}"
     if form.kind == "template":
         return rf"\operatorname{{{op.name.replace('_', '-')}}}"
     symbol = form.symbol.replace("{times}", r"\times").strip()
@@ -222,12 +223,12 @@ def to_tikz(network: Any, values: Any = None, *, grads: Sequence[float] | None =
 def _tikz_label(program: Program, i: int, vals: Sequence[Any], grads: Sequence[float] | None, digits: int,
                 level: str) -> str:
     if program.kinds[i] == "constant" and program.names[i] is None:
-        return f"${format_number(program.values[i], digits)}$"
+        return f"${format_number(program.values[i], digits, latex=True)}$"
     name = latex_name(program.names[i])
     sym = op_symbol(program, i) if level == "ops" else ""
     lines = [f"${name}\\colon {sym}$" if sym else f"${name}$"]
     if vals[i] is not None:
-        lines.append(f"${format_number(vals[i], digits)}$")
+        lines.append(f"${format_number(vals[i], digits, latex=True)}$")
     if grads is not None:
-        lines.append(rf"\textcolor{{red!70!black}}{{${format_number(grads[i], digits)}$}}")
+        lines.append(rf"\textcolor{{red!70!black}}{{${format_number(grads[i], digits, latex=True)}$}}")
     return r"\\".join(lines)

@@ -18,19 +18,18 @@ written from the ``latex`` form of their row in the op table.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..program import Program
 from ..errors import ExportLimitError, InputError
-from ..ops import OPS, PREC_ATOM, PREC_MUL, PREC_NEG
+from ..ops import OPS, PREC_ATOM, PREC_MUL
 from ..analysis import intermediates, uses
-from .render import DEFAULT_MAX_CHARS, Piece, Style, render
+from .render import DEFAULT_MAX_CHARS, Piece, Style, check_digits, number_piece, render
 
 __all__ = [
-    "LatexOptions", "latex_name", "format_number", "latex_style", "intermediates", "equations",
+    "LatexOptions", "latex_name", "latex_style", "intermediates", "equations",
     "to_latex", "aligned", "wrap", "visible_width", "repr_latex", "TIMES",
 ]
 
@@ -42,7 +41,7 @@ AUTO_INLINE_CHARS = 160
 
 _GREEK = frozenset((
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa mu nu xi "
-    "rho varrho sigma varsigma tau upsilon phi varphi chi psi omega "
+    "lambda pi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega "
     "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega").split())
 _ACCENTS = (("hat", r"\hat"), ("bar", r"\bar"), ("tilde", r"\tilde"), ("dot", r"\dot"), ("vec", r"\vec"))
 _INDEXED = re.compile(r"([A-Za-z]+?)_?([0-9]+(?:_[0-9]+)*)\Z")
@@ -84,47 +83,11 @@ def latex_name(name: str) -> str:
     return r"\mathit{" + name.replace("_", r"\_") + "}"
 
 
-def format_number(value: float, digits: int | None = None) -> str:
-    """A number as LaTeX: ``digits`` significant digits (``None``: shortest exact form);
-    very large or small magnitudes in scientific notation.
-
-    >>> format_number(2.0), format_number(0.6888437, 3), format_number(-1e-07), format_number(1234.5, 2)
-    ('2', '0.689', '-1 \\\\cdot 10^{-7}', '1200')
-    """
-    v = float(value)
-    if not math.isfinite(v):
-        raise InputError(f"cannot write the non-finite number {v!r} in LaTeX")
-    if digits is not None:
-        if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
-            raise InputError(f"digits must be a positive integer or None, got {digits!r}")
-        v = float(f"{v:.{digits}g}")
-    if v == 0.0:
-        return "0"
-    if 1e-4 <= abs(v) < 1e15:
-        if v.is_integer():
-            return str(int(v))
-        text = repr(v)
-        if "e" not in text:
-            return text
-        return f"{v:.{digits or 17}f}".rstrip("0").rstrip(".")
-    mantissa, _, exponent = (f"{v:.{digits - 1}e}" if digits else repr(v)).partition("e")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
-
-
-def number_piece(value: float, digits: int | None = None) -> Piece:
-    """A number as a written piece, with the precedence a sign or a product needs."""
-    text = format_number(value, digits)
-    prec = PREC_MUL if r"\cdot" in text else PREC_NEG if text.startswith("-") else PREC_ATOM
-    return Piece(text, prec)
-
-
 def _power(base: str, exp: str) -> str:
     if base.startswith(r"\frac"):
         return rf"\left({base}\right)^{{{exp}}}"
     if "^" in base and not base.endswith(r"\right)"):
-        return f"{{{base}}}^{{{exp}}}"  # a name with a superscript: avoid a double superscript
+        return rf"\left({base}\right)^{{{exp}}}"  # a name with a superscript (the layer): no double superscript
     return f"{base}^{{{exp}}}"
 
 
@@ -135,7 +98,8 @@ def latex_style(times: str = "") -> Style:
     sign = f" {times} " if times else " "
     return Style(lparen=r"\left(", rparen=r"\right)", call_open=r"\left(", call_close=r"\right)",
                  times=sign, digit_times=r" \cdot " if not times else None, power=_power,
-                 negative_exponent="{exp}", form=lambda op: op.latex, minus_prec=PREC_MUL)
+                 negative_exponent="{exp}", form=lambda op: op.latex, minus_prec=PREC_MUL, latex=True,
+                 indicator=r"\mathbf{{1}}\left[{cond}\right]")
 
 
 @dataclass(frozen=True)
@@ -157,7 +121,7 @@ class LatexOptions:
     max_chars: int = DEFAULT_MAX_CHARS
 
     def __post_init__(self) -> None:
-        format_number(1.0, self.digits)
+        check_digits(self.digits)
         latex_style(self.times)
         if self.layers not in (False, True, "auto"):
             raise InputError(f"layers must be False, True or 'auto', got {self.layers!r}")
@@ -179,7 +143,7 @@ def leaf_writer(program: Program, opts: LatexOptions) -> Any:
         if kind == "input" or (kind == "parameter" and opts.symbols) or (
                 kind == "constant" and program.given[i] and opts.symbols):
             return Piece(latex_name(program.names[i]), PREC_ATOM)
-        return number_piece(program.values[i], opts.digits)
+        return number_piece(program.values[i], opts.digits, latex=True)
 
     return leaf
 
@@ -249,7 +213,7 @@ def to_latex(network: Any, *, digits: int | None = None, symbols_only: bool | No
 
 # -- line layout -----------------------------------------------------------------
 
-_TOKEN = re.compile(r"\\left\(|\\right\)|\\[A-Za-z]+|[{}]|\s[+-]\s|.", re.S)
+_TOKEN = re.compile(r"\\left[(\[]|\\right[)\]]|\\[A-Za-z]+|[{}]|\s[+-]\s|.", re.S)
 
 
 def visible_width(tex: str) -> float:
@@ -301,9 +265,9 @@ def _terms(rhs: str) -> list[str]:
     out, depth, start = [], 0, 0
     for m in _TOKEN.finditer(rhs):
         tok = m.group()
-        if tok in ("{", r"\left("):
+        if tok in ("{", "[", r"\left(", r"\left["):  # never break inside a group, parentheses or an indicator
             depth += 1
-        elif tok in ("}", r"\right)"):
+        elif tok in ("}", "]", r"\right)", r"\right]"):
             depth -= 1
         elif depth == 0 and len(tok) == 3 and tok[1] in "+-" and m.start() > start:
             out.append(rhs[start:m.start()])

@@ -37,8 +37,10 @@ from ..program import Program
 from ..errors import InputError
 from ..layerview import Layer, LayerView, layer_view
 from ..ops import PREC_ATOM, Op
-from .chainrule import SympyLatex, local_partial
-from .latex import aligned, format_number, latex_name, latex_style
+from .chainrule import local_partial
+from .chainrule import printer as latex_printer
+from .latex import aligned, latex_name, latex_style
+from .render import format_number
 from .render import TEXT, Piece, apply_form, render
 
 __all__ = ["FORMS", "check_form", "matrix_latex", "matrix_gradient_latex", "matrix_text", "fallback_note",
@@ -99,7 +101,7 @@ def derivative_latex(row: Op, layer: int) -> tuple[str, str]:
     name = row.latex.symbol if row.latex.kind == "call" else f"f_{{{layer}}}"
     head = rf"{name}'\left({_vec('z', layer)}\right)"
     value = local_partial(row, None, (z,), h, 0)
-    printer = SympyLatex({z: _vec("z", layer), h: _vec("h", layer)})
+    printer = latex_printer({z: _vec("z", layer), h: _vec("h", layer)})
     return head, printer.doprint(sp.factor_terms(value))
 
 
@@ -238,7 +240,7 @@ def _loss_latex(view: LayerView, times: str) -> str:
 
     def leaf(i: int) -> Piece:
         if program.kinds[i] == "constant" and program.names[i] is None:
-            return Piece(format_number(program.values[i]), PREC_ATOM)
+            return Piece(format_number(program.values[i], latex=True), PREC_ATOM)
         return Piece(latex_name(program.names[i] or f"t{i}"), PREC_ATOM)
 
     pieces = render(program, leaf, latex_style(times), named, lambda i: label.get(i, latex_name(program.names[i] or "")))
@@ -283,7 +285,7 @@ def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = 
                       for i in view.targets})
         names.update({sp.Symbol("z" if last.units == 1 else f"z{j}", real=True):
                       _vec("z", L) + (f"_{{{j}}}" if last.units > 1 else "") for j in range(1, last.units + 1)})
-        printer = SympyLatex(names, times)
+        printer = latex_printer(names, times)
         value = [printer.doprint(e) for e in entries]
         shown = value[0] if len(value) == 1 else r"\begin{bmatrix} " + r" \\ ".join(value) + r" \end{bmatrix}"
         grad = rf"\nabla_{{\hat{{y}}}} {loss}" if view.loss is not None else r"\mathbf{1}"
@@ -348,6 +350,4 @@ def _loss_text(view: LayerView) -> str:
 
 
 def _text_number(v: float) -> str:
-    from .text import format_number as text_number
-
-    return text_number(v)
+    return format_number(v)

@@ -9,14 +9,88 @@ the output of a deep or shared graph linear in its size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Callable, Collection, Sequence
 
 from ..program import Program
-from ..errors import ExportLimitError
-from ..ops import PREC_ATOM, PREC_MUL, Form, Op, format_exponent
+from ..errors import ExportLimitError, InputError
+from ..ops import PREC_ATOM, PREC_MUL, PREC_NEG, Form, Op
 
-__all__ = ["Piece", "Style", "TEXT", "render", "apply_form", "DEFAULT_MAX_CHARS"]
+__all__ = ["Piece", "Style", "TEXT", "render", "apply_form", "DEFAULT_MAX_CHARS",
+           "format_number", "number_piece", "check_digits", "MAX_DIGITS"]
+
+#: ``digits=`` (significant digits of printed numbers) accepts 1 to this many.
+MAX_DIGITS = 17
+
+
+def check_digits(digits: object, what: str = "digits") -> int | None:
+    """``digits`` if it is ``None`` or an integer from 1 to :data:`MAX_DIGITS`, else
+    :class:`~symnet.errors.InputError`: the one check every ``digits=`` and ``--digits`` uses.
+
+    >>> check_digits(3), check_digits(None)
+    (3, None)
+    """
+    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int)
+                               or not 1 <= digits <= MAX_DIGITS):
+        raise InputError(f"{what} must be an integer from 1 to {MAX_DIGITS} or None, got {digits!r}")
+    return digits
+
+
+def _rounded(v: float, digits: int | None) -> float:
+    """``v`` rounded to ``digits`` significant digits; toward zero when rounding to
+    nearest would overflow (1.7976931348623157e308 to 3 digits is 1.79e308, not inf)."""
+    if digits is None:
+        return v
+    r = float(f"{v:.{digits - 1}e}")
+    if math.isinf(r):
+        with localcontext() as ctx:
+            ctx.prec, ctx.rounding = digits, ROUND_DOWN
+            r = float(+Decimal(repr(v)))
+    return r
+
+
+def format_number(value: float, digits: int | None = None, latex: bool = False) -> str:
+    """A number as written in every output of symnet (the one number formatter).
+
+    Rounded to ``digits`` significant digits if given (checked by :func:`check_digits`),
+    then written in its shortest form that reads back exactly. As text (``latex=False``)
+    that is Python's ``repr`` (``1e-07``), integers below 1e16 in full; as LaTeX,
+    magnitudes below 1e-4 or from 1e15 on are ``m \\cdot 10^{e}``. Non-finite numbers
+    raise :class:`~symnet.errors.InputError`.
+
+    >>> format_number(0.5), format_number(0.6888437, 3), format_number(-1e-07), format_number(1234.5, 2)
+    ('0.5', '0.689', '-1e-07', '1200')
+    >>> format_number(-1e-07, latex=True), format_number(2e15, latex=True)
+    ('-1 \\\\cdot 10^{-7}', '2 \\\\cdot 10^{15}')
+    """
+    check_digits(digits)
+    v = float(value)
+    if not math.isfinite(v):
+        raise InputError(f"cannot write the non-finite number {v!r}")
+    v = _rounded(v, digits)
+    if v == 0.0:
+        return "0"
+    small = abs(v) < (1e15 if latex else 1e16)
+    if v.is_integer() and small:
+        return str(int(v))
+    text = repr(v)
+    if not latex or ("e" not in text and small):
+        return text
+    if abs(v) >= 1e-4 and small:  # repr chose an exponent LaTeX readers do not need
+        return f"{v:.{MAX_DIGITS}f}".rstrip("0").rstrip(".")
+    sign, figures, exponent = Decimal(text).normalize().as_tuple()
+    mantissa = str(figures[0]) + ("." + "".join(map(str, figures[1:])) if len(figures) > 1 else "")
+    power = len(figures) - 1 + int(exponent)
+    return rf"{'-' if sign else ''}{mantissa} \cdot 10^{{{power}}}"
+
+
+def number_piece(value: float, digits: int | None = None, latex: bool = False) -> Piece:
+    """A number as a written piece, with the precedence its sign or product needs."""
+    text = format_number(value, digits, latex)
+    prec = PREC_MUL if "\\cdot" in text else PREC_NEG if text.startswith("-") else PREC_ATOM
+    return Piece(text, prec)
 
 #: Inline expressions longer than this raise ExportLimitError (use the layered form).
 DEFAULT_MAX_CHARS = 200_000
@@ -50,6 +124,10 @@ class Style:
     #: product or quotient whose first factor is negated qualifies: ``a + (-2)*x``
     #: and ``a - 2*x`` are equal (negation is exact in floating point).
     minus_prec: int = PREC_MUL
+    #: numbers as LaTeX (``2 \cdot 10^{-8}``) rather than plain text (``2e-08``)
+    latex: bool = False
+    #: how a 0/1 indicator of a condition is written (over ``{cond}``)
+    indicator: str = "({cond})"
 
 
 TEXT = Style()
@@ -65,13 +143,13 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
     """Write one op from its already written operands, adding only needed parentheses."""
     kind = form.kind
     if kind == "call":
-        inner = ", ".join([*(o.text for o in operands), *(() if attr is None else (format_exponent(attr),))])
+        inner = ", ".join([*(o.text for o in operands), *(() if attr is None else (format_number(attr, None, style.latex),))])
         return Piece(f"{form.symbol}{style.call_open}{inner}{style.call_close}", form.prec)
     if kind == "prefix":
         return Piece(f"{form.symbol}{_paren(style, operands[0], form.operand_prec)}", form.prec)
     if kind == "power":
         base = _paren(style, operands[0], form.operand_prec)
-        exp = format_exponent(attr)  # type: ignore[arg-type]
+        exp = format_number(attr, None, style.latex)  # type: ignore[arg-type]
         if exp.startswith("-"):
             exp = style.negative_exponent.format(exp=exp)
         text = style.power(base, exp) if callable(style.power) else style.power.format(base=base, exp=exp)
@@ -124,5 +202,3 @@ def render(program: Program, leaf: Callable[[int], Piece], style: Style = TEXT,
                 "use the layered form (named intermediates) or raise max_chars")
         pieces[i] = piece
     return pieces
-
-

@@ -28,6 +28,8 @@ let form has neither limit.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any, Callable, Sequence
 
 import sympy as sp
@@ -36,9 +38,11 @@ from mpmath.libmp import prec_to_dps
 from ..program import Program
 from ..errors import ExportLimitError, SymnetError
 from ..ops import OPS, Op
+from .render import check_digits, format_number
 from .text import layer_nodes
 
 __all__ = ["leaf_symbols", "constant", "elementary_nodes", "let_form", "to_sympy", "display_function", "fold_functions",
+           "output_derivative", "display",
            "FORMS", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_KINKS", "LET_DEPTH"]
 
 #: The forms :func:`to_sympy` writes.
@@ -127,7 +131,8 @@ def _elementary(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
 
 def let_form(program: Program, *, numeric: bool = False,
              symbols: dict[int, sp.Symbol] | None = None,
-             named: Sequence[int] | None = None) -> tuple[list[tuple[sp.Symbol, Any]], list[Any]]:
+             named: Sequence[int] | None = None,
+             digits: int | None = None) -> tuple[list[tuple[sp.Symbol, Any]], list[Any]]:
     """``(definitions, outputs)``: one ``(Symbol, elementary Expr)`` per named op node, in
     order, each over leaf symbols and earlier definitions; ``outputs`` are the output
     expressions (the output's symbol when it is named).
@@ -147,7 +152,8 @@ def let_form(program: Program, *, numeric: bool = False,
     with sp.evaluate(False):
         for i, op in enumerate(program.ops):
             if op is None:
-                refs[i] = _leaf(program, i, symbols, numeric)
+                refs[i] = _leaf(program, i, symbols, numeric,
+                                constant if digits is None else _rounded_number(digits))
                 continue
             expr = _elementary(op, tuple(refs[a] for a in program.args[i]), program.attrs[i])
             if i in keep:
@@ -190,6 +196,78 @@ def display_function(op: Op) -> Any:
     return fn
 
 
+def output_derivative(op: Op, attr: Any = None) -> Any:
+    """``(y, P)``: a Dummy ``y`` and the polynomial ``P(y)`` with ``f'(a) == P(f(a))`` for a
+    one-input op, or ``None``.
+
+    Taken from the row's ``output_derivative`` field when it states one (sigmoid:
+    ``y (1 - y)``), else found from the row's own ``forward`` and ``partials`` (a
+    polynomial of degree 1 or 2 with small rational coefficients); either way confirmed
+    by SymPy against the derivative of the row's ``sympy`` form.
+
+    >>> from symnet.ops import OPS
+    >>> y, p = output_derivative(OPS["tanh"]); p.xreplace({y: sp.Symbol("h")})
+    1 - h**2
+    """
+    key = (op, attr)
+    if key not in _OUTPUT_DERIVATIVE:
+        _OUTPUT_DERIVATIVE[key] = _find_output_derivative(op, attr)
+    poly = _OUTPUT_DERIVATIVE[key]
+    return None if poly is None else (_Y, poly)
+
+
+_OUTPUT_DERIVATIVE: dict[tuple[Op, Any], Any] = {}
+_Y = sp.Dummy("y")
+
+
+def _find_output_derivative(row: Op, attr: Any) -> Any:
+    if row.arity != 1:
+        return None
+    stated = getattr(row, "output_derivative", None)
+    if stated is not None:
+        poly = stated(sp, _Y)
+    else:
+        poly = _probe_polynomial(row, attr)
+    if poly is None:
+        return None
+    a = sp.Dummy("a", real=True)
+    try:
+        f = row.sympy(sp, (a,), attr)
+        if sp.simplify(poly.xreplace({_Y: f}) - sp.diff(f, a)) != 0:
+            return None
+    except Exception:  # noqa: BLE001 -- a user's sympy form SymPy cannot handle
+        return None
+    return poly
+
+
+def _probe_polynomial(row: Op, attr: Any) -> Any:
+    samples = []
+    for a in (-1.7, -0.9, -0.35, 0.3, 0.8, 1.6, 2.3):
+        try:
+            y = float(row.forward((a,), attr))
+            d = float(row.partials((a,), y, attr)[0])
+        except Exception:  # noqa: BLE001 -- probing a user's op outside its domain
+            continue
+        if math.isfinite(y) and math.isfinite(d) and all(abs(y - s[0]) > 1e-3 for s in samples):
+            samples.append((y, d))
+    if len(samples) < 5:
+        return None
+    try:
+        coeffs = [float(c) for c in sp.Matrix([[1, y, y * y] for y, _ in samples[:3]]).LUsolve(
+            sp.Matrix([d for _, d in samples[:3]]))]
+    except (ValueError, ZeroDivisionError, TypeError):
+        return None
+    fr = [Fraction(c).limit_denominator(12) for c in coeffs]
+    if any(abs(float(c) - c0) > 1e-6 for c, c0 in zip(fr, coeffs)):
+        return None
+    if all(abs(float(fr[0] + fr[1] * y + fr[2] * y * y) - d) > 1e-9 * (1 + abs(d)) for y, d in samples[3:]):
+        return None
+    if fr[1] == 0 and fr[2] == 0:
+        return None
+    c0, c1, c2 = (sp.Rational(c.numerator, c.denominator) for c in fr)
+    return _Y * (c1 + c2 * _Y) if c0 == 0 else c0 + c1 * _Y + c2 * _Y ** 2
+
+
 def _make_display_function(op: Op) -> Any:
     form = op.text
     name = form.symbol
@@ -215,6 +293,10 @@ def _make_display_function(op: Op) -> Any:
     def fdiff(self: Any, argindex: int = 1) -> Any:
         if not 1 <= argindex <= len(dummies):
             raise sp.ArgumentIndexError(self, argindex)
+        by_output = output_derivative(op)
+        if by_output is not None:  # written with the function itself: sigmoid(a)*(1 - sigmoid(a))
+            y, poly = by_output
+            return poly.xreplace({y: self})
         d = sp.diff(probe, dummies[argindex - 1])
         return d.xreplace(dict(zip(dummies, self.args)))
 
@@ -226,10 +308,33 @@ def _make_display_function(op: Op) -> Any:
         out = rf"{tex}\left({inner}\right)"
         return out if exp is None else rf"{out}^{{{exp}}}"
 
+    def _code(self: Any, printer: Any) -> str:
+        # lambdify (math, numpy, mpmath, ...): the elementary form, in the target's own functions
+        return printer._print(elementary(self))
+
     namespace = {"nargs": op.arity, "_eval_evalf": _eval_evalf, "fdiff": fdiff,
-                 "_eval_rewrite_as_elementary": _eval_rewrite_as_elementary, "_latex": _latex,
+                 "_eval_rewrite_as_elementary": _eval_rewrite_as_elementary,
+                 "_eval_rewrite_as_exp": _eval_rewrite_as_elementary, "_latex": _latex,
+                 "_pythoncode": _code, "_numpycode": _code, "_lambdacode": _code, "_mpmathcode": _code,
                  "__doc__": f"symnet op '{op.name}' ({op.doc}) as a named SymPy function."}
     return type(name, (sp.Function,), namespace)
+
+
+def display(op: Op, args: Sequence[Any], attr: Any = None) -> Any:
+    """One op in the display form, built by SymPy with its usual evaluation: the op's
+    named function (:func:`display_function`) when it has one, else its ``sympy`` form.
+
+    >>> from symnet.ops import OPS
+    >>> z = sp.Symbol("z")
+    >>> display(OPS["sigmoid"], (z,)), display(OPS["add"], (z, 1))
+    (sigmoid(z), z + 1)
+    """
+    fn = display_function(op) if attr is None else None
+    if fn is not None:
+        return fn(*args)
+    out = op.sympy(sp, tuple(args), attr)
+    # rows build sums, products and powers unevaluated; SymPy's canonical form is wanted here
+    return out.func(*out.args) if isinstance(out, sp.Basic) and out.args else out
 
 
 def _display(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
@@ -276,13 +381,25 @@ def _pack(program: Program, outs: list[Any]) -> Any:
     return sp.Matrix(len(outs), 1, outs) if program.vector else outs[0]
 
 
+def _rounded_number(digits: int) -> Callable[[float], sp.Expr]:
+    def number(value: float) -> sp.Expr:
+        text = format_number(value, digits)
+        v = float(text)
+        return sp.Integer(int(v)) if v.is_integer() and abs(v) < 1e16 else sp.Float(text, digits)
+
+    return number
+
+
 def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
-             max_depth: int = DEFAULT_MAX_DEPTH, max_kinks: int = DEFAULT_MAX_KINKS) -> Any:
+             max_depth: int = DEFAULT_MAX_DEPTH, max_kinks: int = DEFAULT_MAX_KINKS,
+             digits: int | None = None) -> Any:
     """The network as SymPy: an ``Expr`` (a ``Matrix`` column for vector outputs), or for
     ``form="let"`` the pair ``(definitions, output)``.
 
     ``numeric=True`` substitutes the parameters' current values (exact rationals in the
-    elementary and let forms, Floats in the display form). ``form`` is ``"display"``,
+    elementary and let forms, Floats in the display form). ``digits`` (checked as every
+    ``digits=`` is) writes the parameters as their values and every number as a Float of
+    that many significant digits, as ``funcify(digits=)`` does. ``form`` is ``"display"``,
     ``"elementary"`` or ``"let"`` (see the module docstring). Past ``max_depth`` /
     ``max_kinks`` an inlined form raises :class:`~symnet.errors.ExportLimitError`.
 
@@ -298,13 +415,17 @@ def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
         raise SymnetError(f"unknown SymPy form {form!r}; use one of {', '.join(FORMS)}")
     if not isinstance(numeric, bool):
         raise SymnetError(f"numeric must be True or False, got {numeric!r}")
+    check_digits(digits)
+    numeric = numeric or digits is not None
     try:
         if form == "let":
-            defs, outs = let_form(program, numeric=numeric, named=_let_names(program))
+            defs, outs = let_form(program, numeric=numeric, named=_let_names(program), digits=digits)
             return defs, _pack(program, outs)
         _check_limits(program, max_depth, max_kinks if form == "elementary" else None, form)
         write_op = _display if form == "display" else _elementary
         number = _display_number if form == "display" else constant
+        if digits is not None:
+            number = _rounded_number(digits)
         symbols = leaf_symbols(program)
         exprs: list[Any] = [None] * len(program.nodes)
         with sp.evaluate(False):

@@ -20,49 +20,19 @@ layered.
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 from ..program import Program
 from ..errors import InputError
-from ..ops import PREC_ATOM, PREC_NEG
+from ..ops import PREC_ATOM
 from ..analysis import intermediates
-from .render import DEFAULT_MAX_CHARS, TEXT, Piece, render
+from .render import DEFAULT_MAX_CHARS, TEXT, Piece, check_digits, number_piece, render
 
-__all__ = ["to_text", "format_number", "layer_nodes", "LAYER_DEPTH"]
+__all__ = ["to_text", "layer_nodes", "LAYER_DEPTH"]
 
 #: In the layered form no line nests deeper than this many operations, so that every
 #: line stays well inside the parser's default nesting limit.
 LAYER_DEPTH = 12
-
-
-def format_number(value: float, digits: int | None = None) -> str:
-    """A number as text: rounded to ``digits`` significant digits if given, then in
-    its shortest form that reads back exactly.
-
-    >>> format_number(2.0), format_number(0.5), format_number(0.6888437, 3), format_number(-1e-07)
-    ('2', '0.5', '0.689', '-1e-07')
-    """
-    v = float(value)
-    if not math.isfinite(v):
-        raise InputError(f"cannot write the non-finite number {v!r} as text")
-    if digits is not None:
-        v = float(f"{v:.{digits}g}")
-    if v == 0.0:
-        return "0"
-    if v.is_integer() and abs(v) < 1e16:
-        return str(int(v))
-    return repr(v)
-
-
-def _number_piece(value: float, digits: int | None = None) -> Piece:
-    text = format_number(value, digits)
-    return Piece(text, PREC_NEG if text.startswith("-") else PREC_ATOM)
-
-
-def _check_digits(digits: object) -> None:
-    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17):
-        raise InputError(f"digits must be an integer from 1 to 17 or None, got {digits!r}")
 
 
 def layer_nodes(program: Program, max_depth: int = LAYER_DEPTH,
@@ -106,14 +76,14 @@ def to_text(program: Program, digits: int | None = None, layers: bool = False, *
     h1_1 = relu(z1_1)
     z2_1 = w2_1_1*h1_1 + b2_1
     """
-    _check_digits(digits)
+    check_digits(digits)
     names = program.names
 
     def leaf(i: int) -> Piece:
         kind = program.kinds[i]
         if kind == "input" or (kind == "parameter" and digits is None):
             return Piece(names[i] or f"t{i}", PREC_ATOM)
-        return _number_piece(program.values[i], digits)
+        return number_piece(program.values[i], digits)
 
     named = layer_nodes(program, max_depth) if layers else []
     named_set = frozenset(named)
