@@ -164,10 +164,27 @@ def _unary(protocol: str) -> Any:
     return method
 
 
-def _bound_method(row: Op, node: Node) -> Any:
-    where = f"{node._describe()}.{row.method}()"
+class _Method:
+    """``node.<method>``: the op row's sugar bound to a node (see :meth:`Node.__getattr__`)."""
 
-    def method(*others: Any, name: str | None = None, **param: Any) -> Node:
+    __slots__ = ("row", "node")
+
+    def __init__(self, row: Op, node: Node) -> None:
+        self.row, self.node = row, node
+
+    @property
+    def __name__(self) -> str:  # noqa: A003 - what a bound method reports
+        return self.row.method or self.row.name
+
+    @property
+    def __doc__(self) -> str:  # type: ignore[override]
+        return f"'{self.row.name}' of this node: {self.row.doc}"
+
+    def __call__(self, *others: Any, name: str | None = None, **param: Any) -> Node:
+        row, node = self.row, self.node
+        if not others and not param:  # the common case: z.relu()
+            return type(node)._build(row.name, (node,), name=name)
+        where = f"{node._describe()}.{row.method}()"
         attr = None  # the row's default
         if row.param is not None:
             extra = (row.arity or 1) - 1
@@ -184,10 +201,6 @@ def _bound_method(row: Op, node: Node) -> Any:
         elif param:
             raise OperandError(f"{where}: unexpected argument {next(iter(param))!r}")
         return type(node)._build(row.name, (node, *others), attr=attr, name=name)
-
-    method.__name__ = row.method or row.name
-    method.__doc__ = f"'{row.name}' of this node: {row.doc}"
-    return method
 
 
 #: How each slot of the operator protocol is written, for messages.
@@ -328,7 +341,7 @@ class Node:
         row = None if attribute.startswith("__") else method_row(attribute)
         if row is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
-        return _bound_method(row, self)
+        return _Method(row, self)
 
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *(r.method for r in OPS.values() if r.method)})

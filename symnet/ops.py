@@ -412,6 +412,15 @@ def _sympy_number(sp: Any, value: float) -> Any:
     return sp.Rational(num, den)
 
 
+def _sympy_decimal(sp: Any, value: float) -> Any:
+    """The shortest decimal that reads back as ``value`` (0.1 is 1/10), exact in SymPy.
+
+    For an op's parameter (a slope, a threshold): it prints as the user wrote it, and
+    differs from the binary value by less than one unit in its last place.
+    """
+    return sp.Rational(repr(float(value)))
+
+
 def format_exponent(p: float) -> str:
     """An exponent as written in formulas: ``2`` for 2.0, ``0.5``, ``-1``."""
     return str(int(p)) if float(p).is_integer() and abs(p) < 1e15 else repr(float(p))
@@ -603,7 +612,7 @@ OPS: OpTable = OpTable(
        array={log_softmax: ops_array.log_softmax, softmax: ops_array.softmax}, layerwise=True, torch="LogSoftmax"),
     Op("leaky_relu", 1, lambda xs, a: leaky_relu(xs[0], _param(a, 0.01)),
        lambda xs, y, a: (leaky_relu_grad(xs[0], _param(a, 0.01)),),
-       lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_number(sp, _param(a, 0.01)) * e[0]),
+       lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_decimal(sp, _param(a, 0.01)) * e[0]),
        text=call("leaky_relu"), latex=call(r"\operatorname{LeakyReLU}"),
        doc="a if a > 0 else alpha * a (alpha defaults to 0.01)",
        derivative="1 if a > 0 else alpha (alpha at a = 0, as in PyTorch)",
@@ -611,14 +620,14 @@ OPS: OpTable = OpTable(
        activation=True),
     Op("softplus", 1, lambda xs, t: softplus(xs[0], t), lambda xs, y, t: (softplus_grad(xs[0], t),),
        lambda sp, e, t: (sp.log(1 + sp.exp(e[0])) if t is None
-                         else sp.Piecewise((e[0], e[0] > _sympy_number(sp, t)), (sp.log(1 + sp.exp(e[0])), True))),
+                         else sp.Piecewise((e[0], e[0] > _sympy_decimal(sp, t)), (sp.log(1 + sp.exp(e[0])), True))),
        text=call("softplus"), latex=call(r"\operatorname{softplus}"),
        doc="log(1 + exp(a)); with a threshold t, a where a > t (PyTorch's threshold)",
        derivative="sigmoid(a) (1 above the threshold)",
        kink=lambda xs, t: math.inf if t is None else xs[0] - t,
        method="softplus", function="softplus", param="threshold", activation=True),
     Op("elu", 1, lambda xs, a: elu(xs[0], _param(a, 1.0)), lambda xs, y, a: (elu_grad(xs[0], _param(a, 1.0)),),
-       lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_number(sp, _param(a, 1.0)) * (sp.exp(e[0]) - 1)),
+       lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_decimal(sp, _param(a, 1.0)) * (sp.exp(e[0]) - 1)),
        text=call("elu"), latex=call(r"\operatorname{ELU}"),
        doc="a if a > 0 else alpha * (exp(a) - 1) (alpha defaults to 1)",
        derivative="1 if a > 0 else alpha * exp(a) (alpha at a = 0, as in PyTorch)",

@@ -8,6 +8,8 @@ import math
 import os
 import pathlib
 import struct
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -105,12 +107,40 @@ def test_save_a_node_list_and_custom_op(tmp_path):
 
 
 def test_an_op_defined_by_callables_cannot_be_saved(tmp_path):
-    cube = sn.define_op("cube_files_callable", 1, forward=lambda v: v ** 3, partials=lambda v: (3 * v * v,),
+    cube = sn.define_op("cube_callable_files_test", 1, forward=lambda v: v ** 3, partials=lambda v: (3 * v * v,),
                         sympy=lambda e: e ** 3)
-    x = sn.Input("x")
-    with pytest.raises(sn.ModelFileError, match="formula="):
-        sn.save([cube(x), x * 2], tmp_path / "v.json")
-    assert not (tmp_path / "v.json").exists()
+    with pytest.raises(sn.ModelFileError, match=r"op 'cube_callable_files_test' is defined by Python callables.*"
+                                                 r"formula=") as info:
+        sn.save(cube(sn.Input("x")), tmp_path / "c.json")
+    assert "nothing was written" in str(info.value) and not (tmp_path / "c.json").exists()
+
+
+def test_ops_defined_by_formula_load_in_a_fresh_process_and_clash_clearly(tmp_path):
+    swish = sn.define_op("swish_files_test", 1, formula="a*sigmoid(a)")
+    twice = sn.define_op("twice_files_test", 2, formula="swish_files_test(a) + 2*b")
+    x, w = sn.Input("x", 0.3), sn.Parameter(0.7, name="w")
+    y = twice(swish(w * x), x)
+    path = tmp_path / "f.json"
+    sn.save(y, path)
+    script = (f"import symnet as sn; n = sn.load({str(path)!r}); "
+              "print(n.funcify(), repr(n.predict([0.3])), repr(n.gradients([0.3])['w']))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=os.getcwd())
+    net = y.compile()
+    assert out.stdout.split() == ["twice_files_test(swish_files_test(w*x),", "x)", repr(net.predict([0.3])),
+                                  repr(net.gradients([0.3])["w"])], out.stderr
+    text = path.read_text().replace("a*sigmoid(a)", "a*tanh(a)")
+    with pytest.raises(sn.ModelFileError, match="defines op 'swish_files_test' as 'a\\*tanh\\(a\\)'.*defined "
+                                                "differently"):
+        sn.files.loads(text)
+    for bad, message in [('"ops": [{"name": "q"}]', "exactly the fields"),
+                         ('"ops": [{"name": "qq", "arity": 1, "formula": "__import__(a)"}]', "unknown function"),
+                         ('"ops": [{"name": "tanh", "arity": 1, "formula": "a"}]', "built-in op"),
+                         ('"ops": 3', "expected a list")]:
+        start = text.index('"ops": ')
+        end = text.index("\n", start)
+        broken = text[:start] + bad + "," + text[end:]
+        with pytest.raises(sn.ModelFileError, match=message):
+            sn.files.loads(broken)
 
 
 def test_long_chain_round_trip(tmp_path):

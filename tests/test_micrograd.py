@@ -159,7 +159,7 @@ def test_gradients_accumulate_as_in_micrograd():
     assert a.grad == 6.0
 
 
-def test_no_recursion_limit():
+def test_no_recursion_limit(default_recursion_limit):
     x = Value(0.5)
     y = x
     for _ in range(5_000):
@@ -205,3 +205,18 @@ def test_nn_trains_like_micrograd():
         for p in model.parameters():
             p.data += -0.01 * p.grad
     assert loss().data < first
+
+
+def test_nn_equals_micrograds_nn_with_the_same_seed():
+    mg_nn = pytest.importorskip("micrograd.nn")
+    random.seed(7)
+    mine = MLP(3, [4, 4, 1])
+    random.seed(7)
+    theirs = mg_nn.MLP(3, [4, 4, 1])
+    assert [p.data for p in mine.parameters()] == [p.data for p in theirs.parameters()]
+    x = [0.5, -1.0, 2.0]
+    out, ref = mine(x), theirs(x)
+    assert out.data == pytest.approx(ref.data, rel=1e-13)
+    out.backward()
+    ref.backward()
+    assert [p.grad for p in mine.parameters()] == pytest.approx([p.grad for p in theirs.parameters()], rel=1e-12)

@@ -235,3 +235,19 @@ def test_a_forward_that_is_not_a_chain_is_refused_with_the_node():
 
     with pytest.raises(GraphError, match="unsupported function 'hardswish'"):
         sn.from_torch(Unknown(), n_inputs=2)
+
+
+def test_hardtanh_at_both_ends_and_relu6_match_pytorch():
+    model = nn.Sequential(nn.Linear(1, 1), nn.Hardtanh(-0.5, 0.75), nn.Linear(1, 1), nn.ReLU6()).eval()
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.fill_(0.0)
+        model[2].weight.fill_(8.0)
+        model[2].bias.fill_(0.0)
+    net = sn.from_torch(model)
+    for x in (-0.5, 0.75, 0.3, -2.0, 2.0):  # both ends of Hardtanh exactly, and 6 = 8 * 0.75 for ReLU6
+        outs, grads = torch_grads(model, [x])
+        assert net.predict([x]) == pytest.approx(outs[0], abs=1e-15)
+        mine = net.gradients([x])
+        for key, g in grads.items():
+            assert mine[key] == pytest.approx(g, abs=1e-15), (x, key)
