@@ -71,6 +71,8 @@ __all__ = ["check_gradients", "GradientReport", "GradRow", "ForwardRow", "Tolera
 
 #: The losses ``check_gradients(..., loss=...)`` can put on top of the model.
 LOSSES = losses.LOSSES
+#: Random points a check accepts (each costs a 50-digit reference evaluation).
+MAX_POINTS = 10_000
 #: Random points: attempts per point, and the band around kinks that sampling avoids.
 MAX_TRIES = 100
 SAMPLE_KINK_BAND = 1e-3
@@ -108,8 +110,8 @@ def check_gradients(net_or_node: Network | Node, values: Any = None, *, loss: st
         chosen = [(leaves, _evaluate(program, leaves), "") for leaves in _given_points(program, values)]
         used_seed = None
     else:
-        if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-            raise InputError(f"check_gradients: points must be a positive integer, got {points!r}")
+        if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_POINTS:
+            raise InputError(f"check_gradients: points must be an integer from 1 to {MAX_POINTS}, got {points!r}")
         rng = random.Random(seed)
         chosen = [_random_point(program, rng) for _ in range(points)]
         used_seed = seed

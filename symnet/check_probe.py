@@ -10,7 +10,7 @@ Probe points (all seeded by one ``random.Random(seed)``):
 * landmarks: for every op with a kink and every one-argument op (at most
   ``LANDMARK_NODES`` of each program), the root of its kink distance (or argument)
   along the variable, found from the first random point by a scan over
-  ``+-1e-3 .. +-1e3`` and bisection: two points on both sides of each kink, and the
+  ``+-1e-3 .. +-1e15`` and bisection: two points on both sides of each kink, and the
   root itself for a smooth op (where sigmoid, tanh and exp are in their linear region).
 
 Values are computed node by node from each op row's SymPy form in ``DPS``-digit
@@ -50,7 +50,8 @@ LANDMARK_NODES = 12
 #: Float evaluations spent locating roots, at most this many op evaluations in total.
 LANDMARK_WORK = 300_000
 SCALES = (1e-3, 1e-2, 1e-1, 1e1, 1e2, 1e3)
-_GRID = sorted([s * g for s in (1.0, -1.0) for g in (1e-3, 1e-2, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0, 1e3)])
+_GRID = sorted([s * g for s in (1.0, -1.0) for g in (1e-3, 1e-2, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0, 1e3,
+                                                    1e4, 1e5, 1e6, 1e8, 1e10, 1e12, 1e15)])
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ __all__ = ["check_derivative", "DerivativeVerdict", "Counterexample", "Entry", "
 MAX_TREE = 20_000
 #: ... or a depth above this.
 MAX_DEPTH = 100
+#: Random probe points a check accepts (each costs one 50-digit evaluation of model and claim).
+MAX_POINTS = 10_000
 #: Random points tried, beyond the probes, to find where a nonzero symbolic difference shows.
 EXTRA_SEARCH = 40
 #: Random points drawn at most when the model is undefined at many probes.
@@ -175,6 +177,8 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     for label, value, low in (("points", points, 2), ("max_nodes", max_nodes, 1), ("max_depth", max_depth, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InputError(f"check_derivative: {label} must be an integer >= {low}, got {value!r}")
+    if points > MAX_POINTS:
+        raise InputError(f"check_derivative: points must be at most {MAX_POINTS}, got {points!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InputError(f"check_derivative: seed must be an integer, got {seed!r}")
     if shapes is not None:

@@ -372,7 +372,7 @@ def test_float32_is_refused():
     (dict(target=1.0), "a target needs a loss"),
     (dict(values={"q": 1.0}), "unknown name"),
     (dict(values=[1.0, 2.0]), "expected 1 input"),
-    (dict(points=0), "positive integer"),
+    (dict(points=0), "from 1 to"),
 ])
 def test_bad_arguments(kwargs, match):
     x = sn.Input("x")

@@ -431,3 +431,20 @@ def test_symnet_verify_exits_nonzero_on_wrong_or_undefined(claim, status, capsys
 ])
 def test_kinks_held_at_zero_on_a_whole_region_are_not_conventions(model, claimed, verdict):
     assert check_derivative(model, "w", claimed, inputs=["x"]).verdict == verdict
+
+
+# -- found by a fresh user after the first round of issue 13 --
+
+
+@pytest.mark.parametrize("model", ["relu(w - 1e6)", "relu(w - 12345.678)", "relu(w - 1e4)", "relu(w + 3e9)"])
+def test_a_kink_far_from_the_origin_is_found(model):
+    verdict = sn.check_derivative(model, wrt="w", claimed="0")
+    assert not verdict.correct
+
+
+def test_points_have_an_upper_bound():
+    with pytest.raises(sn.InputError, match="at most"):
+        sn.check_derivative("w*x", wrt="w", claimed="x", inputs=["x"], points=10**9)
+    x = sn.Input("x")
+    with pytest.raises(sn.InputError, match="from 1 to"):
+        sn.check_gradients(sn.compile(x * x), points=10**9)
