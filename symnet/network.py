@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from . import engine
 from .program import Program, compile_program
-from .errors import InputError, NumericalError, SymnetError, shown
+from .errors import ExportLimitError, InputError, NumericalError, SymnetError, shown
 from .graph import Node
 from .budgets import MAX_BLOCK_DEPTH, MAX_SIZE, check_block_depth, check_inline_size
 from .losses import attach_loss
@@ -263,7 +263,15 @@ class Network:
         max_size = options.pop("max_size", MAX_SIZE)
         if form in ("display", "elementary"):
             check_inline_size(self.program, max_size, what=f"the {form} SymPy form")
-        return to_sympy(self.program, numeric, form, **options)
+        try:
+            return to_sympy(self.program, numeric, form, **options)
+        except KeyError:
+            # SymPy 1.14 fails ("pop from an empty set") when it folds a Piecewise whose
+            # condition holds another Piecewise with no free symbol left (relu(relu(-w*w))
+            # with numbers substituted); the let and display forms never nest them.
+            raise ExportLimitError(f"SymPy cannot write the {form} form of this network: it nests one kink "
+                                   "op's Piecewise inside another's condition; use form='let' or "
+                                   "form='display'") from None
 
     # -- text (symnet.emit.text) -------------------------------------------------
 

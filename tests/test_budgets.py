@@ -89,3 +89,15 @@ def test_the_command_line_refuses_with_its_own_error(tmp_path, capsys):
     code = main(["formula", str(path), "--sympy"])
     assert code != 0
     assert "max_size" in capsys.readouterr().err
+
+
+def test_nested_relu_never_leaks_a_key_error():
+    w = sn.Parameter(0.5, name="w")
+    net = sn.compile((-(w * w)).relu().relu())
+    assert str(net.to_sympy()) == "relu(relu(-w*w))"
+    try:
+        net.to_sympy(form="elementary")
+    except sn.ExportLimitError as exc:
+        assert "form='let'" in str(exc)
+    assert net.gradient_sympy("w") == 0
+    assert sn.check_derivative("relu(relu(-w*w))", wrt="w", claimed="0").correct
