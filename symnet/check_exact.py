@@ -28,6 +28,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from fractions import Fraction
+
 import sympy as sp
 
 from .analysis import depths, tree_sizes
@@ -69,7 +71,7 @@ class Structure:
         out: list[int] = []
         for i, op in enumerate(program.ops):
             if op is None:
-                key: Any = (("const", program.values[i]) if program.kinds[i] == "constant"
+                key: Any = (("const", program.values[i], program.attrs[i]) if program.kinds[i] == "constant"
                             else ("leaf", program.names[i]))
             else:
                 key = (op.name, repr(program.attrs[i]), tuple(out[a] for a in program.args[i]))
@@ -156,7 +158,9 @@ def build(program: Program, symbols: dict[str, Any], forms: LocalForms, ids: Seq
     for i, op in enumerate(program.ops):
         if op is None:
             if program.kinds[i] == "constant":
-                vals[i] = exact_constant(program.values[i])
+                exact = program.attrs[i]  # a formula's literal, exactly (symnet.parse)
+                vals[i] = (sp.Rational(exact.numerator, exact.denominator) if isinstance(exact, Fraction)
+                           else exact_constant(program.values[i]))
             else:
                 vals[i] = symbols[program.names[i]]
                 if ders is not None and vals[i] == wrt:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import mpmath
+from fractions import Fraction
 
 from . import engine
 from .check_bound import local_magnitudes
@@ -200,6 +201,9 @@ def _bisect(floats: _Floats, base: dict[str, float], var: str, i: int, a: float,
 
 def _leaf(program: Program, i: int, point: dict[str, float]) -> Any:
     if program.kinds[i] == "constant":  # as check_exact.exact_constant: integers exactly, else the decimal text
+        exact = program.attrs[i]  # a formula literal that is not exactly its float (symnet.parse)
+        if isinstance(exact, Fraction):
+            return mpmath.mpf(exact.numerator) / exact.denominator
         v = float(program.values[i])
         return mpmath.mpf(int(v)) if v.is_integer() else mpmath.mpf(repr(v))  # the exact decimal of the literal
     return hp(point[program.names[i]])

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import keyword
 import math
+from fractions import Fraction
 import numbers
 import re
 import unicodedata
@@ -85,6 +86,33 @@ class Token:
     text: str
     pos: int
     value: float = 0.0
+
+
+class Exact(float):
+    """A number of a formula: its float value, and the exact rational its literal
+    text stands for (``exact``), kept through folding of ``+ - * /`` and integer
+    powers, so that the verifier compares ``1 + 1e-30`` as written, not as 1.0."""
+
+    __slots__ = ("exact",)
+
+    def __new__(cls, value: float, exact: Fraction) -> Exact:
+        obj = super().__new__(cls, value)
+        obj.exact = exact
+        return obj
+
+
+def _exact_fold(fn: Any, a: Any, b: Any, power: bool) -> Fraction | None:
+    """``fn`` on the exact values of two formula numbers, when both have one."""
+    if not (isinstance(a, Exact) and isinstance(b, Exact)):
+        return None
+    try:
+        if power:
+            if b.exact.denominator != 1 or abs(b.exact) > 1024:
+                return None
+            return a.exact ** int(b.exact)
+        return Fraction(fn(a.exact, b.exact))
+    except (ZeroDivisionError, TypeError, ValueError, OverflowError):
+        return None
 
 
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -223,7 +251,7 @@ def tokenize(source: _Source, limits: Limits) -> list[Token]:
             value = float(lit)
             if not math.isfinite(value):
                 return out + [Token("error", f"number {lit!r} is out of range", i)]
-            out.append(Token("num", lit, i, value))
+            out.append(Token("num", lit, i, Exact(value, Fraction(lit))))
             i = m.end()
         elif c.isascii() and (c.isalpha() or c == "_"):
             m = _NAME.match(text, i)
@@ -328,7 +356,7 @@ class _Parser:
 
     def build(self, op: str, args: Iterable[Any], tok: Token, attr: Any = None) -> Node:
         try:
-            return Node.apply(op, tuple(args), attr=attr)
+            return Node.apply(op, tuple(_constant(a) if isinstance(a, float) else a for a in args), attr=attr)
         except SymnetError as exc:
             self.src.error(tok.pos, str(exc))
 
@@ -336,7 +364,7 @@ class _Parser:
         v = self.node(v, tok)
         if isinstance(v, float):
             self.count(1, tok)
-            return Constant(v)
+            return _constant(v)
         return v
 
     def variable(self, tok: Token) -> Any:
@@ -373,15 +401,16 @@ class _Parser:
     # -- operators ------------------------------------------------------------------
 
     def fold(self, fn: Any, tok: Token, a: float, b: float) -> float:
+        exact = _exact_fold(fn, a, b, fn is math.pow)
         try:
-            v = float(fn(a, b))
+            v = float(fn(float(a), float(b)))
         except ZeroDivisionError:
             self.src.error(tok.pos, "division by zero in a constant")
         except (OverflowError, ValueError):
             v = math.nan
         if not math.isfinite(v):
             self.src.error(tok.pos, f"the constant {a:g} {tok.text} {b:g} is undefined or too large")
-        return v
+        return v if exact is None else Exact(v, exact)
 
     def compare(self, tok: Token, a: Any, b: Any) -> Any:
         """An indicator: ``(a > b)`` is ``step(a - b)``, ``(a >= b)`` is ``1 - step(b - a)``
@@ -445,7 +474,7 @@ class _Parser:
             return a
         a = self.node(a, tok)
         if isinstance(a, float):
-            return -a
+            return Exact(-float(a), -a.exact) if isinstance(a, Exact) else -a
         self.count(1, tok)
         return self.build("neg", (a,), tok)
 
@@ -625,8 +654,8 @@ class _Parser:
                 self.define(target, result[0])
         if len(result) == 1:
             v = result[0]
-            return Constant(v) if isinstance(v, float) else v
-        return Output([Constant(v) if isinstance(v, float) else v for v in result])
+            return _constant(v) if isinstance(v, float) else v
+        return Output([_constant(v) if isinstance(v, float) else v for v in result])
 
     def check_target(self, tok: Token) -> None:
         name = tok.text
@@ -734,3 +763,13 @@ def parse(text: str, inputs: Iterable[str] | None = None, values: Mapping[str, f
         raise FormulaError(f"values given for {', '.join(map(repr, unused))}, which the formula does not use "
                            f"as a variable")
     return root
+
+
+def _constant(v: float) -> Node:
+    """A Constant for a formula number; one whose literal is not exactly its float
+    (``0.1``, ``1 + 1e-30``) keeps the exact rational as its ``attr``, which the
+    verifier reads."""
+    node = Constant(float(v))
+    if isinstance(v, Exact) and Fraction(float(v)) != v.exact:
+        node.attr = v.exact
+    return node

@@ -448,3 +448,14 @@ def test_points_have_an_upper_bound():
     x = sn.Input("x")
     with pytest.raises(sn.InputError, match="from 1 to"):
         sn.check_gradients(sn.compile(x * x), points=10**9)
+
+
+@pytest.mark.parametrize("claimed", ["x*(1+1e-30)", "x*1.00000000000000000000000000001", "x*(1 - 3e-25)"])
+def test_decimal_literals_are_exact_so_a_tiny_difference_is_wrong(claimed):
+    verdict = sn.check_derivative("w*x", wrt="w", claimed=claimed, inputs=["x"])
+    assert not verdict.correct and verdict.method == "symbolic + counterexample"
+
+
+def test_exact_decimals_that_are_equal_pass():
+    assert sn.check_derivative("0.1*w + 0.2*w", wrt="w", claimed="0.3").correct
+    assert sn.parse("x*(1 + 1e-30)", inputs=["x"]).compile().predict([2.0]) == 2.0  # the engine works in float64
