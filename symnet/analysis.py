@@ -26,11 +26,13 @@ for them.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
+from .errors import InputError
 from .program import Program
 
-__all__ = ["uses", "consumers", "depths", "tree_sizes", "intermediates", "NAMED_ROLES", "owners", "downstream"]
+__all__ = ["uses", "consumers", "depths", "tree_sizes", "intermediates", "NAMED_ROLES", "owners", "downstream",
+           "layer_nodes", "LAYER_DEPTH"]
 
 #: Origins whose nodes every layered output names: a neuron's weighted sum, its
 #: activation, the output (or the prediction a loss compares) and the loss.
@@ -136,3 +138,33 @@ def downstream(users: Sequence[Sequence[int]], node: int) -> list[int]:
                 stack.append(j)
     marked.discard(node)
     return sorted(marked)
+
+
+#: line stays well inside the parser's default nesting limit.
+LAYER_DEPTH = 12
+
+
+def layer_nodes(program: Program, max_depth: int = LAYER_DEPTH,
+                also: Callable[[int], bool] | None = None) -> list[int]:
+    """The op nodes the layered form writes on lines of their own, in order: the shared
+    layered rule's intermediates, every node ``also(i)`` selects, and enough others that
+    no line nests deeper than ``max_depth`` operations.
+
+    >>> import symnet as sn
+    >>> x = sn.Input("x"); y = (x * 2).tanh()
+    >>> p = sn.compile(y + y).program
+    >>> [p.names[i] for i in layer_nodes(p)]
+    ['t2', 'yhat']
+    """
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+        raise InputError(f"max_depth must be a positive integer, got {max_depth!r}")
+    named = set(intermediates(program))
+    depth = [0] * len(program.nodes)
+    for i in program.op_indices:
+        d = 1 + max((depth[a] for a in program.args[i]), default=0)
+        if i in named or d >= max_depth or (also is not None and also(i)):
+            named.add(i)
+            d = 0
+        depth[i] = d
+    return sorted(named)
+

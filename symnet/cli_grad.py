@@ -1,7 +1,7 @@
 """``symnet grad``: a derivative of a network in closed form, as text, LaTeX or SymPy.
 
 Everything comes from the chain-rule emitter (:mod:`symnet.emit.chainrule`) and is
-written by the one printer (:mod:`symnet.emit.gradtext`), in one of two forms:
+written by the one printer (:mod:`symnet.gradtext`), in one of two forms:
 ``inline`` (in the inputs and parameters, with the model's functions by name) or
 ``chain`` (the forward intermediates and the adjoints, one definition per line,
 linear in the size of the network; chosen automatically for large networks).
@@ -14,8 +14,8 @@ from typing import Any
 import sympy as sp
 
 from .emit.chainrule import gradient_sympy
-from .emit.gradtext import GRADIENT_FORMS
-from .emit.gradtext import gradient_text as write_gradient
+from .gradtext import GRADIENT_FORMS
+from .gradtext import gradient_text as write_gradient
 from .emit.render import check_digits, format_number
 from .errors import ExportLimitError, InputError
 from .network import Network

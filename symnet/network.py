@@ -297,7 +297,7 @@ class Network:
 
             if digits is not None or layers or options:
                 raise InputError("funcify(form='matrix') takes no other options (it writes names, not values)")
-            return matrix_text(self.program)
+            return matrix_text(self.program, lambda: to_text(self.program, layers=True))
         return to_text(self.program, digits, layers, **options)
 
     def __str__(self) -> str:
@@ -409,18 +409,15 @@ class Network:
         >>> sn.compile(w * x + b).latex(), sn.compile(w * x + b).latex(digits=2, times=r"\\cdot")
         ('w x + b', '0.5 \\\\cdot x + 2')
         """
+        from .emit.latex import to_latex
         from .emit.matrix import check_form
 
-        if form in ("chain", "inline"):  # the scalar form's two shapes (symnet.emit.chainrule)
-            from .emit.chainrule import gradient_latex as scalar_gradient_latex
 
-            return scalar_gradient_latex(self, wrt, form=form, **options)
         if check_form(form) == "matrix":
             from .emit.matrix import matrix_latex
 
-            return matrix_latex(self, **options)
-        from .emit.latex import to_latex
-
+            return matrix_latex(self, scalar=lambda times, width: to_latex(self, times=times, layers="auto",
+                                                                           width=width), **options)
         return to_latex(self, **options)
 
     def _repr_latex_(self) -> str | None:
@@ -454,7 +451,10 @@ class Network:
 
             if wrt is not None:
                 raise InputError("gradient_latex(form='matrix') writes every layer's gradient; leave wrt=None")
-            return matrix_gradient_latex(self, **options)
+            from .emit.chainrule import gradient_latex as scalar_gradients
+
+            return matrix_gradient_latex(self, scalar=lambda times, width: scalar_gradients(self, times=times,
+                                                                                           width=width), **options)
         from .emit.chainrule import gradient_latex
 
         check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))

@@ -17,7 +17,8 @@ from typing import Any, Iterable, Sequence
 from . import engine
 from .emit import chainrule
 from .emit.graphs import to_tikz
-from .emit.latex import aligned, equations, latex_name, LatexOptions, to_latex
+from .emit.latex import equations, LatexOptions, to_latex
+from .emit.notation import aligned, latex_name
 from .emit.render import check_digits, format_number
 from .errors import InputError, SymnetError
 from .fileio import atomic_write_many, check_path, check_targets

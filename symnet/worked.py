@@ -29,7 +29,7 @@ from .losses import LOSSES, loss_by_name
 from .emit import chainrule
 from .analysis import intermediates
 from .layerview import layer_view, origins
-from .emit.latex import latex_name, latex_style, visible_width, wrap
+from .emit.notation import latex_name, latex_style, visible_width, wrap
 from .emit.render import Piece, apply_form, check_digits, format_number, number_piece, render
 from .ops import PREC_ATOM
 from . import engine

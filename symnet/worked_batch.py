@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from . import engine
-from .emit.latex import latex_name
+from .emit.notation import latex_name
 from .emit.render import format_number
 from .emit.matrix import activation_latex, derivative_latex
 from .errors import InputError

@@ -11,7 +11,7 @@ import sympy as sp
 import symnet as sn
 from symnet.cli_grad import gradient_text as cli_gradient_text
 from symnet.emit.chainrule import gradient_sympy
-from symnet.emit.gradtext import gradient_text
+from symnet.gradtext import gradient_text
 from symnet.emit.printer import ExprPrinter
 from symnet.emit.render import TEXT
 from symnet.emit.sympy import display_function, elementary_nodes, leaf_symbols

@@ -233,3 +233,27 @@ def test_symnet_never_imports_pickle():
                 assert all(a.name.split(".")[0] not in ("pickle", "marshal", "shelve", "dill") for a in node.names), path
             elif isinstance(node, ast.ImportFrom):
                 assert (node.module or "").split(".")[0] not in ("pickle", "marshal", "shelve", "dill"), path
+
+
+#: The emitters, each one walk over a Program; a family of modules counts as one
+#: (generated Python is split by concern into python_source, python_load, ...).
+EMITTERS = {"symnet.emit.text": "text", "symnet.emit.latex": "latex", "symnet.emit.sympy": "sympy",
+            "symnet.emit.chainrule": "chainrule", "symnet.emit.graphs": "graphs", "symnet.emit.matrix": "matrix"}
+#: What the emitters share instead of importing each other.
+SHARED = {"symnet.emit", "symnet.emit.render", "symnet.emit.printer", "symnet.emit.notation", "symnet.emit.forms"}
+
+
+def emitter_of(module: str) -> str | None:
+    if module.startswith("symnet.emit.python"):
+        return "python"
+    return EMITTERS.get(module)
+
+
+def test_emitters_never_import_each_other():
+    graph = import_graph()
+    for module in graph:
+        if module.startswith("symnet.emit.") and module not in SHARED:
+            assert emitter_of(module) is not None, f"{module}: add it to EMITTERS or SHARED"
+    crossing = [f"{m} imports {t}" for m, targets in graph.items() for t in targets
+                if emitter_of(m) and emitter_of(t) and emitter_of(m) != emitter_of(t)]
+    assert crossing == []

@@ -35,14 +35,14 @@ import sympy as sp
 from ..program import Program
 from ..errors import ExportLimitError, InputError
 from ..graph import Node
-from ..ops import PREC_ATOM, Op
+from ..ops import PREC_ATOM
 from ..analysis import intermediates, owners
-from .latex import aligned, latex_name, latex_style
-from .printer import ExprPrinter
+from .notation import aligned, latex_name, latex_style
+from .printer import ExprPrinter, latex_printer
 from ..ops import PREC_MUL
 from .render import TEXT, Piece, Style, check_digits, number_piece, render
-from .sympy import constant as exact_constant
-from .sympy import display, leaf_symbols, output_derivative
+from .forms import constant as exact_constant
+from .forms import display, leaf_symbols, local_partial
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
            "numeric_locals", "printer", "chain_printer", "backward_order", "adjoint_latex", "adjoint_rhs",
@@ -50,32 +50,6 @@ __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "
 
 #: A block (the ops between two named intermediates) larger than this is refused.
 MAX_BLOCK_OPS = 400
-
-_TEMPLATES: dict[tuple[Any, ...], tuple[tuple[sp.Dummy, ...], tuple[Any, ...], Any]] = {}
-
-
-def _template(row: Op, attr: Any, n: int) -> tuple[tuple[sp.Dummy, ...], tuple[Any, ...], Any]:
-    key = (row, attr, n)
-    t = _TEMPLATES.get(key)
-    if t is None:
-        syms = tuple(sp.Dummy(f"a{k}", real=True) for k in range(n))
-        f = display(row, syms, attr)
-        derivs = tuple(sp.diff(f, s) for s in syms)
-        t = _TEMPLATES[key] = (syms, derivs, output_derivative(row, attr) if n == 1 else None)
-    return t
-
-
-def local_partial(row: Op, attr: Any, operands: Sequence[Any], output: Any, k: int) -> Any:
-    """The derivative of one op with respect to operand ``k``, at the given operand
-    expressions: SymPy's derivative of the row's display form (the model's own functions),
-    written through the op's ``output`` when the row states its derivative that way
-    (sigmoid: ``y (1 - y)``, tanh: ``1 - y^2``)."""
-    syms, derivs, by_output = _template(row, attr, len(operands))
-    if by_output is not None:
-        y, poly = by_output
-        return poly.xreplace({y: output})
-    return derivs[k].xreplace(dict(zip(syms, operands)))
-
 
 def _at_most(expr: Any, limit: int) -> bool:
     """Whether ``expr`` has at most ``limit`` nodes (stops counting past the limit)."""
@@ -275,11 +249,8 @@ def resolve_wrt(network: Any, wrt: Any) -> list[int]:
 # -- printing ---------------------------------------------------------------------
 
 
-def printer(names: Any, times: str = "", digits: int | None = None, known: Any = None) -> ExprPrinter:
-    """The LaTeX printer of gradients: the one row-driven printer (:mod:`symnet.emit.printer`)
-    in the LaTeX style with the chosen multiplication sign; ``names`` maps symbols to LaTeX."""
-    check_digits(digits)
-    return ExprPrinter(latex_style(times), names, digits, known)
+#: The LaTeX printer of gradients (:func:`symnet.emit.printer.latex_printer`).
+printer = latex_printer
 
 
 def _program(network: Any) -> Program:

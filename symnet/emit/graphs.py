@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from ..program import Program
 from ..errors import InputError
 from ..analysis import intermediates
-from .latex import latex_name
+from .notation import latex_name
 from .render import format_number
 
 __all__ = ["View", "view", "layout", "to_dot", "to_mermaid", "to_tikz", "op_symbol"]

@@ -34,12 +34,12 @@ from typing import Any, Callable
 import sympy as sp
 
 from ..program import Program
-from ..errors import InputError
+from ..errors import GraphError, InputError
 from ..layerview import Layer, LayerView, layer_view
 from ..ops import PREC_ATOM, Op
-from .chainrule import local_partial
-from .chainrule import printer as latex_printer
-from .latex import aligned, latex_name, latex_style
+from .forms import local_partial
+from .printer import latex_printer
+from .notation import aligned, latex_name, latex_style
 from .render import format_number
 from .render import TEXT, Piece, apply_form, render
 
@@ -179,12 +179,21 @@ def _scalar_fallback(network: Any, view: LayerView, text: str) -> str:
     return f"% {fallback_note(view)}\n{text}"
 
 
+def _fallback(scalar: Callable[..., str] | None) -> Callable[..., str]:
+    """The scalar form's writer a caller passed: this emitter never calls another one."""
+    if scalar is None:
+        raise GraphError("this graph has no layer structure; pass scalar= (the scalar form's writer), "
+                         "as Network.latex(form='matrix') does")
+    return scalar
+
+
 def _only(options: dict[str, Any], where: str) -> None:
     if options:
         raise InputError(f"{where}(form='matrix') takes times= and width= only; got {', '.join(sorted(options))}=")
 
 
-def matrix_latex(network: Any, *, times: str = "", width: int | None = None, **options: Any) -> str:
+def matrix_latex(network: Any, *, times: str = "", width: int | None = None,
+                 scalar: Callable[..., str] | None = None, **options: Any) -> str:
     """The forward pass (and the loss) in matrix form, as an ``aligned`` block, with
     every vector's and matrix's shape; the scalar form after a note when the graph
     is not a stack of layers.
@@ -204,9 +213,7 @@ def matrix_latex(network: Any, *, times: str = "", width: int | None = None, **o
     latex_style(times)
     view = layer_view(network.program)
     if not view:
-        from .latex import to_latex
-
-        return _scalar_fallback(network, view, to_latex(network, times=times, layers="auto", width=width))
+        return _scalar_fallback(network, view, _fallback(scalar)(times=times, width=width))
     program = network.program
     rows = [("x", rf"{_column([latex_name(n) for n in view.input_names])} \in {_R(view.layers[0].fan_in)}")]
     for layer in view.layers:
@@ -247,7 +254,8 @@ def _loss_latex(view: LayerView, times: str) -> str:
     return pieces[view.loss].text  # type: ignore[union-attr]
 
 
-def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = None, **options: Any) -> str:
+def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = None,
+                          scalar: Callable[..., str] | None = None, **options: Any) -> str:
     """Backprop in matrix form: :math:`\\delta^{(L)}`, the recursion for every hidden
     layer, and :math:`\\partial L / \\partial W^{(l)}`, :math:`\\partial L / \\partial b^{(l)}`
     with their shapes; the scalar chain rule after a note when there is no matrix form.
@@ -265,11 +273,9 @@ def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = 
     view = layer_view(program)
     reason = _why_not(view) if view else ""
     if not view or reason:
-        from .chainrule import gradient_latex
-
         if reason:
             view = LayerView(program, reason=reason)
-        return _scalar_fallback(network, view, gradient_latex(network, times=times, width=width))
+        return _scalar_fallback(network, view, _fallback(scalar)(times=times, width=width))
     loss = latex_name(program.names[view.loss if view.loss is not None else program.outputs[0]] or "L")
     L = len(view.layers)
     last = view.layers[-1]
@@ -310,14 +316,13 @@ def matrix_gradient_latex(network: Any, *, times: str = "", width: int | None = 
 
 # -- text ---------------------------------------------------------------------------------
 
-def matrix_text(program: Program) -> str:
-    """The forward pass in matrix form as text (``z1 = W1 @ x + b1``), or the layered
-    scalar text when the graph is not a stack of layers (see :func:`fallback_note`)."""
+def matrix_text(program: Program, scalar: Callable[[], str] | None = None) -> str:
+    """The forward pass in matrix form as text (``z1 = W1 @ x + b1``), or, after a note,
+    ``scalar()`` (the caller's layered scalar text) when the graph is not a stack of
+    layers (see :func:`fallback_note`)."""
     view = layer_view(program)
     if not view:
-        from .text import to_text
-
-        return f"# {fallback_note(view)}\n{to_text(program, layers=True)}"
+        return f"# {fallback_note(view)}\n{_fallback(scalar)()}"
     lines = [f"x = [{', '.join(view.input_names)}]"]
     for layer in view.layers:
         l = layer.index

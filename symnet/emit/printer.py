@@ -34,10 +34,11 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from ..ops import OPS, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Op
-from .render import Piece, Style, apply_form, number_piece
-from .sympy import display_function
+from .notation import latex_style
+from .render import Piece, Style, apply_form, check_digits, number_piece
+from .forms import display_function
 
-__all__ = ["ExprPrinter", "row_of"]
+__all__ = ["ExprPrinter", "row_of", "latex_printer"]
 
 _HEADS: dict[str, Any] = {"key": None, "table": {}}
 
@@ -256,3 +257,10 @@ class ExprPrinter:
             return out
 
         return num + den, combine
+
+
+def latex_printer(names: Any, times: str = "", digits: int | None = None, known: Any = None) -> ExprPrinter:
+    """The LaTeX printer of gradients: the one row-driven printer in the LaTeX style
+    with the chosen multiplication sign; ``names`` maps symbols to LaTeX."""
+    check_digits(digits)
+    return ExprPrinter(latex_style(times), names, digits, known)

@@ -28,18 +28,17 @@ let form has neither limit.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 from typing import Any, Callable, Sequence
 
 import sympy as sp
-from mpmath.libmp import prec_to_dps
 
 from ..program import Program
 from ..errors import ExportLimitError, SymnetError
-from ..ops import OPS, Op
+from ..ops import OPS
+from ..analysis import layer_nodes
+from .forms import (_display, _display_number, _elementary, constant, display, display_function, leaf_symbols,
+                    output_derivative)
 from .render import check_digits, format_number
-from .text import layer_nodes
 
 __all__ = ["leaf_symbols", "constant", "elementary_nodes", "let_form", "to_sympy", "display_function", "fold_functions",
            "output_derivative", "display",
@@ -55,31 +54,6 @@ DEFAULT_MAX_DEPTH = 100
 DEFAULT_MAX_KINKS = 4
 #: A let-form definition inlines at most this many levels of unnamed operations.
 LET_DEPTH = 12
-
-
-def constant(value: float) -> sp.Expr:
-    """A float as an exact SymPy number (integers stay integers).
-
-    >>> constant(2.0), constant(0.5)
-    (2, 1/2)
-    """
-    if float(value).is_integer():
-        return sp.Integer(int(value))
-    num, den = float(value).as_integer_ratio()
-    return sp.Rational(num, den)
-
-
-def _display_number(value: float) -> sp.Expr:
-    """Integers and short binary fractions exactly (``1/2``), other values as Floats."""
-    v = float(value)
-    if v.is_integer() or v.as_integer_ratio()[1] <= 64:
-        return constant(v)
-    return sp.Float(v)
-
-
-def leaf_symbols(program: Program) -> dict[int, sp.Symbol]:
-    """A real Symbol for every input and parameter, named as the network names it."""
-    return {i: sp.Symbol(program.names[i], real=True) for i in program.inputs + program.parameters}
 
 
 def _leaf(program: Program, i: int, symbols: dict[int, sp.Symbol], numeric: bool,
@@ -107,26 +81,6 @@ def elementary_nodes(program: Program, *, numeric: bool = False,
         else:
             exprs[i] = op.sympy(sp, tuple(exprs[a] for a in program.args[i]), program.attrs[i])
     return exprs
-
-
-def _flat(expr: Any) -> Any:
-    # Unevaluated sums and products of sums and products print with needless parentheses
-    # ("(a + b) + c"); merge one level (the children are already flat).
-    cls = type(expr)
-    if (cls is sp.Add or cls is sp.Mul) and any(type(a) is cls for a in expr.args):
-        args: list[Any] = []
-        for a in expr.args:
-            args.extend(a.args if type(a) is cls else (a,))
-        return cls(*args, evaluate=False)
-    return expr
-
-
-def _elementary(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
-    # Piecewise forms (ops with a kink) must be folded by SymPy; the rest is built as written.
-    if op.kink is not None:
-        with sp.evaluate(True):
-            return op.sympy(sp, args, attr)
-    return _flat(op.sympy(sp, args, attr))
 
 
 def let_form(program: Program, *, numeric: bool = False,
@@ -166,184 +120,6 @@ def let_form(program: Program, *, numeric: bool = False,
 
 
 # -- display functions ------------------------------------------------------------
-
-_DISPLAY: dict[str, tuple[Op, Any]] = {}
-
-
-def _latex_symbol(op: Op, fallback: str) -> str:
-    return op.latex.symbol if op.latex.kind == "call" and op.latex.symbol else rf"\operatorname{{{fallback}}}"
-
-
-def display_function(op: Op) -> Any:
-    """The SymPy function the display form writes for a call-form op, or ``None``.
-
-    An op whose row already is SymPy's function of the same name (``exp``, ``log``,
-    ``tanh``) gets that function; another fixed-arity call-form op gets a SymPy
-    function named by its text symbol, which evaluates numerically, differentiates
-    and rewrites (``expr.rewrite("elementary")``) through the row's ``sympy`` field
-    and prints in LaTeX with the row's LaTeX symbol.
-
-    >>> from symnet.ops import OPS
-    >>> f = display_function(OPS["sigmoid"])
-    >>> f(sp.Integer(0)).evalf(5), f(sp.Symbol("z")).rewrite("elementary")
-    (0.50000, 1/(1 + exp(-z)))
-    """
-    cached = _DISPLAY.get(op.name)
-    if cached is not None and cached[0] is op:
-        return cached[1]
-    fn = _make_display_function(op)
-    _DISPLAY[op.name] = (op, fn)
-    return fn
-
-
-def output_derivative(op: Op, attr: Any = None) -> Any:
-    """``(y, P)``: a Dummy ``y`` and the polynomial ``P(y)`` with ``f'(a) == P(f(a))`` for a
-    one-input op, or ``None``.
-
-    Taken from the row's ``output_derivative`` field when it states one (sigmoid:
-    ``y (1 - y)``), else found from the row's own ``forward`` and ``partials`` (a
-    polynomial of degree 1 or 2 with small rational coefficients); either way confirmed
-    by SymPy against the derivative of the row's ``sympy`` form.
-
-    >>> from symnet.ops import OPS
-    >>> y, p = output_derivative(OPS["tanh"]); p.xreplace({y: sp.Symbol("h")})
-    1 - h**2
-    """
-    key = (op, attr)
-    if key not in _OUTPUT_DERIVATIVE:
-        _OUTPUT_DERIVATIVE[key] = _find_output_derivative(op, attr)
-    poly = _OUTPUT_DERIVATIVE[key]
-    return None if poly is None else (_Y, poly)
-
-
-_OUTPUT_DERIVATIVE: dict[tuple[Op, Any], Any] = {}
-_Y = sp.Dummy("y")
-
-
-def _find_output_derivative(row: Op, attr: Any) -> Any:
-    if row.arity != 1:
-        return None
-    stated = getattr(row, "output_derivative", None)
-    if stated is not None:
-        poly = stated(sp, _Y)
-    else:
-        poly = _probe_polynomial(row, attr)
-    if poly is None:
-        return None
-    a = sp.Dummy("a", real=True)
-    try:
-        f = row.sympy(sp, (a,), attr)
-        if sp.simplify(poly.xreplace({_Y: f}) - sp.diff(f, a)) != 0:
-            return None
-    except Exception:  # noqa: BLE001 -- a user's sympy form SymPy cannot handle
-        return None
-    return poly
-
-
-def _probe_polynomial(row: Op, attr: Any) -> Any:
-    samples = []
-    for a in (-1.7, -0.9, -0.35, 0.3, 0.8, 1.6, 2.3):
-        try:
-            y = float(row.forward((a,), attr))
-            d = float(row.partials((a,), y, attr)[0])
-        except Exception:  # noqa: BLE001 -- probing a user's op outside its domain
-            continue
-        if math.isfinite(y) and math.isfinite(d) and all(abs(y - s[0]) > 1e-3 for s in samples):
-            samples.append((y, d))
-    if len(samples) < 5:
-        return None
-    try:
-        coeffs = [float(c) for c in sp.Matrix([[1, y, y * y] for y, _ in samples[:3]]).LUsolve(
-            sp.Matrix([d for _, d in samples[:3]]))]
-    except (ValueError, ZeroDivisionError, TypeError):
-        return None
-    fr = [Fraction(c).limit_denominator(12) for c in coeffs]
-    if any(abs(float(c) - c0) > 1e-6 for c, c0 in zip(fr, coeffs)):
-        return None
-    if all(abs(float(fr[0] + fr[1] * y + fr[2] * y * y) - d) > 1e-9 * (1 + abs(d)) for y, d in samples[3:]):
-        return None
-    if fr[1] == 0 and fr[2] == 0:
-        return None
-    c0, c1, c2 = (sp.Rational(c.numerator, c.denominator) for c in fr)
-    return _Y * (c1 + c2 * _Y) if c0 == 0 else c0 + c1 * _Y + c2 * _Y ** 2
-
-
-def _make_display_function(op: Op) -> Any:
-    form = op.text
-    name = form.symbol
-    if form.kind != "call" or op.arity is None or not name.isidentifier():
-        return None
-    dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
-    try:
-        probe = op.sympy(sp, dummies, None)
-    except Exception:  # a row that cannot be written over plain symbols: no display function
-        return None
-    if isinstance(probe, sp.Function) and type(probe).__name__ == name and probe.args == dummies:
-        return type(probe)
-    tex = _latex_symbol(op, name)
-
-    def elementary(self: Any) -> Any:
-        return op.sympy(sp, tuple(self.args), None)
-
-    def _eval_evalf(self: Any, prec: int) -> Any:
-        if not all(a.is_number for a in self.args):
-            return None
-        return elementary(self).evalf(prec_to_dps(prec))
-
-    def fdiff(self: Any, argindex: int = 1) -> Any:
-        if not 1 <= argindex <= len(dummies):
-            raise sp.ArgumentIndexError(self, argindex)
-        by_output = output_derivative(op)
-        if by_output is not None:  # written with the function itself: sigmoid(a)*(1 - sigmoid(a))
-            y, poly = by_output
-            return poly.xreplace({y: self})
-        d = sp.diff(probe, dummies[argindex - 1])
-        return d.xreplace(dict(zip(dummies, self.args)))
-
-    def _eval_rewrite_as_elementary(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return op.sympy(sp, tuple(args), None)
-
-    def _latex(self: Any, printer: Any, exp: Any = None) -> str:
-        inner = ", ".join(printer._print(a) for a in self.args)
-        out = rf"{tex}\left({inner}\right)"
-        return out if exp is None else rf"{out}^{{{exp}}}"
-
-    def _code(self: Any, printer: Any) -> str:
-        # lambdify (math, numpy, mpmath, ...): the elementary form, in the target's own functions
-        return printer._print(elementary(self))
-
-    namespace = {"nargs": op.arity, "_eval_evalf": _eval_evalf, "fdiff": fdiff,
-                 "_eval_rewrite_as_elementary": _eval_rewrite_as_elementary,
-                 "_eval_rewrite_as_exp": _eval_rewrite_as_elementary, "_latex": _latex,
-                 "_pythoncode": _code, "_numpycode": _code, "_lambdacode": _code, "_mpmathcode": _code,
-                 "__doc__": f"symnet op '{op.name}' ({op.doc}) as a named SymPy function."}
-    return type(name, (sp.Function,), namespace)
-
-
-def display(op: Op, args: Sequence[Any], attr: Any = None) -> Any:
-    """One op in the display form, built by SymPy with its usual evaluation: the op's
-    named function (:func:`display_function`) when it has one, else its ``sympy`` form.
-
-    >>> from symnet.ops import OPS
-    >>> z = sp.Symbol("z")
-    >>> display(OPS["sigmoid"], (z,)), display(OPS["add"], (z, 1))
-    (sigmoid(z), z + 1)
-    """
-    fn = display_function(op) if attr is None else None
-    if fn is not None:
-        return fn(*args)
-    out = op.sympy(sp, tuple(args), attr)
-    # rows build sums, products and powers unevaluated; SymPy's canonical form is wanted here
-    return out.func(*out.args) if isinstance(out, sp.Basic) and out.args else out
-
-
-def _display(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
-    fn = display_function(op) if attr is None else None
-    return fn(*args) if fn is not None else _elementary(op, args, attr)
-
-
-# -- limits ---------------------------------------------------------------------
-
 
 def _check_limits(program: Program, max_depth: int, max_kinks: int | None, form: str) -> None:
     depth = [0] * len(program.nodes)

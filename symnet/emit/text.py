@@ -20,44 +20,17 @@ layered.
 
 from __future__ import annotations
 
-from typing import Callable
 
 from ..program import Program
-from ..errors import InputError
 from ..ops import PREC_ATOM
-from ..analysis import intermediates
+from ..analysis import LAYER_DEPTH, layer_nodes
 from .render import DEFAULT_MAX_CHARS, TEXT, Piece, check_digits, number_piece, render
 
-__all__ = ["to_text", "layer_nodes", "LAYER_DEPTH"]
+__all__ = ["to_text"]
 
 #: In the layered form no line nests deeper than this many operations, so that every
-#: line stays well inside the parser's default nesting limit.
-LAYER_DEPTH = 12
 
 
-def layer_nodes(program: Program, max_depth: int = LAYER_DEPTH,
-                also: Callable[[int], bool] | None = None) -> list[int]:
-    """The op nodes the layered form writes on lines of their own, in order: the shared
-    layered rule's intermediates, every node ``also(i)`` selects, and enough others that
-    no line nests deeper than ``max_depth`` operations.
-
-    >>> import symnet as sn
-    >>> x = sn.Input("x"); y = (x * 2).tanh()
-    >>> p = sn.compile(y + y).program
-    >>> [p.names[i] for i in layer_nodes(p)]
-    ['t2', 'yhat']
-    """
-    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
-        raise InputError(f"max_depth must be a positive integer, got {max_depth!r}")
-    named = set(intermediates(program))
-    depth = [0] * len(program.nodes)
-    for i in program.op_indices:
-        d = 1 + max((depth[a] for a in program.args[i]), default=0)
-        if i in named or d >= max_depth or (also is not None and also(i)):
-            named.add(i)
-            d = 0
-        depth[i] = d
-    return sorted(named)
 
 
 def to_text(program: Program, digits: int | None = None, layers: bool = False, *,

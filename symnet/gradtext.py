@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InputError
-from .chainrule import _program, _values, chain, gradient_latex, gradient_sympy, inline_text, known_pieces, resolve_wrt
-from .printer import ExprPrinter
-from .render import TEXT, check_digits
+from .errors import InputError
+from .emit.chainrule import _program, _values, chain, gradient_latex, gradient_sympy, inline_text, known_pieces, resolve_wrt
+from .emit.printer import ExprPrinter
+from .emit.render import TEXT, check_digits
 
 __all__ = ["GRADIENT_FORMS", "gradient_text", "gradient_expr"]
 

@@ -1,0 +1,181 @@
+r"""LaTeX notation shared by every LaTeX output: names (``w1_2_1`` as
+:math:`w^{(1)}_{2,1}`), the multiplication sign, the style the renderer writes ops
+in, and the layout of long equations (``aligned`` rows that wrap at a width).
+
+Emitters, worked examples and reports import these; no emitter imports another.
+
+>>> latex_name("w1_2_1"), latex_name("yhat"), latex_name("lambda_1")
+('w^{(1)}_{2,1}', '\\hat{y}', '\\lambda_{1}')
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from ..errors import InputError
+from ..ops import OPS, PREC_MUL
+from .render import Style
+
+__all__ = ["TIMES", "latex_name", "latex_style", "visible_width", "wrap", "aligned"]
+
+#: The multiplication signs ``times=`` accepts: juxtaposition, a centred dot, a cross.
+TIMES = ("", r"\cdot", r"\times")
+
+
+_GREEK = frozenset((
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa mu nu xi "
+    "lambda pi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega "
+    "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega").split())
+_ACCENTS = (("hat", r"\hat"), ("bar", r"\bar"), ("tilde", r"\tilde"), ("dot", r"\dot"), ("vec", r"\vec"))
+_INDEXED = re.compile(r"([A-Za-z]+?)_?([0-9]+(?:_[0-9]+)*)\Z")
+
+
+def _stem(stem: str) -> str:
+    if stem in _GREEK:
+        return "\\" + stem
+    if len(stem) == 1:
+        return stem
+    for suffix, accent in _ACCENTS:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return f"{accent}{{{_stem(stem[:-len(suffix)])}}}"
+    return rf"\mathit{{{stem}}}"
+
+
+def latex_name(name: str) -> str:
+    """Conventional notation for a symnet name, read from the name's structure.
+
+    Trailing numbers become indices: one number a subscript, several numbers a
+    parenthesised layer superscript and the rest as subscripts. Greek letter
+    names become Greek letters; a ``hat``/``bar``/``tilde`` suffix an accent.
+
+    >>> [latex_name(n) for n in ("x1", "w1_2_1", "b2_1", "yhat", "theta", "w", "alpha_3", "lr")]
+    ['x_{1}', 'w^{(1)}_{2,1}', 'b^{(2)}_{1}', '\\\\hat{y}', '\\\\theta', 'w', '\\\\alpha_{3}', '\\\\mathit{lr}']
+    """
+    m = _INDEXED.match(name)
+    if m:
+        stem, nums = _stem(m.group(1)), m.group(2).split("_")
+        if len(nums) == 1:
+            return f"{stem}_{{{nums[0]}}}"
+        return f"{stem}^{{({nums[0]})}}_{{{','.join(nums[1:])}}}"
+    if name.isalpha():
+        return _stem(name)
+    head, _, tail = name.partition("_")
+    if head.isalpha() and tail and "_" not in tail:
+        sub = tail if len(tail) == 1 or tail.isdigit() else rf"\mathrm{{{tail}}}"
+        return f"{_stem(head)}_{{{sub}}}"
+    return r"\mathit{" + name.replace("_", r"\_") + "}"
+
+
+def _power(base: str, exp: str) -> str:
+    if base.startswith(r"\frac"):
+        return rf"\left({base}\right)^{{{exp}}}"
+    if "^" in base and not base.endswith(r"\right)"):
+        return rf"\left({base}\right)^{{{exp}}}"  # a name with a superscript (the layer): no double superscript
+    return f"{base}^{{{exp}}}"
+
+
+def latex_style(times: str = "") -> Style:
+    """The render style of LaTeX with the chosen multiplication sign (see :data:`TIMES`)."""
+    if times not in TIMES:
+        raise InputError(f"times must be one of {TIMES!r}, got {times!r}")
+    sign = f" {times} " if times else " "
+    return Style(lparen=r"\left(", rparen=r"\right)", call_open=r"\left(", call_close=r"\right)",
+                 times=sign, digit_times=r" \cdot " if not times else None, power=_power,
+                 negative_exponent="{exp}", form=lambda op: op.latex, minus_prec=PREC_MUL, latex=True,
+                 indicator=r"\mathbf{{1}}\left[{cond}\right]")
+
+
+# -- line layout -----------------------------------------------------------------
+
+_TOKEN = re.compile(r"\\left[(\[]|\\right[)\]]|\\[A-Za-z]+|[{}]|\s[+-]\s|.", re.S)
+
+
+def visible_width(tex: str) -> float:
+    """A rough printed width of LaTeX math in characters (scripts count 0.6, commands 1).
+
+    >>> visible_width(r"w^{(1)}_{2,1} x_{1}")
+    6.2
+    """
+    width = 0.0
+    words = _WORDS | _op_words()
+    stack: list[float] = []
+    weight, script = 1.0, 1.0
+    for tok in _TOKEN.findall(tex):
+        if tok in ("^", "_"):
+            script = 0.6
+            continue
+        w = weight * script
+        script = 1.0
+        if tok == "{":
+            stack.append(weight)
+            weight = w
+        elif tok == "}":
+            weight = stack.pop() if stack else 1.0
+        elif tok in _SILENT or tok.isspace():
+            pass
+        elif tok == r"\quad":
+            width += 2.0
+        elif tok in words:
+            width += (len(tok) - 1) * w
+        elif len(tok) == 3 and tok[1] in "+-":
+            width += 2.0 * w
+        else:
+            width += w
+    return round(width, 2)
+
+
+_WORDS = frozenset((r"\sin", r"\cos", r"\max", r"\min", r"\ln"))
+
+
+def _op_words() -> set[str]:
+    """The LaTeX symbols op rows mark as words (``\\log``, ``\\exp``, ``\\tanh``)."""
+    return {row.latex.symbol for row in OPS.values() if row.latex.word}
+_SILENT = frozenset((r"\left", r"\right", r"\operatorname", r"\mathit", r"\mathrm", r"\frac", r"\hat",
+                     r"\bar", r"\tilde", r"\dot", r"\vec", r"\displaystyle"))
+
+
+def _terms(rhs: str) -> list[str]:
+    """Split at top-level binary plus and minus signs (each later term keeps its sign)."""
+    out, depth, start = [], 0, 0
+    for m in _TOKEN.finditer(rhs):
+        tok = m.group()
+        if tok in ("{", "[", r"\left(", r"\left["):  # never break inside a group, parentheses or an indicator
+            depth += 1
+        elif tok in ("}", "]", r"\right)", r"\right]"):
+            depth -= 1
+        elif depth == 0 and len(tok) == 3 and tok[1] in "+-" and m.start() > start:
+            out.append(rhs[start:m.start()])
+            start = m.start() + 1
+    out.append(rhs[start:])
+    return out
+
+
+def wrap(rhs: str, width: int | None, first: float = 0.0) -> list[str]:
+    """Lines of at most about ``width`` visible characters, broken before top-level
+    ``+``/``-`` signs; the first line has ``first`` characters less room."""
+    if width is None or visible_width(rhs) + first <= width:
+        return [rhs]
+    lines, current, room = [], "", width - first
+    for term in _terms(rhs):
+        if current and visible_width(current) + visible_width(term) > room:
+            lines.append(current)
+            current, room = term, width - 4
+        else:
+            current = f"{current} {term}" if current else term
+    lines.append(current)
+    return lines
+
+
+def aligned(rows: Sequence[tuple[str, str]], width: int | None = None, env: str | None = "aligned") -> str:
+    """Equations ``left = right`` as LaTeX lines, aligned at ``=`` inside ``env``
+    (``None``: one bare ``left = right``); long right sides are broken into lines."""
+    if env is None:
+        (left, right), = rows
+        return f"{left} = {right}"
+    lines = []
+    for left, right in rows:
+        parts = wrap(right, width, visible_width(left) + 2)
+        lines.append(f"{left} &= {parts[0]}")
+        lines.extend(rf"&\quad {p}" for p in parts[1:])
+    return f"\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}"
