@@ -101,3 +101,24 @@ def test_nested_relu_never_leaks_a_key_error():
         assert "form='let'" in str(exc)
     assert net.gradient_sympy("w") == 0
     assert sn.check_derivative("relu(relu(-w*w))", wrt="w", claimed="0").correct
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(deadline=None, derandomize=True, max_examples=25)
+@given(st.lists(st.sampled_from(["tanh", "residual", "double", "add"]), min_size=1, max_size=120))
+def test_random_deep_graphs_export_or_refuse_cleanly(steps):
+    """Kind 4: any chain of these steps either exports or raises ExportLimitError, at once."""
+    x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    y = x
+    for s in steps:
+        y = {"tanh": lambda v: (v * w).tanh(), "residual": lambda v: (v * w).tanh() + 0.5 * v,
+             "double": lambda v: v + v, "add": lambda v: v + 0.001}[s](y)
+    net = sn.compile(y * w)  # w is always a parameter of the network
+    for call in (lambda: net.to_sympy(), lambda: net.gradient_sympy("w"), lambda: net.gradient_latex("w"),
+                 lambda: net.to_sympy(form="let"), lambda: net.latex(layers=True)):
+        try:
+            call()
+        except sn.ExportLimitError as exc:
+            assert "max_" in str(exc) or "form=" in str(exc) or "layers" in str(exc)

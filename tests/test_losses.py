@@ -127,3 +127,21 @@ def test_a_model_input_named_y_trains_on_every_engine(engine, loss):
     history = sn.train_model(model, loss, data, epochs=5, lr=0.5, engine=engine, out=io.StringIO())
     assert len(history) == 5 and history[-1] < history[0]
     assert w.value > 0.5
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(deadline=None, derandomize=True, max_examples=30)
+@given(st.lists(st.sampled_from(["y", "target", "y_true", "y1", "x", "t"]), min_size=1, max_size=4, unique=True),
+       st.sampled_from(["mse", "bce"]))
+def test_any_input_names_train_with_a_free_target_name(names, loss):
+    """Kind 6: whatever the model's inputs are called, a loss finds a free target name."""
+    inputs = [sn.Input(n) for n in names]
+    w = sn.Parameter(0.1, name="w")
+    model = (w * sn.Add(inputs)).sigmoid()
+    data = [([0.5] * len(names), 1.0), ([-0.5] * len(names), 0.0)]
+    history = sn.train_model(model, loss, data, epochs=2, lr=0.1, engine="interpreted", out=io.StringIO())
+    assert len(history) == 2 and all(math.isfinite(h) for h in history)
+    att = attach_loss(model, loss, taken=names + ["w"])
+    assert not set(att.target_names) & set(names)
