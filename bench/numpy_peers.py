@@ -55,7 +55,9 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 
 import symnet as sn  # noqa: E402
+import moons  # noqa: E402
 from moons import LR, SIZES, make_moons  # noqa: E402
+from moons import _layers as layers_of  # noqa: E402
 from symnet.train import ParameterValues, make_trainer  # noqa: E402
 
 
@@ -71,16 +73,6 @@ def micrograd_init(seed: int = 1337) -> list[float]:
     return out
 
 
-def layers_of(flat: list[float]) -> list[tuple[np.ndarray, np.ndarray]]:
-    out, k, n_in = [], 0, 2
-    for n_out in SIZES:
-        block = np.array(flat[k:k + n_out * (n_in + 1)]).reshape(n_out, n_in + 1)
-        out.append((block[:, :n_in].copy(), block[:, n_in].copy()))
-        k += n_out * (n_in + 1)
-        n_in = n_out
-    return out
-
-
 def as_list(layers: list[tuple[Any, Any]]) -> list[np.ndarray]:
     return [np.asarray(a, dtype=np.float64) for W, b in layers for a in (W, b)]
 
@@ -89,30 +81,9 @@ def as_list(layers: list[tuple[Any, Any]]) -> list[np.ndarray]:
 
 
 def numpy_impl(X: Any, y: Any, init: list[float]) -> tuple[Callable[[], float], Callable[[], list]]:
-    layers = layers_of(init)
-    A0, Y, n = X.T.copy(), y[None, :].copy(), X.shape[0]
-
-    def step() -> float:
-        (W1, b1), (W2, b2), (W3, b3) = layers
-        Z1 = np.dot(W1, A0) + b1[:, None]
-        H1 = np.maximum(Z1, 0.0)
-        Z2 = np.dot(W2, H1) + b2[:, None]
-        H2 = np.maximum(Z2, 0.0)
-        S = np.dot(W3, H2) + b3[:, None]
-        D = S - Y
-        loss = float((D * D).sum() / n)
-        dS = D * (2.0 / n)
-        dW3, db3 = np.dot(dS, H2.T), dS.sum(axis=1)
-        dZ2 = np.dot(W3.T, dS) * (Z2 > 0.0)
-        dW2, db2 = np.dot(dZ2, H1.T), dZ2.sum(axis=1)
-        dZ1 = np.dot(W2.T, dZ2) * (Z1 > 0.0)
-        dW1, db1 = np.dot(dZ1, A0.T), dZ1.sum(axis=1)
-        for (W, b), (dW, db) in zip(layers, ((dW1, db1), (dW2, db2), (dW3, db3))):
-            W -= LR * dW
-            b -= LR * db
-        return loss
-
-    return step, lambda: as_list(layers)
+    """The hand-written NumPy step of bench/moons.py, its parameters as arrays."""
+    step, flat = moons.numpy_impl(X, y, init)
+    return step, lambda: as_list(layers_of(flat()))
 
 
 def symnet_model(init: list[float]) -> tuple[Any, Any]:

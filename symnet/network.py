@@ -8,9 +8,8 @@ from typing import Any, Mapping, Sequence
 
 from . import engine
 from .program import Program, compile_program
-from .errors import ExportLimitError, InputError, NumericalError, SymnetError, shown
+from .errors import InputError, NumericalError, SymnetError, shown
 from .graph import Node
-from .budgets import MAX_BLOCK_DEPTH, MAX_SIZE, check_block_depth, check_inline_size
 from .losses import attach_loss
 
 __all__ = ["Network", "compile", "NodeSession", "finite_value", "seeds_for", "summarise_lines"]
@@ -260,18 +259,7 @@ class Network:
         """
         from .emit.sympy import to_sympy
 
-        max_size = options.pop("max_size", MAX_SIZE)
-        if form in ("display", "elementary"):
-            check_inline_size(self.program, max_size, what=f"the {form} SymPy form")
-        try:
-            return to_sympy(self.program, numeric, form, **options)
-        except KeyError:
-            # SymPy 1.14 fails ("pop from an empty set") when it folds a Piecewise whose
-            # condition holds another Piecewise with no free symbol left (relu(relu(-w*w))
-            # with numbers substituted); the let and display forms never nest them.
-            raise ExportLimitError(f"SymPy cannot write the {form} form of this network: it nests one kink "
-                                   "op's Piecewise inside another's condition; use form='let' or "
-                                   "form='display'") from None
+        return to_sympy(self.program, numeric, form, **options)
 
     # -- text (symnet.emit.text) -------------------------------------------------
 
@@ -457,7 +445,6 @@ class Network:
                                                                                            width=width), **options)
         from .emit.chainrule import gradient_latex
 
-        check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))
         return gradient_latex(self, wrt, **options)
 
     def gradient_sympy(self, wrt: Any, **options: Any) -> Any:
@@ -472,11 +459,6 @@ class Network:
         """
         from .emit.chainrule import gradient_sympy
 
-        check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))
-        if not options.get("let"):
-            check_inline_size(self.program, options.pop("max_size", MAX_SIZE), what="the inline gradient",
-                              instead="let=True")
-        options.pop("max_size", None)
         return gradient_sympy(self, wrt, **options)
 
     def worked_example(self, values: Any, target: Any = None, loss: str | None = None, **options: Any) -> Any:
@@ -494,7 +476,6 @@ class Network:
         """
         from .worked import worked_example
 
-        check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))
         return worked_example(self, values, target, loss, **options)
 
     def latex_report(self, values: Any, target: Any = None, loss: str | None = None, **options: Any) -> str:
@@ -510,7 +491,6 @@ class Network:
         """
         from .report import latex_report
 
-        check_block_depth(self.program, options.pop("max_block_depth", MAX_BLOCK_DEPTH))
         return latex_report(self, values, target, loss, **options)
 
     # -- graph drawings (symnet.emit.graphs) ---------------------------------------

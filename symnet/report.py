@@ -15,6 +15,7 @@ import tempfile
 from typing import Any, Iterable, Sequence
 
 from . import engine
+from .budgets import MAX_BLOCK_DEPTH
 from .emit import chainrule
 from .emit.graphs import to_tikz
 from .emit.latex import equations, LatexOptions, to_latex
@@ -64,7 +65,8 @@ def _escape_text(text: str) -> str:
 def latex_report(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
                  lr: float | None = None, exercise: bool = False, key: bool = False,
                  blank: Iterable[str] | None = None, title: str | None = None, digits: int = 4,
-                 times: str = "", steps: int | None = None, form: str = "scalar") -> str:
+                 times: str = "", steps: int | None = None, form: str = "scalar",
+                 max_block_depth: int = MAX_BLOCK_DEPTH) -> str:
     """A complete ``.tex`` document for ``network`` at input ``values`` (with ``target``
     and ``loss`` put on top when given): the equations, a TikZ drawing of the graph with
     values and gradients, the loss, every gradient in closed form and a worked example
@@ -80,7 +82,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     True
     """
     check_digits(digits)  # every number of the document is rounded to these digits
-    ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form)
+    ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form,
+                        max_block_depth=max_block_depth)
     if is_batch(values):  # the drawing and the introduction show the first sample of the batch
         values, target = values[0], (target[0] if isinstance(target, (list, tuple)) else target)
     net, feed = with_loss(network, values, target, loss)
@@ -119,7 +122,7 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
     if out is not None:
         body.append(r"\section*{Gradients}")
-        rows = chainrule.gradient_rows(net, None, times=times, digits=digits)
+        rows = chainrule.gradient_rows(net, None, times=times, digits=digits, max_block_depth=max_block_depth)
         if matrix:
             body.append(r"Backpropagation in matrix form, with $\delta^{(l)} = \partial L / \partial z^{(l)}$ "
                         r"and $\odot$ the elementwise product:")

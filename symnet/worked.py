@@ -28,10 +28,11 @@ from .graph import Node
 from .losses import LOSSES, loss_by_name
 from .emit import chainrule
 from .analysis import intermediates
+from .budgets import MAX_BLOCK_DEPTH
 from .layerview import layer_view, origins
 from .emit.notation import latex_name, latex_style, visible_width, wrap
 from .emit.render import Piece, apply_form, check_digits, format_number, number_piece, render
-from .ops import PREC_ATOM
+from .ops import OPS, PREC_ATOM
 from . import engine
 from .worked_batch import (BatchPass, batch_pass, build_samples, check_steps, history_table, is_batch, loss_curve,
                            matrix_steps, sgd_history)
@@ -232,7 +233,8 @@ def with_loss(network: Any, values: Any, target: Any = None, loss: str | None = 
 
 def worked_example(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
                    lr: float | None = None, digits: int = 4, output: int | None = None,
-                   form: str = "scalar", steps: int | None = None) -> WorkedExample:
+                   form: str = "scalar", steps: int | None = None,
+                   max_block_depth: int = MAX_BLOCK_DEPTH) -> WorkedExample:
     """The worked forward/backward pass of ``network`` at ``values`` (and ``target`` for
     ``loss``), with one gradient-descent step when ``lr`` is given. Parameters are not
     changed. ``digits``: significant digits shown.
@@ -278,7 +280,8 @@ def worked_example(network: Any, values: Any, target: Any = None, loss: str | No
         rows = [Step(*fields) for fields in matrix_steps(bp, lr, new, digits)]
         out_name = program.names[bp.samples[0].output]
     elif len(samples) == 1:
-        rows, out_name = _scalar_steps(net, feed, vals=bp.samples[0].vals, output=output, digits=digits, lr=lr)
+        rows, out_name = _scalar_steps(net, feed, vals=bp.samples[0].vals, output=output, digits=digits, lr=lr,
+                                       max_block_depth=max_block_depth)
     else:
         rows, out_name = _batch_scalar_steps(bp, digits, lr, new)
     ex = WorkedExample(rows, digits, lr, output_name=out_name or "L", notes=notes, gradients=dict(bp.gradients),
@@ -295,10 +298,10 @@ def _escape(text: str) -> str:
 
 
 def _scalar_steps(net: Any, feed: dict[str, float], *, vals: Sequence[float], output: int | None, digits: int,
-                  lr: float | None) -> tuple[list[Step], str | None]:
+                  lr: float | None, max_block_depth: int = MAX_BLOCK_DEPTH) -> tuple[list[Step], str | None]:
     """One sample in scalar form: every named intermediate, every adjoint, the update."""
     program = net.program
-    ch = chainrule.chain(net, output=output, exact=False)
+    ch = chainrule.chain(net, output=output, exact=False, max_block_depth=max_block_depth)
     adj = engine.backward(program, vals, {ch.output: 1.0})
     steps = _forward_steps(net, vals, digits, ch.output)
     steps += _backward_steps(net, ch, vals, adj, digits)
@@ -406,10 +409,19 @@ def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: S
     return steps
 
 
+#: Notation of the worked examples' LaTeX that is not an op (ops come from their rows).
 _PLAIN = (("\\mathbf{1}", "1"), ("^{\\top}", "^T"), ("\\top", "T"), ("\\odot", "*"), ("\\dots", "..."),
-          ("\\bar{L}", "Lbar"), ("\\sum", "sum"), ("\\left", ""), ("\\right", ""), ("\\cdot", "*"), ("\\hat{y}", "yhat"), ("\\sigma", "sigmoid"),
-          ("\\tanh", "tanh"), ("\\log", "log"), ("\\exp", "exp"), ("\\operatorname", ""),
-          ("\\partial ", "d"), ("\\partial", "d"), ("\\delta", "delta"), ("\\eta", "eta"), ("\\,", " "))
+          ("\\bar{L}", "Lbar"), ("\\sum", "sum"), ("\\left", ""), ("\\right", ""), ("\\cdot", "*"),
+          ("\\hat{y}", "yhat"), ("\\partial ", "d"), ("\\partial", "d"), ("\\delta", "delta"), ("\\eta", "eta"),
+          ("\\,", " "))
+
+
+def _op_words() -> list[tuple[str, str]]:
+    """Each row's LaTeX function name and its text name (``\\sigma`` -> ``sigmoid``), longest
+    first, read from the op table so that a new row needs no edit here."""
+    pairs = {row.latex.symbol: row.text.symbol for row in OPS.values()
+             if row.latex.kind == "call" and row.text.kind == "call" and row.latex.symbol.startswith("\\")}
+    return sorted(pairs.items(), key=lambda p: -len(p[0]))
 
 
 def _plain(tex: str) -> str:
@@ -424,7 +436,7 @@ def _plain(tex: str) -> str:
         body = text[start + len("\\begin{bmatrix}"):end]
         rows = [", ".join(c.strip() for c in row.split("&")) for row in body.split("\\\\")]
         text = text[:start] + "[" + ", ".join(f"[{r}]" for r in rows) + "]" + text[end + len("\\end{bmatrix}"):]
-    for a, b in _PLAIN:
+    for a, b in _op_words() + list(_PLAIN) + [("\\operatorname", "")]:
         text = text.replace(a, b)
     # \frac{a}{b} -> (a)/(b), innermost first, without recursion
     while "\\frac{" in text:

@@ -122,3 +122,18 @@ def test_random_deep_graphs_export_or_refuse_cleanly(steps):
             call()
         except sn.ExportLimitError as exc:
             assert "max_" in str(exc) or "form=" in str(exc) or "layers" in str(exc)
+
+
+def test_the_budgets_hold_in_the_emitters_themselves_not_only_in_network_methods():
+    from symnet.emit import chainrule
+    from symnet.emit.sympy import to_sympy
+
+    with pytest.raises(sn.ExportLimitError, match="max_block_depth"):
+        chainrule.gradient_latex(tanh_chain(250), "w")
+    with pytest.raises(sn.ExportLimitError, match="max_size"):
+        to_sympy(diamond(60).program)
+    w = sn.Parameter(0.5, name="w")
+    with pytest.raises(sn.ExportLimitError, match="form='let'"):
+        to_sympy(sn.compile((-(w * w)).relu().relu()).program, form="elementary")
+    example = tanh_chain(30).worked_example({"x": 0.5}, max_block_depth=64)  # the limit raised, all the way down
+    assert example.steps[-1].value == pytest.approx(tanh_chain(30).gradients({"x": 0.5})["w"], rel=1e-12)

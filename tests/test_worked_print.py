@@ -46,3 +46,9 @@ def test_gradient_report_has_an_html_table_with_a_row_per_gradient():
     page = report._repr_html_()
     assert page.startswith("<p>gradient check ok") and page.count("<tr>") == len(report.rows) + 1
     assert "<script" not in page
+
+
+def test_plain_text_names_every_op_as_its_row_writes_it():
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(1.0, name="b")
+    text = str(sn.compile((w * x + b).relu().tanh()).worked_example({"x": 2.0}, target=1.0, loss="mse"))
+    assert "relu(z) = relu(2) = 2" in text and "tanh(h)" in text and "operatorname" not in text

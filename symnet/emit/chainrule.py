@@ -37,6 +37,7 @@ from ..errors import ExportLimitError, InputError
 from ..graph import Node
 from ..ops import PREC_ATOM
 from ..analysis import intermediates, owners
+from ..budgets import MAX_BLOCK_DEPTH, MAX_SIZE, check_block_depth, check_inline_size
 from .notation import aligned, latex_name, latex_style
 from .printer import ExprPrinter, latex_printer
 from ..ops import PREC_MUL
@@ -155,7 +156,8 @@ class Chain:
         return self._tidy[key]
 
 
-def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Chain:
+def chain(network: Any, *, output: int | None = None, exact: bool = True,
+          max_block_depth: int = MAX_BLOCK_DEPTH) -> Chain:
     """Build the :class:`Chain` of ``network`` for output number ``output``.
 
     ``exact``: constants as exact SymPy numbers (else floats, for printing).
@@ -169,6 +171,7 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True) -> Cha
     if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < len(outs):
         raise InputError(f"output index {output!r} out of range (0..{len(outs) - 1})")
     named = intermediates(program)
+    check_block_depth(program, max_block_depth, named=named)  # SymPy recurses once per nested op
     symbols: dict[int, Any] = dict(leaf_symbols(program))
     for u in named:
         symbols[u] = sp.Symbol(program.names[u], real=True)
@@ -308,7 +311,7 @@ def chain_printer(ch: Chain, times: str = "", digits: int | None = None) -> Expr
 
 
 def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | None = None,
-                output: int | None = None, times: str = "") -> str:
+                output: int | None = None, times: str = "", max_block_depth: int = MAX_BLOCK_DEPTH) -> str:
     """d output / d ``wrt`` in the inputs and parameters, written as text or LaTeX by the
     one printer; ``digits``: parameters as their values, every number rounded."""
     check_digits(digits)
@@ -316,7 +319,8 @@ def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | No
     style = latex_style(times) if latex else TEXT
     values = _values(program, digits)
     name = (lambda s: latex_name(s.name)) if latex else None
-    expr = gradient_sympy(network, wrt, output=output, exact=False).xreplace(values)
+    expr = gradient_sympy(network, wrt, output=output, exact=False,
+                          max_block_depth=max_block_depth).xreplace(values)
     known = known_pieces(program, style, digits, (), values)
     return ExprPrinter(style, name, digits, known).doprint(textbook(expr) if values else expr)
 
@@ -355,10 +359,11 @@ def _sum(terms: Sequence[str]) -> str:
 
 
 def gradient_rows(network: Any, wrt: Any = None, *, output: int | None = None, times: str = "",
-                  digits: int | None = None, ch: Chain | None = None) -> list[tuple[str, str]]:
+                  digits: int | None = None, ch: Chain | None = None,
+                  max_block_depth: int = MAX_BLOCK_DEPTH) -> list[tuple[str, str]]:
     """``(left, right)`` LaTeX rows: the backprop chain (from the output down), then
     one row per input or parameter in ``wrt`` (``None``: every parameter)."""
-    ch = ch or chain(network, output=output, exact=False)
+    ch = ch or chain(network, output=output, exact=False, max_block_depth=max_block_depth)
     program = ch.program
     targets = resolve_wrt(network, wrt)
     pr = chain_printer(ch, times, digits)
@@ -426,7 +431,7 @@ def adjoint_rhs(ch: Chain, pr: ExprPrinter, v: int, times: str,
 
 def gradient_latex(network: Any, wrt: Any = None, *, output: int | None = None, times: str = "",
                    digits: int | None = None, width: int | None = None, env: str = "aligned",
-                   form: str = "chain") -> str:
+                   form: str = "chain", max_block_depth: int = MAX_BLOCK_DEPTH) -> str:
     """The derivative of the output (the loss) with respect to ``wrt`` in closed form,
     written with the backprop intermediates (deltas), as an ``aligned`` block;
     ``form="inline"`` writes each derivative in the inputs and parameters instead.
@@ -443,15 +448,17 @@ def gradient_latex(network: Any, wrt: Any = None, *, output: int | None = None, 
     """
     if form == "inline":
         program = getattr(network, "program", network)
-        ch = chain(network, output=output, exact=False)
+        ch = chain(network, output=output, exact=False, max_block_depth=max_block_depth)
         out_name = latex_name(program.names[ch.output])
         rows = [(rf"\frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}",
-                 inline_text(network, program.names[v], latex=True, digits=digits, output=output, times=times))
+                 inline_text(network, program.names[v], latex=True, digits=digits, output=output, times=times,
+                             max_block_depth=max_block_depth))
                 for v in resolve_wrt(network, wrt)]
         return aligned(rows, width, env)
     if form not in ("chain", "scalar"):
         raise InputError(f"form must be 'inline' or 'chain', got {form!r}")
-    return aligned(gradient_rows(network, wrt, output=output, times=times, digits=digits), width, env)
+    return aligned(gradient_rows(network, wrt, output=output, times=times, digits=digits,
+                                 max_block_depth=max_block_depth), width, env)
 
 
 # -- SymPy -----------------------------------------------------------------------
@@ -466,7 +473,8 @@ def _adjoint_symbol(program: Program, ch: Chain, i: int, taken: set[str]) -> Any
 
 
 def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bool = False,
-                   form: str | None = None, exact: bool = True) -> Any:
+                   form: str | None = None, exact: bool = True, max_block_depth: int = MAX_BLOCK_DEPTH,
+                   max_size: int = MAX_SIZE) -> Any:
     """The derivative of the output with respect to ``wrt`` as SymPy, chained from the
     derivatives of the op rows and written as a textbook writes it (the model's own
     functions by name; see :func:`textbook` and :meth:`Chain.terms`).
@@ -486,7 +494,9 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     if form not in (None, "inline", "chain"):
         raise InputError(f"form must be 'inline' or 'chain', got {form!r}")
     let = let or form == "chain"
-    ch = chain(network, output=output, exact=exact)
+    ch = chain(network, output=output, exact=exact, max_block_depth=max_block_depth)
+    if not let:  # written inline, every shared node is written out at each use
+        check_inline_size(ch.program, max_size, what="the inline gradient", instead="let=True")
     program = ch.program
     targets = resolve_wrt(network, wrt)
     taken = {str(s) for s in ch.symbols.values()}

@@ -36,6 +36,7 @@ from ..program import Program
 from ..errors import ExportLimitError, SymnetError
 from ..ops import OPS
 from ..analysis import layer_nodes
+from ..budgets import MAX_SIZE, check_inline_size
 from .forms import (_display, _display_number, _elementary, constant, display, display_function, leaf_symbols,
                     output_derivative)
 from .render import check_digits, format_number
@@ -168,7 +169,7 @@ def _rounded_number(digits: int) -> Callable[[float], sp.Expr]:
 
 def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
              max_depth: int = DEFAULT_MAX_DEPTH, max_kinks: int = DEFAULT_MAX_KINKS,
-             digits: int | None = None) -> Any:
+             max_size: int = MAX_SIZE, digits: int | None = None) -> Any:
     """The network as SymPy: an ``Expr`` (a ``Matrix`` column for vector outputs), or for
     ``form="let"`` the pair ``(definitions, output)``.
 
@@ -177,7 +178,8 @@ def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
     ``digits=`` is) writes the parameters as their values and every number as a Float of
     that many significant digits, as ``funcify(digits=)`` does. ``form`` is ``"display"``,
     ``"elementary"`` or ``"let"`` (see the module docstring). Past ``max_depth`` /
-    ``max_kinks`` an inlined form raises :class:`~symnet.errors.ExportLimitError`.
+    ``max_kinks`` or ``max_size`` (nodes of the inlined tree, :mod:`symnet.budgets`) an
+    inlined form raises :class:`~symnet.errors.ExportLimitError`.
 
     >>> import symnet as sn
     >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(2.0, name="b")
@@ -197,6 +199,7 @@ def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
         if form == "let":
             defs, outs = let_form(program, numeric=numeric, named=_let_names(program), digits=digits)
             return defs, _pack(program, outs)
+        check_inline_size(program, max_size, what=f"the {form} SymPy form")
         _check_limits(program, max_depth, max_kinks if form == "elementary" else None, form)
         write_op = _display if form == "display" else _elementary
         number = _display_number if form == "display" else constant
@@ -215,6 +218,13 @@ def to_sympy(program: Program, numeric: bool = False, form: str = "display", *,
         raise ExportLimitError(
             f"SymPy ran out of recursion depth building the {form} form; use form='let' "
             "or a higher sys.setrecursionlimit") from None
+    except KeyError:
+        # SymPy 1.14 fails ("pop from an empty set") folding a Piecewise whose condition
+        # holds another Piecewise with no free symbol left (relu(relu(-w*w)) with numbers
+        # substituted); the let and display forms never nest them.
+        raise ExportLimitError(f"SymPy cannot write the {form} form of this network: it nests one kink "
+                               "op's Piecewise inside another's condition; use form='let' or "
+                               "form='display'") from None
 
 
 def fold_functions(expr: Any) -> Any:
