@@ -186,6 +186,13 @@ def from_micrograd(root: Any, inputs: Sequence[Any] = (), parameters: Sequence[A
         row, attr = op_from_micrograd(v._op, len(kids), where)
         if row.name in ("add", "mul") and len(kids) == 1:
             kids = kids * 2
+        if row.name == "add" and len(kids) == 2 and not name_for(v):
+            kept = [c for c in kids if not _sum_start(c, rank)]
+            if len(kept) == 1:  # Python's sum() starts at 0: 0 + a is a, as micrograd prints it
+                want = _data(v, where)
+                if values[id(kept[0])] == want:
+                    values[id(v)], built[id(v)] = want, built[id(kept[0])]
+                    continue
         try:
             node = Node.apply(row.name, tuple(built[id(c)] for c in kids), attr=attr, name=name_for(v))
         except SymnetError as exc:
@@ -202,6 +209,12 @@ def from_micrograd(root: Any, inputs: Sequence[Any] = (), parameters: Sequence[A
         built[id(v)] = node
     outs = [built[id(r)] for r in roots]
     return compile_graph(outs[0] if len(outs) == 1 else Output(outs))
+
+
+def _sum_start(v: Any, rank: dict[int, tuple[Any, ...]]) -> bool:
+    """Whether ``v`` is the start value of Python's ``sum()``: an unlabelled constant 0
+    (not an input or parameter) with no children."""
+    return rank[id(v)][0] == 3 and not rank[id(v)][1] and rank[id(v)][3] == 0.0  # (3, label, op, data)
 
 
 def _prev_of(v: Any) -> bool:

@@ -130,6 +130,25 @@ def test_from_micrograd_reads_a_clone_with_inputs_parameters_constants_and_label
     assert sn.from_micrograd(y, inputs=[x], parameters=[b, w]).funcify() == net.funcify()
 
 
+def test_from_micrograd_drops_the_zero_that_python_sum_starts_from():
+    x1, x2 = Value(1.0, label="x1"), Value(2.0, label="x2")
+    w1, w2 = Value(0.5, label="w1"), Value(-0.3, label="w2")
+    s = sum([w1 * x1, w2 * x2])  # 0 + w1*x1 + w2*x2 in micrograd's graph
+    loss = sum([(1 + -s).relu(), (1 + s).relu()]) * (1.0 / 2)
+    net = sn.from_micrograd(loss, inputs=[x1, x2], parameters=[w1, w2])
+    assert net.funcify() == "(relu(1 - (w1*x1 + w2*x2)) + relu(1 + (w1*x1 + w2*x2)))*0.5"
+    assert net.predict([1.0, 2.0]) == pytest.approx(loss.data, rel=1e-15)
+    loss.backward()
+    g = net.gradients([1.0, 2.0])
+    assert (g["w1"], g["w2"]) == (pytest.approx(w1.grad, rel=1e-15), pytest.approx(w2.grad, rel=1e-15))
+    assert sn.check_gradients(net, {"x1": 1.0, "x2": 2.0}).ok
+    # a zero that is a parameter, an input or labelled is the user's and stays
+    b = Value(0.0, label="b")
+    assert sn.from_micrograd(b + w1 * x1, inputs=[x1], parameters=[b, w1]).funcify() == "b + w1*x1"
+    c = Value(0.0, label="c")
+    assert sn.from_micrograd(c + w1, parameters=[w1]).funcify() == "0 + w1"  # constants print as values
+
+
 def test_from_micrograd_refuses_what_it_cannot_read():
     x, w = MyTensor(1.0, label="x"), MyTensor(2.0, label="w")
     y = w * x
