@@ -31,13 +31,15 @@ from typing import Any, Sequence
 from fractions import Fraction
 
 import sympy as sp
+from sympy.core.evalf import PrecisionExhausted
 
 from .analysis import depths, tree_sizes
 from .check_ref import LocalForms, TimeBudget, time_limit
 from .program import Program
 
 __all__ = ["exact_constant", "Structure", "build", "zero_test", "Symbolic", "symbolic_difference",
-           "MAX_REGIONS", "MAX_DEPTH", "MAX_TREE", "MAX_DEGREE", "MAX_OPS", "SECONDS"]
+           "ExactPoint", "exact_difference_at", "MAX_REGIONS", "MAX_DEPTH", "MAX_TREE", "MAX_DEGREE", "MAX_OPS",
+           "SECONDS", "MAX_EXACT_DIGITS"]
 
 MAX_REGIONS = 16
 MAX_DEPTH = 60
@@ -45,6 +47,8 @@ MAX_TREE = 5_000
 MAX_DEGREE = 256
 MAX_OPS = 5_000
 SECONDS = 2.0
+#: Working digits SymPy's ``evalf`` may use to tell an exact difference at a point from 0.
+MAX_EXACT_DIGITS = 5_000
 
 
 def exact_constant(value: float) -> sp.Rational:
@@ -149,10 +153,14 @@ def build(program: Program, symbols: dict[str, Any], forms: LocalForms, ids: Seq
           choice: dict[int, int] | None, wrt: Any = None) -> tuple[list[Any], list[Any] | None]:
     """SymPy value (and, with ``wrt``, derivative) expressions of every node of ``program``.
 
-    ``choice`` maps a kink's structural id to the piece used; ``None`` keeps the
-    whole Piecewise (for display only: nested kinks then build nested Piecewise).
+    ``symbols`` maps each leaf name to its expression: a Symbol, or an exact number
+    (then every node is an exact number and each Piecewise picks its piece itself).
+    ``wrt`` is the variable's name (or its Symbol). ``choice`` maps a kink's structural
+    id to the piece used; ``None`` keeps the whole Piecewise (for display, and at numbers:
+    with symbols nested kinks then build nested Piecewise).
     """
     n = len(program.nodes)
+    wrt_name = None if wrt is None else (wrt if isinstance(wrt, str) else wrt.name)
     vals: list[Any] = [None] * n
     ders: list[Any] | None = [sp.Integer(0)] * n if wrt is not None else None
     for i, op in enumerate(program.ops):
@@ -163,7 +171,7 @@ def build(program: Program, symbols: dict[str, Any], forms: LocalForms, ids: Seq
                            else exact_constant(program.values[i]))
             else:
                 vals[i] = symbols[program.names[i]]
-                if ders is not None and vals[i] == wrt:
+                if ders is not None and program.names[i] == wrt_name:
                     ders[i] = sp.Integer(1)
             continue
         args = program.args[i]
@@ -305,3 +313,75 @@ def expected_expression(model: Program, out: int, wrt_name: str, forms: LocalFor
                 return ders[out]
     except Exception:  # TimeBudget, nested Piecewise errors, RecursionError: no display form
         return None
+
+
+@dataclass(frozen=True)
+class ExactPoint:
+    """The claim and SymPy's derivative at a point, as exact SymPy numbers, whose difference
+    ``claimed - true`` is proved nonzero; ``diff`` is that difference to 15 correct digits."""
+
+    claimed: Any
+    true: Any
+    diff: Any
+
+
+def exact_difference_at(model: Program, out: int, claim: Program, claim_out: int, wrt_name: str,
+                        forms: LocalForms, point: dict[str, float]) -> ExactPoint | None:
+    """The claim minus d model/d ``wrt_name`` at ``point``, every coordinate taken as the exact
+    rational of its float and every node's SymPy form evaluated exactly (each Piecewise picks
+    its own piece). Returns an :class:`ExactPoint` if the difference is proved nonzero: exactly
+    (a rational), or by ``evalf`` with error control (``strict=True``) at up to
+    ``MAX_EXACT_DIGITS`` working digits. Returns ``None`` when it is 0, not proved nonzero in
+    that budget or within ``SECONDS``, undefined, or when a kink op sits exactly on its kink
+    there (its value is a convention).
+
+    >>> import symnet as sn
+    >>> from symnet.check_ref import LocalForms
+    >>> m = sn.compile(sn.parse("w")).program
+    >>> c = sn.compile(sn.parse("1 + 1e-40")).program
+    >>> exact_difference_at(m, m.outputs[0], c, c.outputs[0], "w", LocalForms(), {"w": 0.5}).diff
+    1.00000000000000e-40
+    """
+    values = {n: sp.Rational(v) for n, v in point.items()}  # the float's exact binary value
+    structure = Structure()
+    try:
+        with time_limit(SECONDS):
+            mvals, ders = build(model, values, forms, structure.ids(model), None, wrt_name)
+            cvals, _ = build(claim, values, forms, structure.ids(claim), None)
+            for program, vals in ((model, mvals), (claim, cvals)):
+                if _on_a_kink(program, vals):
+                    return None
+            true, claimed = ders[out], cvals[claim_out]
+            diff = claimed - true
+            if not diff.is_number:
+                return None
+            if diff.is_Rational:
+                return ExactPoint(claimed, true, sp.Float(diff, 15)) if diff != 0 else None
+            digits = 100
+            while digits <= MAX_EXACT_DIGITS:
+                try:
+                    value = diff.evalf(15, strict=True, maxn=digits)
+                except PrecisionExhausted:
+                    digits *= 4
+                    continue
+                if value.is_Float and value != 0 and value.is_finite:
+                    return ExactPoint(claimed, true, value)
+                return None
+    except Exception:  # TimeBudget, RecursionError, SymPy's own failures: not proved, the probes decide
+        return None
+    return None
+
+
+def _on_a_kink(program: Program, vals: Sequence[Any]) -> bool:
+    """True if a kink op's argument is on its kink (or too close to tell in float64)."""
+    for i in program.op_indices:
+        op = program.ops[i]
+        if op.kink is None:
+            continue
+        try:
+            z = op.kink(tuple(float(vals[a].evalf(30)) for a in program.args[i]), program.attrs[i])
+        except Exception:  # undefined or a user's kink function: cannot tell
+            return True
+        if z == 0:  # as the probes judge it (symnet.check_probe.evaluate)
+            return True
+    return False

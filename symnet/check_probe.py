@@ -291,17 +291,17 @@ def agree(c: Any, t: Any, bound: Any) -> bool:
         return abs(c - t) <= SAFETY * bound
 
 
-def digits_apart(c: Any, t: Any) -> tuple[str, str]:
+def digits_apart(c: Any, t: Any, dps: int = DPS) -> tuple[str, str]:
     """``c`` and ``t`` written with enough significant digits to show that they differ
-    (at least 10, at most ``DPS``).
+    (at least 10, at most ``dps``, the digits they carry).
 
     >>> digits_apart(mpmath.mpf(1) / 3, mpmath.mpf(1) / 3 + mpmath.mpf(10) ** -13)
     ('0.33333333333333', '0.33333333333343')
     """
-    with mpmath.workdps(DPS):
-        for k in range(10, DPS + 1):
+    with mpmath.workdps(dps):
+        for k in range(10, dps + 1):
             a, b = mpmath.nstr(c, k, min_fixed=-4, max_fixed=8), mpmath.nstr(t, k, min_fixed=-4, max_fixed=8)
             if a != b:
-                return (mpmath.nstr(c, min(k + 1, DPS), min_fixed=-4, max_fixed=8),
-                        mpmath.nstr(t, min(k + 1, DPS), min_fixed=-4, max_fixed=8))
-        return mpmath.nstr(c, DPS), mpmath.nstr(t, DPS)
+                return (mpmath.nstr(c, min(k + 1, dps), min_fixed=-4, max_fixed=8),
+                        mpmath.nstr(t, min(k + 1, dps), min_fixed=-4, max_fixed=8))
+        return mpmath.nstr(c, dps), mpmath.nstr(t, dps)

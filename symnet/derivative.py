@@ -12,7 +12,9 @@ SymPy form. The decision:
    as exact SymPy expressions (decimal literals as exact rationals), one kink region
    at a time; the difference is simplified under size and time budgets. Zero in every
    region proves equality (PASS). A nonzero difference makes the claim WRONG as
-   soon as a point is found where the two differ (the counterexample).
+   soon as a point is found where the two differ (the counterexample): a 50-digit
+   probe, or, for a difference past 50 digits (``1 + 1e-40``), SymPy's exact
+   difference at a probe (:func:`symnet.check_exact.exact_difference_at`).
 2. **Probes** (:mod:`symnet.check_probe`): random points at unit scale, one per scale
    from 1e-3 to 1e3, mixed scales, integers, both sides of every kink of the model
    and of the claim and the linear region of every one-argument op, evaluated to 50
@@ -34,13 +36,14 @@ raise ExportLimitError (check_gradients handles any size).
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import mpmath
 import sympy as sp
 
-from .check_exact import Symbolic, expected_expression, symbolic_difference
+from .check_exact import ExactPoint, Symbolic, exact_difference_at, expected_expression, symbolic_difference
 from .check_probe import Probe, Value, agree, close, digits_apart, evaluate, landmarks, probes
 from .analysis import depths, tree_sizes
 from .check_exact import SECONDS
@@ -67,6 +70,12 @@ MAX_POINTS = 10_000
 EXTRA_SEARCH = 40
 #: Random points drawn at most when the model is undefined at many probes.
 MAX_TRIES = 200
+#: Probes at which SymPy's exact difference is evaluated when it is nonzero but no 50-digit value shows it.
+EXACT_POINTS = 6
+#: Significant digits a counterexample shows at most.
+MAX_SHOWN_DIGITS = 1_000
+#: ``method`` of a verdict decided by the exact difference at a point.
+EXACT_METHOD = "symbolic, exact at a point"
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ class Counterexample:
     abs_diff: float | None = None
     rel_diff: float | None = None
     diff_text: str = ""
+    rel_text: str = ""
 
     def __str__(self) -> str:
         at = ", ".join(f"{k}={v:.10g}" for k, v in self.point.items())
@@ -94,7 +104,8 @@ class Counterexample:
         true = "undefined" if self.true is None else (self.true_text or f"{self.true:.10g}")
         diff = ""
         if self.abs_diff is not None:
-            diff = f" (difference {self.diff_text or format(self.abs_diff, '.3g')}, relative {self.rel_diff:.3g})"
+            rel = self.rel_text or format(self.rel_diff, ".3g")
+            diff = f" (difference {self.diff_text or format(self.abs_diff, '.3g')}, relative {rel})"
         return f"at {at}: claimed = {claimed}, SymPy = {true}{diff}"
 
 
@@ -103,8 +114,10 @@ class DerivativeVerdict:
     """The verdict on a claimed derivative: ``correct`` is True only for PASS.
 
     ``method`` is what decided: ``"symbolic"`` (SymPy proved the difference 0),
-    ``"symbolic + counterexample"`` (SymPy's difference is nonzero and a point shows it)
-    or ``"probes"`` (SymPy could not decide within its budgets; ``notes`` says why).
+    ``"symbolic + counterexample"`` (SymPy's difference is nonzero and a 50-digit probe
+    shows it), ``"symbolic, exact at a point"`` (SymPy's difference is nonzero, and so is
+    its exact value at a probe, the coordinates as exact rationals: a difference too small
+    for 50 digits, like ``1 + 1e-40`` against 1) or ``"probes"`` (SymPy could not decide within its budgets; ``notes`` says why).
     """
 
     wrt: str
@@ -338,12 +351,22 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
         verdict.verdict, verdict.counterexample = "UNDEFINED", undefined
         verdict.method = "probes (the claim's domain, checked as written)"
         return
+    exact = False
+    if witness is None and symbolic.status == "nonzero":
+        # SymPy's difference is not 0 but no 50-digit value shows it (a difference past
+        # about 38 digits, 1 + 1e-40): the exact difference at the probes decides
+        witness, witness_why = _exact_search(e, verdict.probes)
+        exact = witness is not None
     if witness is None and symbolic.status == "nonzero":
         witness, witness_why = _search(e, names, rng)
     if witness is not None:
         verdict.verdict, verdict.counterexample = "FAIL", witness
-        verdict.method = "symbolic + counterexample" if symbolic.status == "nonzero" else "probes"
+        verdict.method = (EXACT_METHOD if exact else
+                          "symbolic + counterexample" if symbolic.status == "nonzero" else "probes")
         verdict.reason = f"the counterexample is a probe of kind: {witness_why}"
+        if exact:
+            verdict.reason += (f"; SymPy's exact difference there (claim minus derivative, the point's coordinates "
+                               f"as exact rationals) is {witness.diff_text}, proved nonzero")
         if symbolic.status == "skipped":
             verdict.notes.append(f"SymPy could not decide ({symbolic.reason}); the probes decided")
         elif symbolic.status == "zero":
@@ -384,6 +407,34 @@ def _beside(e: Entry, point: dict[str, float], rng: random.Random) -> tuple[Prob
         if not _same(e, near, c, t)[0]:
             return Probe(near, "beside a kink"), c, t
     return None
+
+
+def _exact_search(e: Entry, found: Sequence[Probe]) -> tuple[Counterexample | None, str]:
+    """The first of (at most ``EXACT_POINTS`` of) the probes where SymPy's exact difference is
+    proved nonzero (:func:`symnet.check_exact.exact_difference_at`), within ``SECONDS`` in all."""
+    start = time.monotonic()
+    for pr in found[:EXACT_POINTS]:
+        if time.monotonic() - start > SECONDS:
+            break
+        ex = exact_difference_at(e.model, e.out, e.claim, e.cout, e.wrt, e.forms, pr.point)
+        if ex is not None:
+            return _exact_counterexample(pr.point, ex), pr.why
+    return None, ""
+
+
+def _exact_counterexample(point: dict[str, float], ex: ExactPoint) -> Counterexample:
+    """The counterexample with the claim and the truth written to the digits that differ."""
+    c, t = (sp.Float(v.evalf(15), 15) for v in (ex.claimed, ex.true))
+    diff = abs(ex.diff)
+    scale = max(abs(c), abs(t))
+    rel = diff / scale if scale != 0 else sp.Float(1)
+    digits = min(MAX_SHOWN_DIGITS, max(DPS, int(-sp.log(rel, 10).evalf(15)) + 12))
+    with mpmath.workdps(digits):
+        cv, tv = mpmath.mpf(ex.claimed.evalf(digits)), mpmath.mpf(ex.true.evalf(digits))
+    ct, tt = digits_apart(cv, tv, digits)
+    text = mpmath.nstr(mpmath.mpf(diff), 3, min_fixed=-4, max_fixed=6)
+    rel_text = mpmath.nstr(mpmath.mpf(rel), 3, min_fixed=-4, max_fixed=6)
+    return Counterexample(dict(point), float(c), float(t), ct, tt, float(diff), float(rel), text, rel_text)
 
 
 def _search(e: Entry, names: Sequence[str], rng: random.Random) -> tuple[Counterexample | None, str]:

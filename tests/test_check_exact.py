@@ -55,3 +55,28 @@ def test_expected_expression_survives_nested_relus():
     m = sn.compile(sn.parse("relu(relu(-w*w))")).program
     expr = check_exact.expected_expression(m, m.outputs[0], "w", LocalForms())
     assert expr is None or expr.subs(sp.Symbol("w", real=True), 0.5) == 0
+
+
+def _at(model: str, claim: str, point: dict, wrt: str = "w", inputs=("x",)):
+    m, c = _programs(model, claim, inputs)
+    return check_exact.exact_difference_at(m, m.outputs[0], c, c.outputs[0], wrt, LocalForms(), point)
+
+
+def test_the_exact_difference_at_a_point_sees_what_50_digits_cannot():
+    found = _at("w", "1 + 1e-40", {"w": 0.75}, inputs=())
+    assert found is not None and found.claimed - found.true == sp.Rational(1, 10**40)  # rationals: exact
+    found = _at("tanh(w*x)", "x*(1 - tanh(w*x)**2)*(1 + 1e-70)", {"w": 0.3, "x": -1.2})
+    assert found is not None  # transcendental: proved by evalf with error control
+    assert abs(found.diff / (found.true * sp.Rational(1, 10**70)) - 1) < 1e-12
+
+
+def test_an_exact_zero_at_a_point_is_never_called_nonzero():
+    assert _at("w*x", "x", {"w": 0.75, "x": 1.5}) is None
+    # an identity SymPy leaves unevaluated at numbers: not proved nonzero at any precision
+    assert _at("w", "tanh(w)**2 + 4*exp(2*w)/(exp(2*w) + 1)**2", {"w": 1 / 3}, inputs=()) is None
+
+
+def test_the_exact_difference_is_not_judged_on_a_kink():
+    # relu'(0) is a convention; at w*x = 0 exactly the point proves nothing
+    assert _at("relu(w*x)", "x", {"w": 0.0, "x": 2.0}) is None
+    assert _at("relu(w*x)", "x", {"w": -0.5, "x": 2.0}) is not None  # beside it: the claim is wrong there

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import mpmath
 
 import pytest
 
@@ -459,3 +460,46 @@ def test_decimal_literals_are_exact_so_a_tiny_difference_is_wrong(claimed):
 def test_exact_decimals_that_are_equal_pass():
     assert sn.check_derivative("0.1*w + 0.2*w", wrt="w", claimed="0.3").correct
     assert sn.parse("x*(1 + 1e-30)", inputs=["x"]).compile().predict([2.0]) == 2.0  # the engine works in float64
+
+
+# -- differences past 50 digits are decided by SymPy's exact difference at a point --
+
+
+@pytest.mark.parametrize("model, claimed, inputs, truth", [
+    ("w", "1 + 1e-40", [], lambda p: mpmath.mpf(1)),
+    ("w*x", "x*(1 + 1e-60)", ["x"], lambda p: mpmath.mpf(p["x"])),
+    ("3*w", "3 + 1e-45", [], lambda p: mpmath.mpf(3)),
+    ("tanh(w*x)", "x*(1 - tanh(w*x)**2)*(1 + 1e-70)", ["x"],
+     lambda p: mpmath.mpf(p["x"]) / mpmath.cosh(mpmath.mpf(p["w"]) * p["x"]) ** 2),
+])
+def test_a_difference_too_small_for_50_digits_is_wrong(model, claimed, inputs, truth):
+    verdict = check_derivative(model, "w", claimed, inputs=inputs)
+    assert verdict.verdict == "FAIL" and verdict.method == "symbolic, exact at a point"
+    ce = verdict.counterexample
+    assert ce.claimed_text != ce.true_text  # shown to the digits that differ (item 8)
+    with mpmath.workdps(200):  # the shown values, checked against the truth computed here
+        true = truth(ce.point)
+        assert abs(mpmath.mpf(ce.true_text) - true) <= mpmath.mpf(10) ** -(len(ce.true_text) - 4) * abs(true)
+        shown = mpmath.mpf(ce.claimed_text) - mpmath.mpf(ce.true_text)
+        assert mpmath.almosteq(shown, mpmath.mpf(ce.diff_text), rel_eps=0.01)
+    assert "decided by symbolic, exact at a point" in str(verdict)
+
+
+@pytest.mark.parametrize("model, claimed, inputs", [
+    ("0.3*w", "0.1*3", []), ("0.3*w", "0.3", []), ("w*x/2", "x/2", ["x"]), ("w*x/2", "0.5*x", ["x"]),
+])
+def test_exactly_equal_claims_written_differently_pass_symbolically(model, claimed, inputs):
+    verdict = check_derivative(model, "w", claimed, inputs=inputs)
+    assert verdict.correct and verdict.method == "symbolic"
+
+
+def test_a_difference_only_in_an_empty_kink_region_still_passes_with_its_note():
+    verdict = check_derivative("w", "w", "1 + relu(-w*w)")  # relu(-w*w) > 0 nowhere
+    assert verdict.correct and verdict.method == "probes"
+    assert any("region is empty" in n for n in verdict.notes)
+
+
+def test_the_derivative_of_a_bare_variable_is_one():
+    verdict = check_derivative("w", "w", "1")
+    assert verdict.correct and verdict.expected == "1"
+    assert "SymPy: 1" in str(verdict)

@@ -521,6 +521,8 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
 
 
 def _adjoint_expr(ch: Chain, v: int, adj_sym: dict[int, Any]) -> Any:
+    if v == ch.output:  # d y / d y, also when the output is the leaf itself (the model `w`)
+        return sp.Integer(1)
     total = sp.Integer(0)
     for u, local in ch.terms(v):
         total += local * adj_sym[u]
