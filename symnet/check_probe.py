@@ -35,7 +35,7 @@ from fractions import Fraction
 
 from . import engine
 from .check_bound import local_magnitudes
-from .check_ref import DPS, LocalForms, hp
+from .check_ref import DPS, ONE, LocalForms, hp
 from .program import Program
 from .errors import SymnetError
 
@@ -209,59 +209,88 @@ def _leaf(program: Program, i: int, point: dict[str, float]) -> Any:
     return hp(point[program.names[i]])
 
 
+def _undefined(program: Program, i: int, on_kink: bool, derivative: bool) -> Value:
+    op = program.ops[i]
+    if derivative:
+        return Value(None, mpmath.mpf(0), on_kink, f"SymPy's derivative at node `{program.names[i] or i}` "
+                                                   f"({op.name}) is undefined")
+    return Value(None, mpmath.mpf(0), on_kink, f"node `{program.names[i] or i}` ({op.name}) is undefined "
+                                               "(not finite, not real or not representable)")
+
+
+def _crosses_kink(program: Program, i: int, xs: Sequence[Any], tang: Sequence[Any], wrt: str | None) -> bool:
+    """Is op node ``i`` on its kink (and, for a derivative, moving across it)?"""
+    args = program.args[i]
+    if wrt is not None and not any(tang[a] is not None and tang[a] != 0 for a in args):
+        return False
+    try:
+        z = program.ops[i].kink(tuple(float(x) for x in xs), program.attrs[i])
+    except Exception:  # a user's kink function
+        return False
+    return z == 0
+
+
 def evaluate(program: Program, out: int, point: dict[str, float], forms: LocalForms,
              wrt: str | None = None, bounds: bool = True) -> Value:
     """The value of node ``out`` at ``point`` (with ``wrt``: its derivative by that variable),
     with a first-order bound on its ``DPS``-digit rounding error (``magnitude``; with
-    ``bounds=False`` the bound is not computed and is 0)."""
+    ``bounds=False`` the bound is not computed and is 0).
+
+    Each node's value and SymPy's local partials are computed once; a tangent is ``None``
+    where the node does not depend on ``wrt`` (its terms are skipped, so the cost is linear
+    in the edges that carry the derivative)."""
     n = len(program.nodes)
     vals: list[Any] = [None] * n
-    tang: list[Any] = [None] * n
+    tang: list[Any] = [None] * n  # d node / d wrt; None where it does not depend on wrt
     err: list[Any] = [None] * n  # rounding bound of the value (or, with wrt, of the derivative)
     verr: list[Any] = [None] * n
     zero = mpmath.mpf(0)
     on_kink = False
+    leaves: dict[str, Any] = {}
+    ops, kinds, names, all_args, attrs = program.ops, program.kinds, program.names, program.args, program.attrs
     with mpmath.workdps(DPS):
         eps = mpmath.mpf(10) ** -DPS
-        for i, op in enumerate(program.ops):
+        for i, op in enumerate(ops):
             if op is None:
-                vals[i] = _leaf(program, i, point)
-                tang[i] = mpmath.mpf(1) if wrt is not None and program.names[i] == wrt and \
-                    program.kinds[i] != "constant" else zero
-                err[i] = verr[i] = eps * abs(vals[i]) if program.kinds[i] == "constant" else zero
-                if wrt is not None:
-                    err[i] = zero
+                if kinds[i] == "constant":
+                    vals[i] = _leaf(program, i, point)
+                else:
+                    name = names[i]
+                    v = leaves.get(name)
+                    if v is None:
+                        v = leaves[name] = hp(point[name])
+                    vals[i] = v
+                    if wrt is not None and name == wrt:
+                        tang[i] = ONE
+                if bounds:
+                    err[i] = verr[i] = eps * abs(vals[i]) if kinds[i] == "constant" else zero
+                    if wrt is not None:
+                        err[i] = zero
                 continue
-            args = program.args[i]
+            args = all_args[i]
             xs = [vals[a] for a in args]
-            if op.kink is not None and (wrt is None or any(tang[a] != 0 for a in args)):
-                try:
-                    z = op.kink(tuple(float(x) for x in xs), program.attrs[i])
-                except Exception:  # a user's kink function
-                    z = None
-                if z == 0:  # on the kink, and (for a derivative) moving across it
-                    on_kink = True
-            v, ps = forms.evaluate(op, program.attrs[i], xs)
+            if op.kink is not None and _crosses_kink(program, i, xs, tang, wrt):
+                on_kink = True  # on the kink, and (for a derivative) moving across it
+            v, ps = forms.evaluate(op, attrs[i], xs)
             if v is None:
-                return Value(None, zero, on_kink, f"node `{program.names[i] or i}` ({op.name}) is undefined "
-                                                  "(not finite, not real or not representable)")
+                return _undefined(program, i, on_kink, False)
             vals[i] = v
             if not bounds:
                 if wrt is not None:
                     if ps is None:
-                        return Value(None, zero, on_kink, f"SymPy's derivative at node `{program.names[i] or i}` "
-                                                          f"({op.name}) is undefined")
-                    t = zero
+                        return _undefined(program, i, on_kink, True)
+                    terms = []
                     for q, a in zip(ps, args):
-                        if tang[a] != 0:
-                            t += q * tang[a]
-                    tang[i] = t
+                        ta = tang[a]
+                        if ta is not None:
+                            terms.append(q if ta is ONE else ta if q is ONE else q * ta)
+                    tang[i] = (None if not terms else terms[0] if len(terms) == 1 else
+                               terms[0] + terms[1] if len(terms) == 2 else mpmath.fsum(terms))
                 continue
             mags = None if ps is None else local_magnitudes(forms, program, i, xs)
             if ps is None or mags is None:
                 if wrt is not None:
-                    return Value(None, zero, on_kink, f"SymPy's derivative at node `{program.names[i] or i}` "
-                                                      f"({op.name}) is undefined")
+                    return _undefined(program, i, on_kink, True)
                 # a value where the op's derivative is not (sqrt at 0): its arguments' errors do not matter
                 err[i] = verr[i] = eps * abs(v) + mpmath.fsum(verr[a] for a in args)
                 continue
@@ -269,12 +298,15 @@ def evaluate(program: Program, out: int, point: dict[str, float], forms: LocalFo
             if wrt is None:
                 err[i] = verr[i]
                 continue
-            t = mpmath.fsum(p * tang[a] for p, a in zip(ps, args) if tang[a] != 0)
-            tang[i] = t
+            ts = [zero if tang[a] is None else tang[a] for a in args]
+            tang[i] = mpmath.fsum(p * t for p, t in zip(ps, ts) if t != 0)
             # the partials' own rounding and their arguments' errors, plus the sum's
-            err[i] = mpmath.fsum(abs(p) * err[a] + eps * (dm + abs(p)) * abs(tang[a])
-                                 for p, dm, a in zip(ps, mags[1], args))
-    return Value(tang[out] if wrt is not None else vals[out], err[out], on_kink)
+            err[i] = mpmath.fsum(abs(p) * err[a] + eps * (dm + abs(p)) * abs(t)
+                                 for p, dm, a, t in zip(ps, mags[1], args, ts))
+    bound = err[out] if bounds else zero
+    if wrt is None:
+        return Value(vals[out], bound, on_kink)
+    return Value(zero if tang[out] is None else tang[out], bound, on_kink)
 
 
 def close(c: Any, t: Any) -> bool:

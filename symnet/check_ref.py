@@ -32,7 +32,7 @@ from .emit.sympy import elementary_nodes, leaf_symbols
 from .errors import GraphError
 from .ops import Op
 
-__all__ = ["DPS", "LocalForms", "Form", "hp", "number", "real", "absval", "time_limit", "TimeBudget",
+__all__ = ["DPS", "ONE", "LocalForms", "Form", "hp", "number", "real", "absval", "time_limit", "TimeBudget",
            "leaf_value", "reference_values", "reference_adjoints", "inlined_gradients", "INLINE_MAX_TREE",
            "INLINE_MAX_KINKS", "INLINE_MAX_DEPTH"]
 
@@ -52,6 +52,8 @@ def hp(x: float) -> Any:
     >>> mpmath.nstr(hp(0.1), 40)
     '0.1000000000000000055511151231257827021182'
     """
+    if type(x) is float:  # a float's 53 bits are exact at any working precision
+        return _MPF(x)
     with mpmath.workdps(DPS):
         return mpmath.mpf(x)
 
@@ -117,6 +119,8 @@ def real(x: Any) -> Any:
 
 
 _MPF = type(mpmath.mpf(1))
+#: The partial 1 of a sum's argument: one shared object, so ``p is ONE`` skips a multiplication.
+ONE = mpmath.mpf(1)
 #: What evaluating a form at numbers may raise (undefined or not representable values).
 EVAL_ERRORS = (ArithmeticError, ValueError, TypeError, MemoryError, RecursionError, AttributeError)
 
@@ -302,6 +306,17 @@ class Form:
     expr: Any
     derivatives: tuple[Any, ...]
 
+    @property
+    def shape(self) -> str:
+        """``"sum"`` if the form is the plain sum of its arguments, ``"product"`` if it is the
+        product of two, else ``""``: those are evaluated directly (same values, no closures)."""
+        shape = self.__dict__.get("_shape")
+        if shape is None:
+            shape = ("sum" if self.expr == sp.Add(*self.symbols) else
+                     "product" if len(self.symbols) == 2 and self.expr == sp.Mul(*self.symbols) else "")
+            self.__dict__["_shape"] = shape
+        return shape
+
     def _fn(self, key: str, build: Callable[[], Any]) -> Callable[..., Any]:
         fns = self.__dict__.setdefault("_fns", {})
         fn = fns.get(key)
@@ -311,6 +326,12 @@ class Form:
 
     def value(self, xs: Sequence[Any]) -> Any:
         """The form at the argument values ``xs``, or ``None`` if undefined, infinite or complex."""
+        shape = self.shape
+        if shape:
+            if mpmath.mp.dps == DPS:
+                return real(mpmath.fsum(xs) if shape == "sum" else xs[0] * xs[1])
+            with mpmath.workdps(DPS):
+                return real(mpmath.fsum(xs) if shape == "sum" else xs[0] * xs[1])
         fn = self._fn("value", lambda: self.expr)
         try:
             if mpmath.mp.dps == DPS:
@@ -322,6 +343,11 @@ class Form:
 
     def partials(self, xs: Sequence[Any]) -> list[Any]:
         """SymPy's local derivatives at ``xs``; ``None`` where undefined."""
+        shape = self.shape
+        if shape == "sum":
+            return [ONE] * len(xs)
+        if shape == "product":
+            return [xs[1], xs[0]]
         fn = self._fn("partials", lambda: list(self.derivatives))
         try:
             if mpmath.mp.dps == DPS:
@@ -333,6 +359,13 @@ class Form:
 
     def magnitudes(self, xs: Sequence[Any]) -> tuple[Any, list[Any]] | None:
         """:func:`absval` of the form and of each derivative at ``xs`` (``None`` if undefined)."""
+        shape = self.shape
+        if shape:
+            with mpmath.workdps(DPS):
+                if shape == "sum":
+                    return mpmath.fsum(xs, absolute=True), [ONE] * len(xs)
+                a, b = abs(xs[0]), abs(xs[1])
+                return a * b, [b, a]
         fn = self._fn("abs", lambda: [absval(self.expr)] + [absval(d) for d in self.derivatives])
         try:
             with mpmath.workdps(DPS):
@@ -429,7 +462,10 @@ class LocalForms:
             ps = form.partials(xs)
             return v, None if any(p is None for p in ps) else ps
         form = self.get(row, 2, None)
-        one = mpmath.mpf(1)
+        if form.shape == "sum":  # the fold of a + b is the sum: one exactly rounded fsum
+            v = form.value(xs)
+            return (None, None) if v is None else (v, [ONE] * n)
+        one = ONE
         level, groups = list(xs), [[j] for j in range(n)]
         mult = [one] * n
         while len(level) > 1:

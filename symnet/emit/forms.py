@@ -255,9 +255,22 @@ def _template(row: Op, attr: Any, n: int) -> tuple[tuple[sp.Dummy, ...], tuple[A
     if t is None:
         syms = tuple(sp.Dummy(f"a{k}", real=True) for k in range(n))
         f = display(row, syms, attr)
-        derivs = tuple(sp.diff(f, s) for s in syms)
+        derivs = _derivatives(f, syms)
         t = _TEMPLATES[key] = (syms, derivs, output_derivative(row, attr) if n == 1 else None)
     return t
+
+
+def _derivatives(f: Any, syms: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``d f / d s`` for every ``s`` in ``syms``. A sum is differentiated term by term, each
+    term by the symbols it holds, so a wide sum costs its size, not size times width."""
+    if not isinstance(f, sp.Add) or len(syms) <= 4:
+        return tuple(sp.diff(f, s) for s in syms)
+    terms: dict[Any, list[Any]] = {s: [] for s in syms}
+    for term in f.args:
+        for s in term.free_symbols:
+            if s in terms:
+                terms[s].append(term)
+    return tuple(sp.Add(*[sp.diff(t, s) for t in terms[s]]) for s in syms)
 
 
 def local_partial(row: Op, attr: Any, operands: Sequence[Any], output: Any, k: int) -> Any:
