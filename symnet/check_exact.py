@@ -47,6 +47,9 @@ MAX_TREE = 5_000
 MAX_DEGREE = 256
 MAX_OPS = 5_000
 SECONDS = 2.0
+#: Above this many inlined nodes the expected derivative is built node by node (forward mode,
+#: linear in the edges) instead of by ``diff`` of the whole expression (one pass per term).
+DIFF_WHOLE_TREE = 400
 #: Working digits SymPy's ``evalf`` may use to tell an exact difference at a point from 0.
 MAX_EXACT_DIGITS = 5_000
 
@@ -200,6 +203,8 @@ def build(program: Program, symbols: dict[str, Any], forms: LocalForms, ids: Seq
 def _fold(pair: Any, vals: list[Any], ders: list[Any] | None) -> tuple[Any, Any]:
     """A wide associative op as a balanced fold of its 2-argument form (value, derivative)."""
     zero = sp.Integer(0)
+    if pair.shape == "sum":  # the fold of a + b is the sum: SymPy flattens it once
+        return sp.Add(*vals), (None if ders is None else sp.Add(*[d for d in ders if d != 0]))
     ds: list[Any] = ders if ders is not None else [zero] * len(vals)
     while len(vals) > 1:
         nv, nd = [], []
@@ -234,10 +239,15 @@ def zero_test(diff: Any, armed: bool) -> tuple[str, Any]:
     return "nonzero", last
 
 
+class _NodeByNode(Exception):
+    """Build the expected derivative node by node."""
+
+
 @dataclass
 class Symbolic:
     """What the symbolic test found: ``status`` is ``"zero"`` (proved equal in every region),
-    ``"nonzero"`` (some region's simplified difference is not 0) or ``"skipped"``."""
+    ``"nonzero"`` (some region's simplified difference is not 0) or ``"skipped"``;
+    ``expected`` is the model's derivative it built when the model has no kinks."""
 
     status: str
     reason: str = ""
@@ -278,6 +288,8 @@ def symbolic_difference(model: Program, out: int, claim: Program, claim_out: int
                 choice = dict(zip(keys, combo))
                 _, ders = build(model, symbols, forms, mids, choice, wrt)
                 cvals, _ = build(claim, symbols, forms, cids, choice)
+                if regions == 1:  # no kinks: this is SymPy's derivative, node by node
+                    found.expected = ders[out]
                 status, rest = zero_test(cvals[claim_out] - ders[out], armed)
                 if status == "skipped":
                     return Symbolic("skipped", rest)
@@ -293,17 +305,24 @@ def symbolic_difference(model: Program, out: int, claim: Program, claim_out: int
     return found
 
 
-def expected_expression(model: Program, out: int, wrt_name: str, forms: LocalForms) -> Any:
+def expected_expression(model: Program, out: int, wrt_name: str, forms: LocalForms,
+                        node_by_node: Any = None) -> Any:
     """SymPy's derivative of the model as one expression (kinks as Piecewise), or ``None``
-    when it is past the budgets or SymPy fails on it."""
-    if depths(model)[out] + 1 > MAX_DEPTH or tree_sizes(model)[0][out] > MAX_TREE:
+    when it is past the budgets or SymPy fails on it. ``node_by_node``: the derivative
+    already built node by node (:attr:`Symbolic.expected`), used above ``DIFF_WHOLE_TREE``."""
+    size = tree_sizes(model)[0][out]
+    if depths(model)[out] + 1 > MAX_DEPTH or size > MAX_TREE:
         return None
+    if size > DIFF_WHOLE_TREE and node_by_node is not None:
+        return node_by_node
     if degrees(forms, model)[out] > MAX_DEGREE:
         return None
     symbols = {model.names[i]: sp.Symbol(model.names[i], real=True) for i in model.inputs + model.parameters}
     try:
         with time_limit(SECONDS):
-            try:  # SymPy's derivative of the whole expression reads best
+            try:  # SymPy's derivative of the whole expression reads best; node by node is linear
+                if size > DIFF_WHOLE_TREE:
+                    raise _NodeByNode
                 whole = build(model, symbols, forms, Structure().ids(model), None)[0][out]
                 return sp.diff(whole, symbols[wrt_name])
             except TimeBudget:

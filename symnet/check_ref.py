@@ -54,6 +54,8 @@ def hp(x: float) -> Any:
     """
     if type(x) is float:  # a float's 53 bits are exact at any working precision
         return _MPF(x)
+    if type(x) is _MPF:  # already converted
+        return x
     with mpmath.workdps(DPS):
         return mpmath.mpf(x)
 

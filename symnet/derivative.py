@@ -47,7 +47,7 @@ from .check_exact import ExactPoint, Symbolic, exact_difference_at, expected_exp
 from .check_probe import Probe, Value, agree, close, digits_apart, evaluate, landmarks, probes
 from .analysis import depths, tree_sizes
 from .check_exact import SECONDS
-from .check_ref import DPS, LocalForms, time_limit
+from .check_ref import DPS, LocalForms, hp, time_limit
 from .network import compile
 from .parse import parse
 from .program import Program
@@ -74,6 +74,9 @@ MAX_TRIES = 200
 EXACT_POINTS = 6
 #: Significant digits a counterexample shows at most.
 MAX_SHOWN_DIGITS = 1_000
+#: Models whose inlined tree has more nodes than this show SymPy's derivative unsorted and shortened,
+#: not in the chain-rule printer's textbook form (printing, not checking, would dominate the cost).
+DISPLAY_TREE = 1_000
 #: ``method`` of a verdict decided by the exact difference at a point.
 EXACT_METHOD = "symbolic, exact at a point"
 
@@ -216,18 +219,21 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
                                "larger max_nodes=/max_depth=, or use check_gradients, which works node by node")
     claim, claim_label = _claim_program(claimed, program, names)
     forms = LocalForms()
-    expected_expr = expected_expression(program, out, wrt, forms)
+    entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
+    symbolic = symbolic_difference(program, out, claim, entry.cout, wrt, forms)
+    expected_expr = expected_expression(program, out, wrt, forms, symbolic.expected)
     expected = _expected_text(expected_expr, program, wrt)
     verdict = DerivativeVerdict(wrt=wrt, model=_short(label or expected), claimed=_short(claim_label or "(a node)"),
                                 expected=expected, expected_expr=expected_expr, verdict="PASS", seed=seed)
-    entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
-    symbolic = symbolic_difference(program, out, claim, entry.cout, wrt, forms)
     verdict.symbolic = {"zero": True, "nonzero": False}.get(symbolic.status)
     decide(verdict, entry, symbolic, points, seed)
     return verdict
 
 
 def _expected_text(expr: Any, program: Program | None = None, wrt: str | None = None) -> str:
+    big = program is not None and tree_sizes(program)[0][program.outputs[0]] > DISPLAY_TREE
+    if big and expr is not None:  # SymPy's own order (sorting a wide sum costs more than the check)
+        return _short(sp.sstr(expr, order="none"), 2000)
     if program is not None and expr is not None:
         try:  # symnet's one printer, in the textbook form every derivative of symnet takes
             with time_limit(SECONDS):
@@ -271,11 +277,19 @@ class Entry:
     wrt: str
     forms: LocalForms = field(default_factory=LocalForms)
 
+    _last: list[Any] = field(default_factory=lambda: [None, None], compare=False, repr=False)
+
+    def _exact(self, point: dict[str, float]) -> dict[str, Any]:
+        """The point's coordinates as mpmath numbers, converted once for the truth and the claim."""
+        if self._last[0] is not point:
+            self._last[:] = [point, {n: hp(v) for n, v in point.items()}]
+        return self._last[1]
+
     def truth(self, point: dict[str, float], bounds: bool = False) -> Value:
-        return evaluate(self.model, self.out, point, self.forms, self.wrt, bounds=bounds)
+        return evaluate(self.model, self.out, self._exact(point), self.forms, self.wrt, bounds=bounds)
 
     def claimed(self, point: dict[str, float], bounds: bool = False) -> Value:
-        return evaluate(self.claim, self.cout, point, self.forms, bounds=bounds)
+        return evaluate(self.claim, self.cout, self._exact(point), self.forms, bounds=bounds)
 
 
 def _same(e: Entry, point: dict[str, float], c: Value, t: Value) -> tuple[bool, Value, Value]:
