@@ -57,7 +57,7 @@ from . import engine, losses
 from .check_blame import accumulation_blame, fmt, local_blame
 from .analysis import consumers, depths, downstream, tree_sizes
 from .check_fd import FDResult, finite_difference, kink_distances
-from .check_bound import backward_bounds, forward_bounds
+from .check_bound import Locals, backward_bounds, forward_bounds
 from .check_ref import INLINE_MAX_DEPTH, INLINE_MAX_KINKS, INLINE_MAX_TREE, LocalForms, hp, \
     inlined_gradients, reference_adjoints, reference_values
 from .check_report import ForwardRow, GradientReport, GradRow, Tolerances
@@ -294,7 +294,10 @@ class _Context:
             return True
         ref, bad = reference_values(p, leaves, self.forms)
         undefined = "" if bad is None else f"SymPy form undefined at node `{self.name(bad)}` ({p.ops[bad].name})"
-        fwd_err = forward_bounds(p, ref, self.forms) if bad is None else None
+        # SymPy's local partials, computed once per point at the reference and at the engine's values
+        at_ref = Locals(p, ref, self.forms)
+        at_engine = Locals(p, [hp(v) for v in vals], self.forms)
+        fwd_err = forward_bounds(p, ref, self.forms, at_ref) if bad is None else None
         fds = self._finite_differences(vals, report)
         branch = self._branch_mismatch(vals, ref) if bad is None else set()
         failed = False
@@ -309,8 +312,8 @@ class _Context:
                 engine_err = ""
             except Exception as exc:  # a broken rule may raise anything; report it, do not crash
                 adj, engine_err = None, f"engine backward raised {type(exc).__name__}: {exc}"
-            sym = self._sympy_gradients(leaves, ref, o, report) if bad is None else {}
-            allowed = self._allowed(vals, o, sym) if sym and adj is not None else {}
+            sym = self._sympy_gradients(leaves, at_ref, o, report) if bad is None else {}
+            allowed = self._allowed(vals, at_engine, o, sym) if sym and adj is not None else {}
             for i in self.leaves:
                 fd = fds[i][n_out] if i in fds else None
                 row = self._row(k, o, i, None if adj is None else adj[i], sym.get(i), fd, allowed.get(i),
@@ -347,22 +350,22 @@ class _Context:
             return None
         return hit
 
-    def _allowed(self, vals: list[float], o: int, sym: dict[int, Any]) -> dict[int, Any]:
+    def _allowed(self, vals: list[float], at: Locals, o: int, sym: dict[int, Any]) -> dict[int, Any]:
         """The engine's allowed deviation from SymPy for every leaf: 4 x the rounding bound
         (:mod:`symnet.check_bound`) plus how much the engine's rounded forward values move
-        SymPy's own derivative."""
+        SymPy's own derivative (``at``: SymPy's local partials at the engine's values)."""
         p = self.program
-        _, bound = backward_bounds(p, vals, o, self.forms)
-        at_engine, bad = reference_adjoints(p, [hp(v) for v in vals], o, self.forms)
+        _, bound = backward_bounds(p, vals, o, self.forms, at)
+        at_engine, bad = reference_adjoints(p, at.vals, o, self.forms, at.partials)
         out = {}
         for i in self.leaves:
             shift = abs(at_engine[i] - sym[i]) if bad is None and sym.get(i) is not None else 0
             out[i] = 4 * bound[i] + shift
         return out
 
-    def _sympy_gradients(self, leaves: list[Any], ref: list[Any], o: int, report: GradientReport) -> dict[int, Any]:
+    def _sympy_gradients(self, leaves: list[Any], at: Locals, o: int, report: GradientReport) -> dict[int, Any]:
         p = self.program
-        adj, bad = reference_adjoints(p, ref, o, self.forms)
+        adj, bad = reference_adjoints(p, at.vals, o, self.forms, at.partials)
         let = {i: None if bad is not None else adj[i] for i in self.leaves}
         if not self.inline:
             return let

@@ -27,10 +27,10 @@ from typing import Any, Sequence
 
 import mpmath
 
-from .check_ref import DPS, LocalForms, hp
+from .check_ref import DPS, ONE, LocalForms, hp
 from .program import Program
 
-__all__ = ["EPS", "LOCAL_ULPS", "DENORM", "local_magnitudes", "output_rounding", "forward_bounds", "backward_bounds"]
+__all__ = ["EPS", "LOCAL_ULPS", "DENORM", "Locals", "local_magnitudes", "output_rounding", "forward_bounds", "backward_bounds"]
 
 #: float64 unit roundoff.
 EPS = 2.0 ** -53
@@ -40,41 +40,84 @@ DENORM = 2.0 ** -1074
 LOCAL_ULPS = 8
 
 
-def local_magnitudes(forms: LocalForms, program: Program, i: int, xs: Sequence[Any]) -> tuple[Any, list[Any]] | None:
-    """(|terms| of the value, [|terms| of each partial]) of op node ``i`` at ``xs``."""
+def local_magnitudes(forms: LocalForms, program: Program, i: int, xs: Sequence[Any],
+                     partials: Sequence[Any] | None = None) -> tuple[Any, list[Any]] | None:
+    """(|terms| of the value, [|terms| of each partial]) of op node ``i`` at ``xs``
+    (``partials``: SymPy's local partials there, if already computed)."""
     op, attr = program.ops[i], program.attrs[i]
     n = len(xs)
     if forms.folds(op, n, attr):  # a wide associative op: n - 1 roundings of the fold
-        ps = forms.evaluate(op, attr, xs)[1]
+        ps = partials if partials is not None else forms.evaluate(op, attr, xs)[1]
         if ps is None:
             return None
-        value = mpmath.fsum(abs(p * x) for p, x in zip(ps, xs)) * (n - 1)
-        return value, [abs(p) * n for p in ps]
+        with mpmath.workdps(DPS):
+            if all(p is ONE for p in ps):  # a sum
+                return mpmath.fsum(xs, absolute=True) * (n - 1), [mpmath.mpf(n)] * n
+            value = mpmath.fsum(abs(p * x) for p, x in zip(ps, xs)) * (n - 1)
+            return value, [abs(p) * n for p in ps]
     return forms.get(op, n, attr).magnitudes(xs)
 
 
-def forward_bounds(program: Program, vals: Sequence[Any], forms: LocalForms) -> list[Any]:
+class Locals:
+    """SymPy's local partials and term magnitudes of every op node at given node values
+    (``vals``, 50-digit), each computed once when first asked for: the forward bound, the
+    backward bound and the reference adjoints of every output share them.
+
+    >>> import symnet as sn
+    >>> from symnet.check_ref import hp
+    >>> x = sn.Input("x"); p = sn.compile(x * x + x).program
+    >>> at = Locals(p, [hp(3.0), hp(9.0), hp(12.0)], LocalForms())
+    >>> [float(v) for v in at.partials(1)], at.partials(1) is at.partials(1)
+    ([3.0, 3.0], True)
+    """
+
+    def __init__(self, program: Program, vals: Sequence[Any], forms: LocalForms) -> None:
+        self.program, self.vals, self.forms = program, vals, forms
+        self._ps: dict[int, Any] = {}
+        self._mags: dict[int, Any] = {}
+
+    def args(self, i: int) -> list[Any]:
+        return [self.vals[a] for a in self.program.args[i]]
+
+    def partials(self, i: int) -> list[Any] | None:
+        """SymPy's local partials of node ``i`` (``None`` where undefined)."""
+        if i not in self._ps:
+            p = self.program
+            self._ps[i] = self.forms.evaluate(p.ops[i], p.attrs[i], self.args(i))[1]
+        return self._ps[i]
+
+    def magnitudes(self, i: int) -> tuple[Any, list[Any]] | None:
+        """:func:`local_magnitudes` of node ``i``."""
+        if i not in self._mags:
+            self._mags[i] = local_magnitudes(self.forms, self.program, i, self.args(i), self.partials(i))
+        return self._mags[i]
+
+
+def forward_bounds(program: Program, vals: Sequence[Any], forms: LocalForms, at: Locals | None = None) -> list[Any]:
     """A first-order bound on the float64 rounding error of every node's value
-    (``vals``: the 50-digit reference values; leaves are exact)."""
+    (``vals``: the 50-digit reference values; leaves are exact; ``at``: their :class:`Locals`)."""
+    at = at or Locals(program, vals, forms)
     eps = mpmath.mpf(EPS)
     err: list[Any] = [mpmath.mpf(0)] * len(program.nodes)
+    denorm = mpmath.mpf(DENORM)
     with mpmath.workdps(DPS):
         for i in program.op_indices:
-            xs = [vals[a] for a in program.args[i]]
-            mags = local_magnitudes(forms, program, i, xs)
-            ps = forms.evaluate(program.ops[i], program.attrs[i], xs)[1]
+            mags = at.magnitudes(i)
+            ps = at.partials(i)
             if mags is None or ps is None:
                 err[i] = mpmath.inf
                 continue
-            err[i] = LOCAL_ULPS * eps * mags[0] + DENORM + mpmath.fsum(abs(p) * err[a] for p, a in zip(ps, program.args[i]))
+            err[i] = LOCAL_ULPS * eps * mags[0] + denorm + mpmath.fsum(abs(p) * err[a] for p, a in zip(ps, program.args[i])
+                                                                      if err[a])
     return err
 
 
 def backward_bounds(program: Program, engine_vals: Sequence[float], output: int,
-                    forms: LocalForms) -> tuple[list[Any], list[Any]]:
+                    forms: LocalForms, at: Locals | None = None) -> tuple[list[Any], list[Any]]:
     """``(M, B)`` for every node: the magnitude of the path products summed into d output / d node,
     and a first-order bound on the engine's rounding error of that gradient, at the engine's
-    own forward values."""
+    own forward values (``at``: their :class:`Locals`, the values as 50-digit numbers)."""
+    at = at or Locals(program, [hp(v) for v in engine_vals], forms)
     eps = mpmath.mpf(EPS)
     n = len(program.nodes)
     zero = mpmath.mpf(0)
@@ -82,24 +125,31 @@ def backward_bounds(program: Program, engine_vals: Sequence[float], output: int,
     bound: list[Any] = [zero] * n
     mag[output] = mpmath.mpf(1)
     with mpmath.workdps(DPS):
+        ulps, eps2, denorm2 = LOCAL_ULPS * eps, 2 * eps, mpmath.mpf(2 * DENORM)
         for i in reversed(program.op_indices):
             m, b = mag[i], bound[i]
-            if m == 0:
+            if not m:
                 continue
-            xs = [hp(engine_vals[a]) for a in program.args[i]]
-            op, attr = program.ops[i], program.attrs[i]
-            ps = forms.evaluate(op, attr, xs)[1]
-            mags = local_magnitudes(forms, program, i, xs)
+            ps = at.partials(i)
+            mags = at.magnitudes(i)
             if ps is None or mags is None:
                 for a in program.args[i]:
                     bound[a] = mpmath.inf
                 continue
-            dps = [LOCAL_ULPS * eps * t for t in mags[1]]
-            if len(xs) == 1 and ps[0] != 0:
-                dps[0] += output_rounding(forms, program, i, xs, ps[0], engine_vals[i])
+            if all(p is ONE for p in ps) and all(t is mags[1][0] for t in mags[1]):
+                # a sum: every argument gets the same terms (one evaluation per node, not per edge)
+                add = b + m * (ulps * mags[1][0] + eps2) + denorm2
+                for a in program.args[i]:
+                    mag[a] += m
+                    bound[a] += add
+                continue
+            dps = [ulps * t for t in mags[1]]
+            if len(ps) == 1 and ps[0] != 0:
+                dps[0] += output_rounding(forms, program, i, at.args(i), ps[0], engine_vals[i])
             for a, p, dp in zip(program.args[i], ps, dps):
-                mag[a] += m * abs(p)
-                bound[a] += b * abs(p) + m * (dp + 2 * eps * abs(p)) + 2 * DENORM
+                q = abs(p)
+                mag[a] += m * q
+                bound[a] += b * q + m * (dp + eps2 * q) + denorm2
     return mag, bound
 
 

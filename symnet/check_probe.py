@@ -247,7 +247,8 @@ def evaluate(program: Program, out: int, point: dict[str, float], forms: LocalFo
     zero = mpmath.mpf(0)
     on_kink = False
     leaves: dict[str, Any] = {}
-    ops, kinds, names, all_args, attrs = program.ops, program.kinds, program.names, program.args, program.attrs
+    ops, kinds, names, all_args = program.ops, program.kinds, program.names, program.args
+    plan = forms.evaluators(program)
     with mpmath.workdps(DPS):
         eps = mpmath.mpf(10) ** -DPS
         for i, op in enumerate(ops):
@@ -271,7 +272,7 @@ def evaluate(program: Program, out: int, point: dict[str, float], forms: LocalFo
             xs = [vals[a] for a in args]
             if op.kink is not None and _crosses_kink(program, i, xs, tang, wrt):
                 on_kink = True  # on the kink, and (for a derivative) moving across it
-            v, ps = forms.evaluate(op, attrs[i], xs)
+            v, ps = plan[i](xs)
             if v is None:
                 return _undefined(program, i, on_kink, False)
             vals[i] = v

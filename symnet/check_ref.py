@@ -17,6 +17,7 @@ leave the per-node answer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
 from dataclasses import dataclass
@@ -362,11 +363,13 @@ class Form:
     def magnitudes(self, xs: Sequence[Any]) -> tuple[Any, list[Any]] | None:
         """:func:`absval` of the form and of each derivative at ``xs`` (``None`` if undefined)."""
         shape = self.shape
-        if shape:
+        if shape == "sum":
+            return mpmath.fsum(xs, absolute=True), [ONE] * len(xs)
+        if shape == "product":
+            a, b = abs(xs[0]), abs(xs[1])
+            if mpmath.mp.dps == DPS:
+                return a * b, [b, a]
             with mpmath.workdps(DPS):
-                if shape == "sum":
-                    return mpmath.fsum(xs, absolute=True), [ONE] * len(xs)
-                a, b = abs(xs[0]), abs(xs[1])
                 return a * b, [b, a]
         fn = self._fn("abs", lambda: [absval(self.expr)] + [absval(d) for d in self.derivatives])
         try:
@@ -402,6 +405,30 @@ class LocalForms:
     def __init__(self) -> None:
         self._cache: dict[tuple[int, int, str], tuple[Op, Form]] = {}
         self._assoc: dict[int, tuple[Op, bool]] = {}
+        self._plans: dict[int, tuple[Program, list[Any]]] = {}
+
+    def evaluators(self, program: Program) -> list[Callable[[Sequence[Any]], tuple[Any, list[Any] | None]] | None]:
+        """For every node of ``program`` (``None`` for a leaf), the function of its argument values
+        that :meth:`evaluate` applies, chosen once per program: sums and products of two are
+        computed directly. Call them at ``DPS`` digits (inside ``mpmath.workdps(DPS)``)."""
+        hit = self._plans.get(id(program))
+        if hit is not None and hit[0] is program:
+            return hit[1]
+        plan: list[Any] = []
+        for i, op in enumerate(program.ops):
+            if op is None:
+                plan.append(None)
+                continue
+            n, attr = len(program.args[i]), program.attrs[i]
+            shape = self.get(op, 2, None).shape if self.folds(op, n, attr) else self.get(op, n, attr).shape
+            if shape == "sum":
+                plan.append(_sum)
+            elif shape == "product" and n == 2:
+                plan.append(_product)
+            else:
+                plan.append(functools.partial(self.evaluate, op, attr))
+        self._plans[id(program)] = (program, plan)
+        return plan
 
     def get(self, row: Op, n: int, attr: Any) -> Form:
         key = (id(row), n, repr(attr))
@@ -491,6 +518,14 @@ class LocalForms:
         return level[0], mult
 
 
+def _sum(xs: Sequence[Any]) -> tuple[Any, list[Any]]:
+    return mpmath.fsum(xs), [ONE] * len(xs)
+
+
+def _product(xs: Sequence[Any]) -> tuple[Any, list[Any]]:
+    return xs[0] * xs[1], [xs[1], xs[0]]
+
+
 def leaf_value(program: Program, i: int) -> float | None:
     """The stored value of a constant leaf (``None`` for inputs and parameters)."""
     return program.values[i] if program.kinds[i] == "constant" else None
@@ -519,9 +554,10 @@ def reference_values(program: Program, leaves: Sequence[Any], forms: LocalForms)
     return vals, None
 
 
-def reference_adjoints(program: Program, vals: Sequence[Any], output: int,
-                       forms: LocalForms) -> tuple[list[Any], int | None]:
-    """d output / d node for every node, by reverse accumulation of SymPy's local derivatives.
+def reference_adjoints(program: Program, vals: Sequence[Any], output: int, forms: LocalForms,
+                       partials: Callable[[int], Any] | None = None) -> tuple[list[Any], int | None]:
+    """d output / d node for every node, by reverse accumulation of SymPy's local derivatives
+    (``partials(i)``: node ``i``'s, if already computed at ``vals``).
 
     Returns the adjoints and the first node whose local derivative is undefined, if any.
     """
@@ -534,11 +570,14 @@ def reference_adjoints(program: Program, vals: Sequence[Any], output: int,
             g = adj[i]
             if g == 0:
                 continue
-            ps = forms.evaluate(ops[i], attrs[i], [vals[a] for a in args[i]])[1]
+            ps = (partials(i) if partials is not None else
+                  forms.evaluate(ops[i], attrs[i], [vals[a] for a in args[i]])[1])
             if ps is None:
                 return adj, i
             for a, p in zip(args[i], ps):
-                if p != 0:
+                if p is ONE:
+                    adj[a] = adj[a] + g
+                elif p != 0:
                     adj[a] = adj[a] + g * p
     return adj, None
 
