@@ -41,7 +41,7 @@ from .graph import Node, Origin, check_name
 from .ops import OPS, Op, get_op
 from .provenance import derive_origins
 
-__all__ = ["Program", "compile_program", "collect", "LEAF_KINDS"]
+__all__ = ["Program", "compile_program", "collect", "collector_paused", "LEAF_KINDS"]
 
 LEAF_KINDS = ("input", "parameter", "constant")
 
@@ -228,13 +228,14 @@ def compile_program(root: Node | Sequence[Node]) -> Program:
     (('w', 'x', 't1', None, 'yhat'), ('parameter', 'input', 'op', 'constant', 'op'), (2.0, None, None, 1.0, None))
     """
     roots, vector = _roots(root)
-    with _collector_paused():
+    with collector_paused():
         return _compile(roots, vector)
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while compiling. Compiling allocates
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while compiling (and while verifying, which
+    allocates millions of 50-digit numbers and no cycles either). Compiling allocates
     a few objects per node and no reference cycles, yet each allocation burst makes
     the collector rescan every node of the graph. Measured with bench/compile.py on
     a 10^5-node chain: compile costs 2.5-3.2 net.gradients() evaluations with the

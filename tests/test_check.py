@@ -495,3 +495,19 @@ def test_the_finite_difference_step_follows_the_variable():
     fd = finite_difference(p, vals, p.inputs[0], p.outputs, list(p.op_indices))[0]
     assert fd.step == pytest.approx(STEP * 1e-7)
     assert fd.value == pytest.approx(1e6 * (1 - math.tanh(0.1) ** 2), rel=1e-4)
+
+
+# -- linear cost (issue 13 item 7); the times are in bench/verify_scaling.py --
+
+
+def test_check_gradients_work_is_linear_in_the_width_of_a_sum():
+    from counting import verifier_calls, wide_sum
+
+    # finite differences (check_fd) are a witness capped at FD_WORK_BUDGET per point, so left out
+    counts = []
+    for n in (150, 300, 600):
+        root, _ = wide_sum(n)
+        counts.append(verifier_calls(lambda: check_gradients(root, {"x": 0.7}), skip=("check_fd.py",)))
+    (a, da), (b, db), (c, dc) = counts
+    assert b / a <= 2.1 and c / b <= 2.1, counts  # quadratic work would give 4
+    assert da == db == dc, counts  # SymPy differentiates each op's form once, whatever the width

@@ -503,3 +503,22 @@ def test_the_derivative_of_a_bare_variable_is_one():
     verdict = check_derivative("w", "w", "1")
     assert verdict.correct and verdict.expected == "1"
     assert "SymPy: 1" in str(verdict)
+
+
+def test_check_derivative_work_is_linear_in_the_width_of_a_sum():
+    from counting import verifier_calls, wide_sum
+
+    counts = []
+    for n in (150, 300, 600):
+        root, claim = wide_sum(n)
+        counts.append(verifier_calls(lambda: check_derivative(root, "x", claim)))
+    (a, da), (b, db), (c, dc) = counts
+    assert b / a <= 2.1 and c / b <= 2.1, counts  # quadratic work would give 4
+    assert db <= 2.1 * da and dc <= 2.1 * db, counts  # at most one diff per term (display), never per edge pair
+
+
+def test_a_sum_of_999_equal_terms_is_decided_symbolically():
+    s = "+".join(["x"] * 999)  # within every formula limit; took 11.5 s before issue 13
+    assert check_derivative(s, "x", "999", inputs=["x"]).method == "symbolic"
+    verdict = check_derivative(s, "x", "1000", inputs=["x"])
+    assert verdict.verdict == "FAIL" and verdict.expected == "999"
