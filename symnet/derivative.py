@@ -403,8 +403,9 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
             verdict.notes.append(f"SymPy could not decide ({symbolic.reason}); equal at every probe")
         else:
             verdict.notes.append("SymPy's simplified difference is not 0 in some kink region, but no probe and no "
-                                 f"extra search ({EXTRA_SEARCH} points) found a point there: the region is empty "
-                                 "or a kink itself")
+                                 f"extra search ({EXTRA_SEARCH} points) found a point there, and its exact value at "
+                                 f"the first {EXACT_POINTS} probes is 0 or not provably nonzero: the region is empty "
+                                 "or a kink itself (or SymPy could not simplify an identity)")
     for pr, c, t in at_kink[:1]:
         ce = _counterexample(pr.point, c, t)
         verdict.notes.append(f"the claim differs from SymPy's derivative only on a kink: {ce} (a convention: "
