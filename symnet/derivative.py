@@ -44,6 +44,8 @@ import mpmath
 import sympy as sp
 
 from .check_exact import ExactPoint, Symbolic, exact_difference_at, expected_expression, symbolic_difference
+from . import engine
+from .check_fd import kink_distances
 from .check_probe import Probe, Value, agree, close, digits_apart, evaluate, landmarks, probes
 from .analysis import depths, tree_sizes
 from .check_exact import SECONDS
@@ -54,7 +56,7 @@ from .program import Program, collector_paused
 from .emit.chainrule import inline_text
 from .emit.sympy import fold_functions
 from .emit.text import to_text
-from .errors import ExportLimitError, FormulaError, InputError
+from .errors import ExportLimitError, FormulaError, InputError, SymnetError
 from .graph import Input, Node, default_rng
 from .network import Network
 
@@ -70,8 +72,9 @@ MAX_POINTS = 10_000
 EXTRA_SEARCH = 40
 #: Random points drawn at most when the model is undefined at many probes.
 MAX_TRIES = 200
-#: Probes at which SymPy's exact difference is evaluated when it is nonzero but no 50-digit value shows it.
-EXACT_POINTS = 6
+#: Probes per kink region at which SymPy's exact difference is evaluated when it is nonzero but no
+#: 50-digit value shows it.
+EXACT_POINTS = 2
 #: Significant digits a counterexample shows at most.
 MAX_SHOWN_DIGITS = 1_000
 #: Models whose inlined tree has more nodes than this show SymPy's derivative unsorted and shortened,
@@ -404,7 +407,7 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
         else:
             verdict.notes.append("SymPy's simplified difference is not 0 in some kink region, but no probe and no "
                                  f"extra search ({EXTRA_SEARCH} points) found a point there, and its exact value at "
-                                 f"the first {EXACT_POINTS} probes is 0 or not provably nonzero: the region is empty "
+                                 f"{EXACT_POINTS} probes per region is 0 or not provably nonzero: the region is empty "
                                  "or a kink itself (or SymPy could not simplify an identity)")
     for pr, c, t in at_kink[:1]:
         ce = _counterexample(pr.point, c, t)
@@ -426,16 +429,38 @@ def _beside(e: Entry, point: dict[str, float], rng: random.Random) -> tuple[Prob
 
 
 def _exact_search(e: Entry, found: Sequence[Probe]) -> tuple[Counterexample | None, str]:
-    """The first of (at most ``EXACT_POINTS`` of) the probes where SymPy's exact difference is
-    proved nonzero (:func:`symnet.check_exact.exact_difference_at`), within ``SECONDS`` in all."""
+    """The first probe where SymPy's exact difference is proved nonzero
+    (:func:`symnet.check_exact.exact_difference_at`). The difference may be nonzero in one kink
+    region only, so the probes are tried region by region (grouped by the signs of every kink's
+    argument): at most ``EXACT_POINTS`` per region, within ``SECONDS`` in all."""
     start = time.monotonic()
-    for pr in found[:EXACT_POINTS]:
+    tried: dict[Any, int] = {}
+    for pr in found:
+        region = _region(e, pr.point)
+        if tried.get(region, 0) >= EXACT_POINTS:
+            continue
         if time.monotonic() - start > SECONDS:
             break
+        tried[region] = tried.get(region, 0) + 1
         ex = exact_difference_at(e.model, e.out, e.claim, e.cout, e.wrt, e.forms, pr.point)
         if ex is not None:
             return _exact_counterexample(pr.point, ex), pr.why
     return None, ""
+
+
+def _region(e: Entry, point: dict[str, float]) -> tuple[int, ...] | None:
+    """The signs of the kink arguments of the model and the claim at ``point`` (float64)."""
+    signs: list[int] = []
+    for program in (e.model, e.claim):
+        leaves = engine.leaf_template(program)
+        for i in program.inputs + program.parameters:
+            leaves[i] = point[program.names[i]]
+        try:
+            vals = engine.evaluate(program, leaves)
+        except (SymnetError, ArithmeticError, ValueError, TypeError):
+            return None
+        signs += [(z > 0) - (z < 0) for z in kink_distances(program, vals, program.op_indices).values()]
+    return tuple(signs)
 
 
 def _exact_counterexample(point: dict[str, float], ex: ExactPoint) -> Counterexample:

@@ -485,6 +485,16 @@ def test_a_difference_too_small_for_50_digits_is_wrong(model, claimed, inputs, t
     assert "decided by symbolic, exact at a point" in str(verdict)
 
 
+@pytest.mark.parametrize("model, claimed", [
+    ("relu(w*x - 5)", "x*step(w*x - 5)*(1 + 1e-40)"), ("relu(w - 1e6)", "step(w - 1e6)*(1 + 1e-45)"),
+])
+def test_a_tiny_difference_in_one_kink_region_is_found_there(model, claimed):
+    verdict = check_derivative(model, "w", claimed, inputs=["x"])
+    assert verdict.verdict == "FAIL" and verdict.method == "symbolic, exact at a point"
+    p = verdict.counterexample.point
+    assert p["w"] * p.get("x", 1.0) > 5  # in the region where the claim is not 0
+
+
 @pytest.mark.parametrize("model, claimed, inputs", [
     ("0.3*w", "0.1*3", []), ("0.3*w", "0.3", []), ("w*x/2", "x/2", ["x"]), ("w*x/2", "0.5*x", ["x"]),
 ])
