@@ -8,7 +8,9 @@ arithmetic by closures built from their expression trees (nothing is generated
 or executed), and the verifier's own reverse accumulation combines the local
 derivatives. An n-ary form that SymPy proves associative (a sum, a product) is
 evaluated as a balanced fold of its 2-argument form, so the cost is linear in the
-number of edges. For small graphs the fully inlined elementary expression
+number of edges; a form that is the plain sum of its arguments (or the product of
+two) is evaluated directly, one exactly rounded ``fsum`` (one product), the same
+numbers without the closures. For small graphs the fully inlined elementary expression
 (``symnet.emit.sympy.elementary_nodes``) is differentiated directly as well, under
 a time budget (``INLINE_SECONDS``); SymPy's failures there (nested ``Piecewise``)
 leave the per-node answer.
