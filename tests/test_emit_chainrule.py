@@ -138,3 +138,9 @@ def test_bad_wrt() -> None:
         gradient_sympy(net, "nope")
     with pytest.raises(sn.InputError):
         gradient_latex(sn.compile(sn.Output([sn.Input("a") + 1, sn.Input("b") * 2])))
+
+
+def test_the_derivative_of_a_bare_variable_by_itself_is_one():
+    w = sn.Parameter(0.5, name="w")
+    assert gradient_sympy(sn.compile(w), "w") == 1
+    assert gradient_sympy(sn.compile(w), "w", form="chain")[1] == 1
