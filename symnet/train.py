@@ -59,7 +59,10 @@ class ParameterValues:
 
     def __init__(self, net: Network) -> None:
         self.net = net
-        self.values: list[float] = net.parameter_values
+        memo = net._compiled.get("trained")
+        # the tuple the last training call saved, if the network still holds exactly those values
+        self.values: Sequence[float] = memo[1] if memo is not None and memo[0] is net.program \
+            else net.parameter_values
         self._slot: dict[int, int] | None = None
 
     def slots(self, program: Any) -> list[int]:
@@ -70,7 +73,10 @@ class ParameterValues:
     def save(self, nodes_too: bool) -> None:
         """Write the values to the model network, and to its Parameter nodes if asked."""
         # every value was checked finite when the step that made it was taken
-        self.net.program = self.net.program.with_parameter_values([float(v) for v in self.values])
+        values = self.values if type(self.values) is tuple else tuple(self.values)
+        self.values = values
+        self.net.program = self.net.program.with_parameter_values(values)
+        self.net._compiled["trained"] = (self.net.program, values)
         if nodes_too:
             self.net.write_parameters()
 
@@ -211,17 +217,20 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     data = list(data)
     if not data:
         raise InputError("train_model: data is empty")
-    for k, item in enumerate(data):
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {shown(item, 60)}")
+    if not set(map(type, data)) <= _PAIRS or set(map(len, data)) != {2}:  # else find the item to name
+        for k, item in enumerate(data):
+            if not isinstance(item, (list, tuple)) or len(item) != 2:
+                raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, "
+                                 f"got {shown(item, 60)}")
     net = _model_network(model)
     store = ParameterValues(net)
-    trainer = make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
+    trainer, user_code = _make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
     out = sys.stdout if out is None else out
     order = list(range(len(data)))
     history: list[float] = []
     step = 0
-    guard = _WriteGuard(net)
+    user_code = user_code or bool(cfg.print_every) or (shuffle and rng is not None and type(rng) is not random.Random)
+    guard = _WriteGuard(net) if user_code else _NO_GUARD
     try:
         for epoch in range(1, cfg.epochs + 1):
             if shuffle:
@@ -229,7 +238,7 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
             total = 0.0
             for batch in _batches(len(order), cfg.batch_size):
                 step += 1
-                total += trainer.step([order[i] for i in batch], cfg.lr, step, epoch)
+                total += trainer.step(order[batch.start:batch.stop], cfg.lr, step, epoch)
                 guard.check(step, epoch)  # a loss pair's callbacks ran inside the step
             history.append(total / len(data))
             if cfg.print_every and epoch % cfg.print_every == 0:
@@ -239,6 +248,19 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
         trainer.finish()
         store.save(nodes_too=isinstance(model, Node))
     return history
+
+
+_PAIRS = frozenset({list, tuple})
+
+
+class _NoGuard:
+    """The guard of a training run in which no user code can run (see :func:`_make_trainer`)."""
+
+    def check(self, step: int, epoch: int) -> None:
+        pass
+
+
+_NO_GUARD = _NoGuard()
 
 
 class _WriteGuard:
@@ -312,31 +334,58 @@ def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batc
     >>> t.finish(); store.values, w.value
     ([1.5], 0.0)
     """
+    return _make_trainer(model, loss, data, batch_size=batch_size, engine=engine, store=store)[0]
+
+
+def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batch_size: int | None,
+                  engine: str, store: ParameterValues | None) -> tuple[Stepper, bool]:
+    """The trainer, and whether user code may run while it trains (a loss pair, an op
+    defined by a Python callable, samples that are not plain lists of numbers): only
+    then does ``train_model`` watch the Parameter nodes for writes."""
     from .backends.steps import Compiled, PairPython, PythonSteps, Rows
 
     store = ParameterValues(_model_network(model)) if store is None else store
-    interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
-                          else _graph_step(model, loss, store), data, store)
-    check_data(interpreted, data)
-    if engine == "interpreted":
-        return interpreted
-    if isinstance(loss, tuple):
+    if isinstance(loss, tuple) or engine == "interpreted":
+        interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
+                              else _graph_step(model, loss, store), data, store)
+        check_data(interpreted, data)
+        if engine == "interpreted":
+            return interpreted, True
         if engine == "numpy":
             raise InputError("engine='numpy' needs a named loss ('mse', 'bce', 'cross_entropy')")
-        return PairPython(interpreted, store.net, loss, data)
-    graph: LossGraph = interpreted.graph
-    rows = Rows(graph, data)
+        return PairPython(interpreted, store.net, loss, data), True
+    graph = loss_graph(model, loss)
+
+    def interpreted() -> Trainer:
+        return Trainer(_graph_step(model, loss, store), data, store)
+
+    def check(start: int) -> None:
+        _check_samples(graph, store.net, data, start)
+
+    numpy_ok = engine in ("auto", "numpy") and _numpy_available()
+    rows = Rows(graph, data, check=check, matrix=numpy_ok)
+    user_code = rows.matrix is None and not rows.plain or not all(_trusted(n) for n in rows.nets.values())
     if not rows.uniform:
-        return interpreted  # a loss graph without some parameters: only the engine maps them
+        return interpreted(), user_code  # a loss graph without some parameters: only the engine maps them
     batch = len(data) if batch_size is None else min(batch_size, len(data))
     engine = choose_engine(engine, loss, batch, rows.op_nodes)
     if engine == "numpy":
-        if not _numpy_available():
+        if not numpy_ok:
             raise InputError("engine='numpy' needs NumPy: pip install 'symnet[numpy]'")
         from .backends.numpy_train import NumpySteps
 
-        return Compiled(interpreted, store, NumpySteps(rows))
-    return Compiled(interpreted, store, PythonSteps(rows))
+        return Compiled(interpreted, store, NumpySteps(rows)), user_code
+    return Compiled(interpreted, store, PythonSteps(rows)), user_code
+
+
+def _trusted(net: Network) -> bool:
+    """Whether every op of the network is symnet's own code (a built-in row, or one
+    defined by a formula), cached on the network."""
+    trusted = net._compiled.get("trusted")
+    if trusted is None:
+        rows = {id(r): r for r in net.program.ops if r is not None}
+        trusted = net._compiled["trusted"] = all(r.builtin or r.formula for r in rows.values())
+    return trusted
 
 
 def check_data(trainer: Trainer, data: Sequence[tuple[Any, Any]]) -> None:
@@ -351,9 +400,13 @@ def check_data(trainer: Trainer, data: Sequence[tuple[Any, Any]]) -> None:
     ...
     symnet.errors.InputError: train_model: data item 1: bce: targets must lie in [0, 1], got [1.5]; nothing was trained
     """
-    graph = trainer.graph
-    net = trainer.store.net
-    for k, (x, t) in enumerate(data):
+    _check_samples(trainer.graph, trainer.store.net, data, 0)
+
+
+def _check_samples(graph: LossGraph | None, net: Network, data: Sequence[tuple[Any, Any]], start: int) -> None:
+    """:func:`check_data` from item ``start`` on."""
+    for k in range(start, len(data)):
+        x, t = data[k]
         try:
             if graph is None:
                 net.input_values(x)
