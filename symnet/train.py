@@ -104,6 +104,8 @@ class LossGraph:
         self.model = _model_network(model)
         self._nets: dict[Any, Network] = {}
         self.targets: tuple[Node, ...] = ()
+        #: the last plain data set laid out for NumPy (see symnet.backends.numpy_train.plain_matrix)
+        self.memo: Any = None
 
     def network(self, target: Any) -> tuple[Network, list[float]]:
         """The compiled loss graph for this target and the target's input values."""
@@ -217,11 +219,6 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     data = list(data)
     if not data:
         raise InputError("train_model: data is empty")
-    if not set(map(type, data)) <= _PAIRS or set(map(len, data)) != {2}:  # else find the item to name
-        for k, item in enumerate(data):
-            if not isinstance(item, (list, tuple)) or len(item) != 2:
-                raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, "
-                                 f"got {shown(item, 60)}")
     net = _model_network(model)
     store = ParameterValues(net)
     trainer, user_code = _make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
@@ -251,6 +248,15 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
 
 
 _PAIRS = frozenset({list, tuple})
+
+
+def _check_pairs(data: Sequence[Any]) -> None:
+    """Every item of ``data`` is an ``(inputs, target)`` pair, or InputError names the first that is not."""
+    if set(map(type, data)) <= _PAIRS and set(map(len, data)) == {2}:
+        return
+    for k, item in enumerate(data):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {shown(item, 60)}")
 
 
 class _NoGuard:
@@ -346,6 +352,7 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
 
     store = ParameterValues(_model_network(model)) if store is None else store
     if isinstance(loss, tuple) or engine == "interpreted":
+        _check_pairs(data)
         interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
                               else _graph_step(model, loss, store), data, store)
         check_data(interpreted, data)
@@ -354,7 +361,7 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
         if engine == "numpy":
             raise InputError("engine='numpy' needs a named loss ('mse', 'bce', 'cross_entropy')")
         return PairPython(interpreted, store.net, loss, data), True
-    graph = loss_graph(model, loss)
+    graph = loss_graph(store.net, loss)
 
     def interpreted() -> Trainer:
         return Trainer(_graph_step(model, loss, store), data, store)
@@ -363,7 +370,7 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
         _check_samples(graph, store.net, data, start)
 
     numpy_ok = engine in ("auto", "numpy") and _numpy_available()
-    rows = Rows(graph, data, check=check, matrix=numpy_ok)
+    rows = Rows(graph, data, check=check, matrix=numpy_ok, pairs=lambda: _check_pairs(data))
     user_code = rows.matrix is None and not rows.plain or not all(_trusted(n) for n in rows.nets.values())
     if not rows.uniform:
         return interpreted(), user_code  # a loss graph without some parameters: only the engine maps them
@@ -496,7 +503,7 @@ def loss_graph(model: Any, loss: str) -> LossGraph:
 
 
 def _graph_step(model: Any, loss: str, store: ParameterValues) -> StepFn:
-    graph = loss_graph(model, loss)
+    graph = loss_graph(store.net, loss)
     slots: dict[int, list[int]] = {}
 
     def step(batch: list[tuple[Any, Any]]) -> tuple[float, list[float]]:

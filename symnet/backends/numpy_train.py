@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from itertools import chain
+from operator import is_
 from typing import Any, Sequence
 
 import numpy as np
@@ -30,9 +31,12 @@ class Matrix:
     of sample ``i``'s graph and ``nets[key]`` the graph."""
 
     def __init__(self) -> None:
-        self.blocks: dict[Any, tuple[Any, list[int]]] = {}
+        self.blocks: dict[Any, tuple[Any, Sequence[int]]] = {}
         self.keys: list[Any] = []
         self.nets: dict[Any, Any] = {}
+        #: filled in by the first user (:class:`symnet.backends.steps.Rows`) and kept with the memo
+        self.uniform: bool | None = None
+        self.op_nodes = 0
 
     def rows(self) -> list[Any]:
         """Every sample's row as a list of floats, in data order."""
@@ -66,6 +70,9 @@ def plain_matrix(graph: Any, data: Sequence[Any]) -> Matrix | int | None:
     """
     model = graph.model
     n, n_in, n_out = len(data), len(model.input_names), model.n_outputs
+    memo = getattr(graph, "memo", None)
+    if memo is not None and memo.same(data):
+        return memo.matrix
     if not data or not set(map(type, data)) <= _SEQUENCES or set(map(len, data)) != {2}:
         return None
     xs, ts = zip(*data)
@@ -74,6 +81,49 @@ def plain_matrix(graph: Any, data: Sequence[Any]) -> Matrix | int | None:
     values = [*chain.from_iterable(xs)]
     if not set(map(type, values)) <= _NUMBERS:
         return None
+    found = _checked(graph, data, ts, values, n, n_in, n_out)
+    if isinstance(found, Matrix) and hasattr(graph, "memo") and (n_out == 1 or graph.loss == "cross_entropy"):
+        graph.memo = _Memo(data, xs, ts, values, found)
+    return found
+
+
+class _Memo:
+    """The last plain data set laid out, and every object it was read from.
+
+    A later call reuses the matrix only if the data hold the very same objects, item
+    for item, input list for input list, number for number (``is``, not ``==``: an
+    object that is the same number of another type, ``True`` for ``1.0``, is not the
+    same). Lists read again each time, so changing a value in place is seen."""
+
+    def __init__(self, data: Sequence[Any], xs: Sequence[Any], ts: Sequence[Any], values: list[Any],
+                 matrix: Matrix) -> None:
+        self.items, self.xs, self.ts, self.values, self.matrix = list(data), xs, ts, values, matrix
+        self.n_in = len(xs[0])
+        self.pairs_fixed = set(map(type, data)) == {tuple}  # tuples cannot change; lists can
+        self.inputs_fixed = set(map(type, xs)) == {tuple}
+        for M, _ in matrix.blocks.values():
+            M.flags.writeable = False  # shared between calls: nothing may write to it
+
+    def same(self, data: Sequence[Any]) -> bool:
+        if len(data) != len(self.items) or not all(map(is_, data, self.items)):
+            return False
+        if self.pairs_fixed:  # the same tuples hold the same input lists and targets
+            xs = self.xs
+        else:
+            if set(map(len, data)) != {2}:
+                return False
+            xs, ts = zip(*data)
+            if not (all(map(is_, xs, self.xs)) and all(map(is_, ts, self.ts))):
+                return False
+        if self.inputs_fixed:
+            return True
+        return set(map(len, xs)) == {self.n_in} and all(map(is_, chain.from_iterable(xs), self.values))
+
+
+def _checked(graph: Any, data: Sequence[Any], ts: Sequence[Any], values: list[Any], n: int, n_in: int,
+             n_out: int) -> Matrix | int | None:
+    """:func:`plain_matrix` once the inputs are known to be plain numbers."""
+    model = graph.model
     ce = graph.loss == "cross_entropy"
     if ce:
         if set(map(type, ts)) != {int}:
@@ -95,7 +145,10 @@ def plain_matrix(graph: Any, data: Sequence[Any]) -> Matrix | int | None:
     if ce:
         good = bool(((T >= 0) & (T < n_out)).all()) and bool(np.isfinite(X).all())
     else:
-        good = bool(np.isfinite(X).all()) and bool(np.isfinite(T).all())
+        M = np.empty((n, n_in + T.shape[1]))
+        M[:, :n_in] = X
+        M[:, n_in:] = T
+        good = bool(np.isfinite(M).all())
         if good and graph.loss == "bce":
             good = bool(((T >= 0.0) & (T <= 1.0)).all())
     if not good:
@@ -116,10 +169,7 @@ def plain_matrix(graph: Any, data: Sequence[Any]) -> Matrix | int | None:
     key = id(net)
     out.nets[key] = net
     names = [*model.input_names, *(node.name for node in graph.targets)]
-    M = np.empty((n, n_in + T.shape[1]))
-    M[:, :n_in] = X
-    M[:, n_in:] = T
-    out.blocks[key] = (_columns(M, names, net.input_names), list(range(n)))
+    out.blocks[key] = (_columns(M, names, net.input_names), range(n))
     out.keys = [key] * n
     return out
 

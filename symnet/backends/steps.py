@@ -19,6 +19,20 @@ from ..network import Network
 __all__ = ["Rows", "ListUpdate", "PythonSteps", "Compiled", "PairPython"]
 
 
+_NUMPY_ROWS: list[Any] = []
+
+
+def _plain_matrix() -> Callable[..., Any] | None:
+    """:func:`symnet.backends.numpy_train.plain_matrix`, or None without NumPy (looked up once)."""
+    if not _NUMPY_ROWS:
+        try:
+            from .numpy_train import plain_matrix
+        except ImportError:
+            plain_matrix = None
+        _NUMPY_ROWS.append(plain_matrix)
+    return _NUMPY_ROWS[0]
+
+
 class Rows:
     """Every sample as a tuple of the loss graph's input values, with the key of the
     loss graph it needs (one graph, or one per class for cross-entropy). ``uniform``
@@ -34,7 +48,7 @@ class Rows:
     """
 
     def __init__(self, graph: Any, data: Sequence[tuple[Any, Any]], check: Callable[[int], None] | None = None,
-                 matrix: bool = False) -> None:
+                 matrix: bool = False, pairs: Callable[[], None] | None = None) -> None:
         self.graph = graph
         self.keys: list[Any] = []
         self._rows: list[Any] | None = []
@@ -46,7 +60,9 @@ class Rows:
         params = list(graph.model.parameters)
         self.uniform = True
         if matrix and self._matrix(graph, data, check):
-            return
+            return  # every item was an (inputs, target) pair
+        if pairs is not None:
+            pairs()
         if self._plain(graph, data):
             return
         self.plain = False
@@ -72,12 +88,11 @@ class Rows:
 
     def _matrix(self, graph: Any, data: Sequence[tuple[Any, Any]], check: Callable[[int], None] | None) -> bool:
         """Plain data checked and laid out with NumPy at once (when NumPy is installed)."""
-        try:
-            from .numpy_train import plain_matrix
-        except ImportError:
+        plain_matrix = _plain_matrix()
+        if plain_matrix is None:
             return False
         found = plain_matrix(graph, data)
-        if isinstance(found, int):
+        if isinstance(found, int):  # the data are pairs, with a bad value in that one
             if check is not None:
                 check(found)  # raises the error naming that sample
             return False
@@ -87,9 +102,11 @@ class Rows:
         self.nets = found.nets
         self.keys = found.keys
         self._rows = None
-        params = list(graph.model.parameters)
-        self.uniform = all(list(net.parameters) == params for net in self.nets.values())
-        self.op_nodes = max(len(n.program.op_indices) for n in self.nets.values())
+        if found.uniform is None:
+            params = list(graph.model.parameters)
+            found.uniform = all(list(net.parameters) == params for net in self.nets.values())
+            found.op_nodes = max(len(n.program.op_indices) for n in self.nets.values())
+        self.uniform, self.op_nodes = found.uniform, found.op_nodes
         return True
 
     def _plain(self, graph: Any, data: Sequence[tuple[Any, Any]]) -> bool:
