@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from . import engine
+from .backends.steps import Compiled, PairPython, PythonSteps, Rows
 from .errors import InputError, NumericalError, SymnetError, shown
 from .graph import Node
 from .losses import LOSSES, attach_loss, loss_by_name
@@ -70,15 +71,20 @@ class ParameterValues:
             self._slot = {id(node): k for k, node in enumerate(self.net.parameters)}
         return [self._slot[id(program.nodes[i])] for i in program.parameters]
 
-    def save(self, nodes_too: bool) -> None:
-        """Write the values to the model network, and to its Parameter nodes if asked."""
+    def save(self, node: Node | None = None) -> None:
+        """Write the values to the model network; for ``train_model(node)`` (``node``
+        given, the network being ``node.compile()``), to its Parameter nodes first, from
+        which ``node.compile()`` then brings the network up to date."""
         # every value was checked finite when the step that made it was taken
         values = self.values if type(self.values) is tuple else tuple(self.values)
         self.values = values
-        self.net.program = self.net.program.with_parameter_values(values)
+        if node is None:
+            self.net.program = self.net.program.with_parameter_values(values)
+        else:
+            for p, v in zip(self.net.parameters, values):
+                p.value = v
+            node.compile()  # reads the leaves that changed into this same network
         self.net._compiled["trained"] = (self.net.program, values)
-        if nodes_too:
-            self.net.write_parameters()
 
 
 def _model_root(model: Any) -> Any:
@@ -171,6 +177,9 @@ class _Config:
 
 
 def _check_config(epochs: Any, lr: Any, print_every: Any, batch_size: Any) -> _Config:
+    if (type(epochs) is int and epochs >= 0 and type(lr) is float and 0.0 < lr < math.inf and print_every is None
+            and (batch_size is None or type(batch_size) is int and batch_size >= 1)):
+        return _Config(epochs, lr, None, batch_size)  # the common case, without the general checks below
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise InputError(f"epochs must be a non-negative integer, got {shown(epochs)}")
     lr = finite_value(lr, "lr", InputError)
@@ -243,7 +252,7 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
                 guard.check(step, epoch)  # the output stream is the user's code too
     finally:
         trainer.finish()
-        store.save(nodes_too=isinstance(model, Node))
+        store.save(model if isinstance(model, Node) else None)
     return history
 
 
@@ -303,12 +312,18 @@ ENGINES = ("auto", "interpreted", "python", "numpy")
 NUMPY_MIN_WORK = 4096
 
 
+_NUMPY: list[bool] = []
+
+
 def _numpy_available() -> bool:
-    try:
-        import numpy  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    if not _NUMPY:  # looked up once
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            _NUMPY.append(False)
+        else:
+            _NUMPY.append(True)
+    return _NUMPY[0]
 
 
 def choose_engine(engine: str, loss: Any, batch: int, op_nodes: int) -> str:
@@ -348,8 +363,6 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
     """The trainer, and whether user code may run while it trains (a loss pair, an op
     defined by a Python callable, samples that are not plain lists of numbers): only
     then does ``train_model`` watch the Parameter nodes for writes."""
-    from .backends.steps import Compiled, PairPython, PythonSteps, Rows
-
     store = ParameterValues(_model_network(model)) if store is None else store
     if isinstance(loss, tuple) or engine == "interpreted":
         _check_pairs(data)
@@ -379,9 +392,9 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
     if engine == "numpy":
         if not numpy_ok:
             raise InputError("engine='numpy' needs NumPy: pip install 'symnet[numpy]'")
-        from .backends.numpy_train import NumpySteps
+        from .backends.numpy_train import steps_for
 
-        return Compiled(interpreted, store, NumpySteps(rows)), user_code
+        return Compiled(interpreted, store, steps_for(rows)), user_code
     return Compiled(interpreted, store, PythonSteps(rows)), user_code
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .numpy_backend import STRICT, batched
 
-__all__ = ["NumpySteps", "Matrix", "plain_matrix"]
+__all__ = ["NumpySteps", "Matrix", "plain_matrix", "steps_for"]
 
 _SEQUENCES = frozenset({list, tuple})
 _NUMBERS = frozenset({float, int})
@@ -37,6 +37,7 @@ class Matrix:
         #: filled in by the first user (:class:`symnet.backends.steps.Rows`) and kept with the memo
         self.uniform: bool | None = None
         self.op_nodes = 0
+        self.steps: NumpySteps | None = None
 
     def rows(self) -> list[Any]:
         """Every sample's row as a list of floats, in data order."""
@@ -314,6 +315,18 @@ class NumpySteps:
         return views
 
 
+def steps_for(rows: Any) -> NumpySteps:
+    """The :class:`NumpySteps` of ``rows``: the one made for the same (memoized) matrix
+    last time when it is not in use, else a new one."""
+    matrix = rows.matrix
+    if matrix is not None and matrix.steps is not None and matrix.steps._buffers is None:
+        return matrix.steps
+    steps = NumpySteps(rows)
+    if matrix is not None:
+        matrix.steps = steps
+    return steps
+
+
 class _Buffers:
     """Two flat float64 buffers laid out as the generated code's parameter arrays (each
     array a view of a slice), and the permutation between that layout and the model's
@@ -335,6 +348,7 @@ class _Buffers:
         perm = np.concatenate([np.ravel(ix) for ix in layout.index.values()]) if shapes else np.zeros(0, np.intp)
         self.perm = perm.astype(np.intp)
         self.full = self.size == n_params and len(set(self.perm.tolist())) == n_params
+        self.inverse = np.argsort(self.perm) if self.full else None
         self.layout, self.n_params = layout, n_params
         self.busy = False
         #: (a tuple of values in the model's order, the views that hold them), from the last release
@@ -371,6 +385,5 @@ class _Buffers:
     def flat(self, views: dict[str, Any]) -> tuple[float, ...]:
         if not self.full:
             return tuple(self.layout.flat(views, self.n_params).tolist())
-        out = np.empty(self.n_params)
-        out[self.perm] = self.pairs[0][0] if views is self.pairs[0][1] else self.pairs[1][0]
-        return tuple(out.tolist())
+        flat = self.pairs[0][0] if views is self.pairs[0][1] else self.pairs[1][0]
+        return tuple(flat[self.inverse].tolist())
