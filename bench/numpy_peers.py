@@ -294,8 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.tangent_path:
         sys.path.insert(0, args.tangent_path)
     try:
-        _hide_tensorflow()
-        import tangent  # noqa: F401
+        try:
+            import tangent  # noqa: F401  -- tangent-ad 0.4 imports without TensorFlow
+        except ImportError:  # tangent 0.1.9 imports TensorFlow's tracing module
+            for name in [m for m in sys.modules if m == "tangent" or m.startswith("tangent.")]:
+                del sys.modules[name]
+            _hide_tensorflow()
+            import tangent  # noqa: F401
 
         versions.append(f"tangent {getattr(tangent, '__version__', '0.1.9')}")
         impls.append(("tangent-ad generated NumPy", lambda: tangent_impl(X, y, init)))
