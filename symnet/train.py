@@ -19,9 +19,18 @@ articles' examples expect. Either happens when training ends, and also when it
 stops with an error (the last finite values are kept).
 
 Before the first update every sample is validated (inputs, target, BCE's range,
-the class index), on every engine. While training runs, no engine reads the
-Parameter nodes: setting ``w.value`` from a loss pair or the ``out`` stream
-raises InputError (on every engine alike) rather than being silently lost.
+the class index), on every engine: plain data (lists of numbers) all at once with
+NumPy when it is installed, anything else one sample at a time; the error names the
+first bad item either way. While training runs, no engine reads the Parameter
+nodes: setting ``w.value`` from a loss pair or the ``out`` stream raises
+InputError (on every engine alike) rather than being silently lost.
+
+A second call on the same model reuses what the first one built: the loss
+networks, their generated code, the NumPy buffers and, when the data are the very
+same objects, their checked matrix (see
+:func:`symnet.backends.numpy_train.plain_matrix`). On the NumPy path a
+``train_model(network, ..., epochs=1)`` call costs about two training steps
+(``bench/numpy_peers.py``).
 """
 
 from __future__ import annotations
@@ -279,7 +288,9 @@ _NO_GUARD = _NoGuard()
 
 
 class _WriteGuard:
-    """Refuses writes to the model's Parameter nodes while it trains.
+    """Refuses writes to the model's Parameter nodes while it trains (used when user
+    code can run during training: a loss pair, the ``out`` stream, a custom ``rng``,
+    an op defined by a Python callable, samples that are not plain numbers).
 
     Every engine trains the values of one :class:`ParameterValues` list and reads no
     node until training ends (then ``train_model(node)`` writes them back). A
