@@ -38,7 +38,8 @@ except ImportError:  # the module's own classes of the same names
     NumericalError = type("NumericalError", (ArithmeticError,), {"__doc__": "A value overflowed or left a domain."})
 '''
 
-# Shared by both modules: the variable being computed when the generated code failed, and its line.
+# The Python module: the variable being computed when the generated code failed, and its line (the
+# NumPy module does the same inside its _sn_run, which keeps that module within its line budget).
 _FAILURE = '''\
 def _sn_failed(exc, fn):
     """The NumericalError for ``exc`` raised in ``fn``, naming the variable it was computing and the line."""
