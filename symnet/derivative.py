@@ -170,7 +170,8 @@ class DerivativeVerdict:
 def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node, *,
                      inputs: Sequence[str] | None = None, target: str | float | None = None,
                      points: int = 6, seed: int = 0, max_nodes: int = MAX_TREE,
-                     max_depth: int = MAX_DEPTH, shapes: Mapping[str, tuple[int, int]] | None = None) -> Any:
+                     max_depth: int = MAX_DEPTH, shapes: Mapping[str, tuple[int, int]] | None = None,
+                     _forms: LocalForms | None = None) -> Any:
     """Check a hand-derived derivative ``claimed`` of ``model`` with respect to ``wrt``.
 
     ``model`` is a formula string (``inputs`` names its inputs; other names are
@@ -206,8 +207,9 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
             raise InputError("check_derivative: with shapes=, write the loss in the model (target= is for scalars)")
         from .matrix_claims import check_matrix_derivative
 
+        forms = LocalForms()  # the op rows' SymPy forms, built once for every entry
         return check_matrix_derivative(model, wrt, claimed, shapes=shapes, inputs=inputs, points=points, seed=seed,
-                                       check=check_derivative)
+                                       check=lambda *a, **k: check_derivative(*a, **k, _forms=forms))
     program, label = _model_program(model, inputs, target)
     if len(program.outputs) != 1:
         raise InputError(f"check_derivative: the model has {len(program.outputs)} outputs; check one component")
@@ -222,7 +224,7 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
                                f"depth {max_depth}; the model has {size} and depth {depth}); pass "
                                "larger max_nodes=/max_depth=, or use check_gradients, which works node by node")
     claim, claim_label = _claim_program(claimed, program, names)
-    forms = LocalForms()
+    forms = LocalForms() if _forms is None else _forms
     entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
     symbolic = symbolic_difference(program, out, claim, entry.cout, wrt, forms)
     expected_expr = expected_expression(program, out, wrt, forms, symbolic.expected)

@@ -275,7 +275,8 @@ class Node:
     def value(self, v: Any) -> None:
         if self.kind not in ("input", "parameter"):
             raise GraphError(f"cannot set the value of {self._describe()}: only Inputs and Parameters hold values")
-        self._value = _finite(v, self._describe())
+        # a finite float is taken as it is (no message built); anything else is checked
+        self._value = v if type(v) is float and v - v == 0.0 else _finite(v, self._describe())
         self._version += 1
 
     def _describe(self) -> str:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import gc
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .errors import GraphCycleError, GraphError, InputError, NameConflictError
@@ -140,10 +140,12 @@ class Program:
         new_values = list(self.values)
         for i, v in zip(self.parameters, values):
             new_values[i] = v
-        new = replace(self, values=tuple(new_values))
-        for cached in ("_pos", "_by_name"):
-            if cached in self.__dict__:
-                object.__setattr__(new, cached, self.__dict__[cached])
+        # a copy of the fields with new values (as dataclasses.replace, without its checks:
+        # this runs once per training call), keeping the caches that do not depend on values
+        new = object.__new__(Program)
+        own = self.__dict__
+        new.__dict__.update({name: own[name] for name in _FIELDS if name in own})
+        new.__dict__["values"] = tuple(new_values)
         return new
 
     def _positions(self) -> dict[Node, int]:
@@ -152,6 +154,11 @@ class Program:
             pos = {n: i for i, n in enumerate(self.nodes)}
             object.__setattr__(self, "_pos", pos)
         return pos
+
+
+#: A Program's fields, and the caches that depend only on its structure (kept by copies
+#: with new values).
+_FIELDS = (*(f.name for f in fields(Program)), "_pos", "_by_name")
 
 
 def collect(roots: Sequence[Node]) -> tuple[list[Node], dict[Node, Node]]:

@@ -19,9 +19,18 @@ articles' examples expect. Either happens when training ends, and also when it
 stops with an error (the last finite values are kept).
 
 Before the first update every sample is validated (inputs, target, BCE's range,
-the class index), on every engine. While training runs, no engine reads the
-Parameter nodes: setting ``w.value`` from a loss pair or the ``out`` stream
-raises InputError (on every engine alike) rather than being silently lost.
+the class index), on every engine: plain data (lists of numbers) all at once with
+NumPy when it is installed, anything else one sample at a time; the error names the
+first bad item either way. While training runs, no engine reads the Parameter
+nodes: setting ``w.value`` from a loss pair or the ``out`` stream raises
+InputError (on every engine alike) rather than being silently lost.
+
+A second call on the same model reuses what the first one built: the loss
+networks, their generated code, the NumPy buffers and, when the data are the very
+same objects, their checked matrix (see
+:func:`symnet.backends.numpy_train.plain_matrix`). On the NumPy path a
+``train_model(network, ..., epochs=1)`` call costs about two training steps
+(``bench/numpy_peers.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from . import engine
+from .backends.steps import Compiled, PairPython, PythonSteps, Rows
 from .errors import InputError, NumericalError, SymnetError, shown
 from .graph import Node
 from .losses import LOSSES, attach_loss, loss_by_name
@@ -59,7 +69,10 @@ class ParameterValues:
 
     def __init__(self, net: Network) -> None:
         self.net = net
-        self.values: list[float] = net.parameter_values
+        memo = net._compiled.get("trained")
+        # the tuple the last training call saved, if the network still holds exactly those values
+        self.values: Sequence[float] = memo[1] if memo is not None and memo[0] is net.program \
+            else net.parameter_values
         self._slot: dict[int, int] | None = None
 
     def slots(self, program: Any) -> list[int]:
@@ -67,12 +80,20 @@ class ParameterValues:
             self._slot = {id(node): k for k, node in enumerate(self.net.parameters)}
         return [self._slot[id(program.nodes[i])] for i in program.parameters]
 
-    def save(self, nodes_too: bool) -> None:
-        """Write the values to the model network, and to its Parameter nodes if asked."""
+    def save(self, node: Node | None = None) -> None:
+        """Write the values to the model network; for ``train_model(node)`` (``node``
+        given, the network being ``node.compile()``), to its Parameter nodes first, from
+        which ``node.compile()`` then brings the network up to date."""
         # every value was checked finite when the step that made it was taken
-        self.net.program = self.net.program.with_parameter_values([float(v) for v in self.values])
-        if nodes_too:
-            self.net.write_parameters()
+        values = self.values if type(self.values) is tuple else tuple(self.values)
+        self.values = values
+        if node is None:
+            self.net.program = self.net.program.with_parameter_values(values)
+        else:
+            for p, v in zip(self.net.parameters, values):
+                p.value = v
+            node.compile()  # reads the leaves that changed into this same network
+        self.net._compiled["trained"] = (self.net.program, values)
 
 
 def _model_root(model: Any) -> Any:
@@ -98,6 +119,8 @@ class LossGraph:
         self.model = _model_network(model)
         self._nets: dict[Any, Network] = {}
         self.targets: tuple[Node, ...] = ()
+        #: the last plain data set laid out for NumPy (see symnet.backends.numpy_train.plain_matrix)
+        self.memo: Any = None
 
     def network(self, target: Any) -> tuple[Network, list[float]]:
         """The compiled loss graph for this target and the target's input values."""
@@ -163,6 +186,9 @@ class _Config:
 
 
 def _check_config(epochs: Any, lr: Any, print_every: Any, batch_size: Any) -> _Config:
+    if (type(epochs) is int and epochs >= 0 and type(lr) is float and 0.0 < lr < math.inf and print_every is None
+            and (batch_size is None or type(batch_size) is int and batch_size >= 1)):
+        return _Config(epochs, lr, None, batch_size)  # the common case, without the general checks below
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise InputError(f"epochs must be a non-negative integer, got {shown(epochs)}")
     lr = finite_value(lr, "lr", InputError)
@@ -211,17 +237,15 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     data = list(data)
     if not data:
         raise InputError("train_model: data is empty")
-    for k, item in enumerate(data):
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {shown(item, 60)}")
     net = _model_network(model)
     store = ParameterValues(net)
-    trainer = make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
+    trainer, user_code = _make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
     out = sys.stdout if out is None else out
     order = list(range(len(data)))
     history: list[float] = []
     step = 0
-    guard = _WriteGuard(net)
+    user_code = user_code or bool(cfg.print_every) or (shuffle and rng is not None and type(rng) is not random.Random)
+    guard = _WriteGuard(net) if user_code else _NO_GUARD
     try:
         for epoch in range(1, cfg.epochs + 1):
             if shuffle:
@@ -229,7 +253,7 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
             total = 0.0
             for batch in _batches(len(order), cfg.batch_size):
                 step += 1
-                total += trainer.step([order[i] for i in batch], cfg.lr, step, epoch)
+                total += trainer.step(order[batch.start:batch.stop], cfg.lr, step, epoch)
                 guard.check(step, epoch)  # a loss pair's callbacks ran inside the step
             history.append(total / len(data))
             if cfg.print_every and epoch % cfg.print_every == 0:
@@ -237,12 +261,36 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
                 guard.check(step, epoch)  # the output stream is the user's code too
     finally:
         trainer.finish()
-        store.save(nodes_too=isinstance(model, Node))
+        store.save(model if isinstance(model, Node) else None)
     return history
 
 
+_PAIRS = frozenset({list, tuple})
+
+
+def _check_pairs(data: Sequence[Any]) -> None:
+    """Every item of ``data`` is an ``(inputs, target)`` pair, or InputError names the first that is not."""
+    if set(map(type, data)) <= _PAIRS and set(map(len, data)) == {2}:
+        return
+    for k, item in enumerate(data):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {shown(item, 60)}")
+
+
+class _NoGuard:
+    """The guard of a training run in which no user code can run (see :func:`_make_trainer`)."""
+
+    def check(self, step: int, epoch: int) -> None:
+        pass
+
+
+_NO_GUARD = _NoGuard()
+
+
 class _WriteGuard:
-    """Refuses writes to the model's Parameter nodes while it trains.
+    """Refuses writes to the model's Parameter nodes while it trains (used when user
+    code can run during training: a loss pair, the ``out`` stream, a custom ``rng``,
+    an op defined by a Python callable, samples that are not plain numbers).
 
     Every engine trains the values of one :class:`ParameterValues` list and reads no
     node until training ends (then ``train_model(node)`` writes them back). A
@@ -275,12 +323,18 @@ ENGINES = ("auto", "interpreted", "python", "numpy")
 NUMPY_MIN_WORK = 4096
 
 
+_NUMPY: list[bool] = []
+
+
 def _numpy_available() -> bool:
-    try:
-        import numpy  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    if not _NUMPY:  # looked up once
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            _NUMPY.append(False)
+        else:
+            _NUMPY.append(True)
+    return _NUMPY[0]
 
 
 def choose_engine(engine: str, loss: Any, batch: int, op_nodes: int) -> str:
@@ -312,31 +366,57 @@ def make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batc
     >>> t.finish(); store.values, w.value
     ([1.5], 0.0)
     """
-    from .backends.steps import Compiled, PairPython, PythonSteps, Rows
+    return _make_trainer(model, loss, data, batch_size=batch_size, engine=engine, store=store)[0]
 
+
+def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, batch_size: int | None,
+                  engine: str, store: ParameterValues | None) -> tuple[Stepper, bool]:
+    """The trainer, and whether user code may run while it trains (a loss pair, an op
+    defined by a Python callable, samples that are not plain lists of numbers): only
+    then does ``train_model`` watch the Parameter nodes for writes."""
     store = ParameterValues(_model_network(model)) if store is None else store
-    interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
-                          else _graph_step(model, loss, store), data, store)
-    check_data(interpreted, data)
-    if engine == "interpreted":
-        return interpreted
-    if isinstance(loss, tuple):
+    if isinstance(loss, tuple) or engine == "interpreted":
+        _check_pairs(data)
+        interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
+                              else _graph_step(model, loss, store), data, store)
+        check_data(interpreted, data)
+        if engine == "interpreted":
+            return interpreted, True
         if engine == "numpy":
             raise InputError("engine='numpy' needs a named loss ('mse', 'bce', 'cross_entropy')")
-        return PairPython(interpreted, store.net, loss, data)
-    graph: LossGraph = interpreted.graph
-    rows = Rows(graph, data)
+        return PairPython(interpreted, store.net, loss, data), True
+    graph = loss_graph(store.net, loss)
+
+    def interpreted() -> Trainer:
+        return Trainer(_graph_step(model, loss, store), data, store)
+
+    def check(start: int) -> None:
+        _check_samples(graph, store.net, data, start)
+
+    numpy_ok = engine in ("auto", "numpy") and _numpy_available()
+    rows = Rows(graph, data, check=check, matrix=numpy_ok, pairs=lambda: _check_pairs(data))
+    user_code = rows.matrix is None and not rows.plain or not all(_trusted(n) for n in rows.nets.values())
     if not rows.uniform:
-        return interpreted  # a loss graph without some parameters: only the engine maps them
+        return interpreted(), user_code  # a loss graph without some parameters: only the engine maps them
     batch = len(data) if batch_size is None else min(batch_size, len(data))
     engine = choose_engine(engine, loss, batch, rows.op_nodes)
     if engine == "numpy":
-        if not _numpy_available():
+        if not numpy_ok:
             raise InputError("engine='numpy' needs NumPy: pip install 'symnet[numpy]'")
-        from .backends.numpy_train import NumpySteps
+        from .backends.numpy_train import steps_for
 
-        return Compiled(interpreted, store, NumpySteps(rows))
-    return Compiled(interpreted, store, PythonSteps(rows))
+        return Compiled(interpreted, store, steps_for(rows)), user_code
+    return Compiled(interpreted, store, PythonSteps(rows)), user_code
+
+
+def _trusted(net: Network) -> bool:
+    """Whether every op of the network is symnet's own code (a built-in row, or one
+    defined by a formula), cached on the network."""
+    trusted = net._compiled.get("trusted")
+    if trusted is None:
+        rows = {id(r): r for r in net.program.ops if r is not None}
+        trusted = net._compiled["trusted"] = all(r.builtin or r.formula for r in rows.values())
+    return trusted
 
 
 def check_data(trainer: Trainer, data: Sequence[tuple[Any, Any]]) -> None:
@@ -351,9 +431,13 @@ def check_data(trainer: Trainer, data: Sequence[tuple[Any, Any]]) -> None:
     ...
     symnet.errors.InputError: train_model: data item 1: bce: targets must lie in [0, 1], got [1.5]; nothing was trained
     """
-    graph = trainer.graph
-    net = trainer.store.net
-    for k, (x, t) in enumerate(data):
+    _check_samples(trainer.graph, trainer.store.net, data, 0)
+
+
+def _check_samples(graph: LossGraph | None, net: Network, data: Sequence[tuple[Any, Any]], start: int) -> None:
+    """:func:`check_data` from item ``start`` on."""
+    for k in range(start, len(data)):
+        x, t = data[k]
         try:
             if graph is None:
                 net.input_values(x)
@@ -443,7 +527,7 @@ def loss_graph(model: Any, loss: str) -> LossGraph:
 
 
 def _graph_step(model: Any, loss: str, store: ParameterValues) -> StepFn:
-    graph = loss_graph(model, loss)
+    graph = loss_graph(store.net, loss)
     slots: dict[int, list[int]] = {}
 
     def step(batch: list[tuple[Any, Any]]) -> tuple[float, list[float]]:

@@ -140,3 +140,53 @@ def test_the_module_needs_the_scalar_verdict_passed_in():
 
     v = check_matrix_derivative(MODEL, "b", "2*(W@x + b - y)", shapes=SHAPES, inputs=["x", "y"], check=fake)
     assert v.correct and calls == ["b_1_1", "b_2_1"]
+
+
+# -- each entry on the terms that hold it -----------------------------------------------------------
+
+
+def _entry_models(model, claim, shapes, wrt="W", inputs=("x",)):
+    seen = {}
+
+    def record(m, name, c, points, seed):  # the scalar verdict, and the model it was asked about
+        seen[name] = m
+        return sn.check_derivative(m, name, c, points=points, seed=seed)
+
+    v = check_matrix_derivative(model, wrt, claim, shapes=shapes, inputs=list(inputs), check=record)
+    return v, seen
+
+
+def test_each_entry_is_checked_on_the_polynomial_terms_that_hold_it():
+    shapes = {"W": (3, 3), "x": (3, 1)}
+    v, seen = _entry_models("sum((W@x)**2)", "2*(W@x) @ x.T", shapes)
+    assert v.correct
+    whole = read_matrix("sum((W@x)**2)", shapes, ["x"]).cells[0]
+    for (i, j), entry in v.entries.items():
+        leaves = {n.name for n in sn.compile(seen[f"W_{i}_{j}"]).parameters}
+        assert leaves == {f"W_{i}_{k}" for k in (1, 2, 3)}  # row i's term only
+        # the same derivative as on the whole model, to the symbol
+        full = sn.check_derivative(whole, f"W_{i}_{j}", sn.compile(seen[f"W_{i}_{j}"]).root)
+        assert entry.expected_expr == full.expected_expr
+
+
+def test_a_term_that_is_not_a_polynomial_keeps_the_whole_model():
+    shapes = {"W": (2, 2), "x": (2, 1)}
+    v, seen = _entry_models("sum((W@x)**2) + log(c)", "2*(W@x) @ x.T", shapes)
+    assert v.correct and all("log(c)" in e.model for e in v.entries.values())
+    v, seen = _entry_models("sum(relu(W@x))", "step(W@x) @ x.T", shapes)  # kinks in every term
+    assert v.correct and all(len(sn.compile(m).parameters) == 4 for m in seen.values())
+    v, seen = _entry_models("sum(relu(W@x)) + sum(W**2)", "step(W@x) @ x.T + 2*W", shapes)
+    assert v.correct and all(len(sn.compile(m).parameters) == 4 for m in seen.values())
+
+
+def test_a_wrong_entry_among_many_is_named():
+    n = 6
+    shapes = {"W": (n, n), "x": (n, 1), "b": (n, 1), "y": (n, 1)}
+    model = "sum((W@x + b - y)**2) + W_2_3**3"  # one entry has an extra term
+    v = sn.check_derivative(model, "W", "2*(W@x + b - y) @ x.T", shapes=shapes, inputs=["x", "y"])
+    assert v.verdict == "FAIL" and v.failed == (2, 3)
+    assert [ij for ij, e in v.entries.items() if e.verdict != "PASS"] == [(2, 3)]
+    assert "entry dL/dW[2,3]" in str(v) and "3*W_2_3**2" in str(v)
+    mean = sn.check_derivative("mean((W@x + b - y)**2)", "W", f"2*(W@x + b - y) @ x.T / {n}", shapes=shapes,
+                               inputs=["x", "y"])
+    assert mean.correct

@@ -14,6 +14,7 @@ np = pytest.importorskip("numpy")
 import symnet as sn  # noqa: E402
 from symnet.backends.layers import find_layers  # noqa: E402
 from symnet.backends.numpy_backend import batched, to_numpy_source  # noqa: E402
+from symnet.emit.python_guard import ERRORS  # noqa: E402
 from test_emit_python import random_graph  # noqa: E402
 
 
@@ -219,7 +220,8 @@ def test_to_numpy_names_come_from_the_model():
     for line in ("    z1 = np.dot(W1, X)", "    h1 = tanh(z1)", "    dW1 = np.dot(dz1, X.T)",
                  "    db2 = dz2.sum(axis=1)"):
         assert line in src, line
-    assert "symnet" not in src.replace("# symnet:", "")
+    assert src.count(ERRORS) == 1  # symnet only through the guarded import of its error classes
+    assert "symnet" not in src.replace("# symnet:", "").replace(ERRORS, "")
 
 
 def test_array_bce_refuses_probabilities_outside_zero_one():
@@ -299,11 +301,19 @@ def test_standalone_modules_of_random_graphs_equal_the_in_process_code(seed, siz
     exec(net.to_numpy(), env)
     X = np.array([xs, [v * 1.1 for v in xs]])
     params = net.layer_parameters()
-    with np.errstate(all="ignore"):
-        got = env["forward_vjp"](X, params, np.ones((2, 1)))
+    with np.errstate(all="ignore"):  # the same generated code, unchecked
+        got = env["_sn_forward_vjp"](X, params, np.ones((2, 1)))
         want = batched(net).raw_forward_vjp(X, params, np.ones((2, 1)))
     assert np.array_equal(got[0], want[0], equal_nan=True)
     assert all(np.array_equal(got[1][k], want[1][k], equal_nan=True) for k in want[1])
+    try:  # the checked function: the same numbers, or a NumericalError where the in-process one fails
+        want_checked = batched(net).vjp(X, params, np.ones((2, 1)))
+    except sn.NumericalError:
+        with pytest.raises(sn.NumericalError):
+            env["forward_vjp"](X, params, np.ones((2, 1)))
+    else:
+        got_checked = env["forward_vjp"](X, params, np.ones((2, 1)))
+        assert np.array_equal(got_checked[0], want_checked[0])
     env = {}
     exec(net.to_python(), env)
     ps = [p for p in net.parameter_values]
@@ -311,9 +321,16 @@ def test_standalone_modules_of_random_graphs_equal_the_in_process_code(seed, siz
         want_py = net.codegen().raw_gradient(xs, ps, (1.0,))
     except (ArithmeticError, ValueError) as exc:
         with pytest.raises(type(exc)):
+            env["_sn_gradient"](xs, ps)
+        with pytest.raises(sn.NumericalError, match=r"computing \w+ \(line \d+ of _sn_gradient\) failed"):
             env["gradient"](xs, ps)
         return
-    assert env["gradient"](xs, ps) == want_py or not all(map(math.isfinite, want_py[1]))
+    assert env["_sn_gradient"](xs, ps) == want_py
+    if all(map(math.isfinite, want_py[0] + want_py[1])):
+        assert env["gradient"](xs, ps) == want_py
+    else:
+        with pytest.raises(sn.NumericalError, match="not a finite number"):
+            env["gradient"](xs, ps)
 
 
 def test_a_failure_hidden_inside_the_batch_is_still_an_error():

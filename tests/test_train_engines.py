@@ -172,3 +172,96 @@ def test_cross_entropy_on_raw_outputs_still_trains():
         return sn.train_model(model, "cross_entropy", data, epochs=3, lr=0.1, batch_size=None, engine=engine)
 
     assert run("python") == run("interpreted")
+
+
+# -- a second call reuses what the first built, and still sees every change ---------------------------
+
+
+needs_numpy = pytest.mark.skipif(not HAVE_NUMPY, reason="NumPy is not installed")
+
+
+def _line():
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(-0.25, name="b")
+    return sn.compile(w * x + b)
+
+
+@needs_numpy
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_calls_on_a_network_equal_one_call_of_two_epochs(engine):
+    data = [([0.1 * k], 0.3 * k - 1.0) for k in range(20)]
+    once, twice = _line(), _line()
+    want = sn.train_model(once, "mse", data, epochs=2, lr=0.1, batch_size=None, engine=engine)
+    got = [sn.train_model(twice, "mse", data, epochs=1, lr=0.1, batch_size=None, engine=engine)[0]
+           for _ in range(2)]
+    assert got == pytest.approx(want, rel=1e-12)
+    assert twice.parameter_values == pytest.approx(once.parameter_values, rel=1e-12)
+    twice.set_parameters([0.5, -0.25])  # set between calls: the next call starts from these
+    assert sn.train_model(twice, "mse", data, epochs=1, lr=0.1, batch_size=None, engine=engine) == want[:1]
+
+
+@needs_numpy
+def test_the_same_data_changed_in_place_is_checked_again():
+    net = _line()
+    data = [([0.1 * k], 0.3 * k) for k in range(30)]
+    sn.train_model(net, "mse", data, epochs=1, lr=0.1, batch_size=None, engine="numpy")
+    for bad, message in ((math.nan, "input 'x': value must be finite"), (True, "expected a real number, got bool"),
+                         ("1", "expected a real number, got str")):
+        data[7][0][0] = bad  # the same list objects, one value changed
+        before = net.parameter_values
+        with pytest.raises(sn.InputError, match=rf"data item 7: .*{message}"):
+            sn.train_model(net, "mse", data, epochs=1, lr=0.1, batch_size=None, engine="numpy")
+        assert net.parameter_values == before
+    data[7][0][0] = 0.7
+    fresh = _line()
+    fresh.set_parameters(net.parameter_values)
+    copy = [([x[0]], t) for x, t in data]  # new objects, the same numbers
+    assert (sn.train_model(net, "mse", data, epochs=1, lr=0.1, batch_size=None, engine="numpy")
+            == sn.train_model(fresh, "mse", copy, epochs=1, lr=0.1, batch_size=None, engine="numpy"))
+    data.append(([1.0], 1.0))  # one more sample
+    assert len(sn.train_model(net, "mse", data, epochs=2, lr=0.1, batch_size=None, engine="numpy")) == 2
+
+
+@needs_numpy
+def test_training_inside_training_gets_its_own_buffers():
+    net = _line()
+    data = [([0.1 * k], 0.3 * k) for k in range(30)]
+    inner = []
+
+    class Nested(io.StringIO):
+        def write(self, text):
+            if not inner:  # the output stream trains the same network: no node is written
+                inner.append(sn.train_model(net, "mse", data, epochs=1, lr=0.1, batch_size=None, engine="numpy"))
+            return super().write(text)
+
+    reference = _line()
+    want = sn.train_model(reference, "mse", data, epochs=2, lr=0.1, batch_size=None, engine="numpy")
+    got = sn.train_model(net, "mse", data, epochs=2, lr=0.1, batch_size=None, engine="numpy",
+                         print_every=1, out=Nested())
+    assert got == pytest.approx(want, rel=1e-12) and len(inner) == 1
+
+
+@needs_numpy
+def test_a_node_and_its_network_agree_after_training():
+    x, w = sn.Input("x"), sn.Parameter(0.0, name="w")
+    model = w * x
+    data = [([float(k)], 2.0 * k) for k in range(1, 60)]
+    for _ in range(3):
+        sn.train_model(model, "mse", data, epochs=1, lr=1e-3, batch_size=None, engine="numpy")
+        assert model.compile().parameter_values == [w.value]
+    w.value = 5.0  # set between calls: seen by the next one
+    sn.train_model(model, "mse", data, epochs=1, lr=1e-6, batch_size=None, engine="numpy")
+    assert 4.9 < w.value < 5.0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_op_defined_by_a_callable_that_sets_a_parameter_is_refused(engine):
+    x, w = sn.Input("x"), sn.Parameter(0.0, name="w")
+
+    def meddle(v):
+        w.value = 100.0
+        return v
+
+    op = sn.define_op(f"meddle_{engine}", 1, forward=meddle, partials=lambda v: (1.0,), sympy=lambda v: v)
+    with pytest.raises(sn.InputError, match=r"parameter 'w' was set"):
+        sn.train_model(op(w * x), "mse", [([float(k)], 1.0) for k in range(80)], epochs=2, lr=0.1,
+                       batch_size=None, engine=engine)

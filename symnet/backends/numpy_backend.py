@@ -35,6 +35,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..program import Program
+from ..emit.python_guard import numpy_guard
 from ..emit.python_kernels import prelude
 from ..emit.python_load import load, locate
 from ..emit.python_source import CHUNK, MAX_TEMPLATE_ARITY, Binder, Namespace, Writer, is_atom, literal, paren
@@ -261,7 +262,11 @@ class _Writer(Writer):
     # -- the walks ---------------------------------------------------------------
 
     def unpack_params(self) -> list[str]:
-        return [f"    {self.local[k]} = params[{k!r}]" for k in self.keys]
+        if not self.keys:
+            return []
+        targets = ", ".join(self.local[k] for k in self.keys)
+        return [f"    {targets}{',' if len(self.keys) == 1 else ''} = "
+                f"{', '.join(f'params[{k!r}]' for k in self.keys)}{',' if len(self.keys) == 1 else ''}"]
 
     def forward_lines(self) -> list[str]:
         p, out = self.p, []
@@ -333,28 +338,32 @@ class _Writer(Writer):
 STRICT = {"divide": "raise", "invalid": "raise", "over": "raise", "under": "ignore"}
 
 
-def _source(program: Program) -> tuple[str, Binder, _Writer]:
+def _source(program: Program, prefix: str = "") -> tuple[str, Binder, _Writer]:
+    """``forward``, ``forward_vjp`` (named with ``prefix`` in front) and, without a
+    prefix, ``vjp``; with one, the standalone module's guard defines the checked ones."""
     w = _Writer(program)
     n_out = len(program.outputs)
     fwd = w.forward_lines()
-    start = [f"    X = {w.np}.asarray(X, dtype=float).T", "    B = X.shape[1]", *w.unpack_params()]
-    lines = ["def forward(X, params):",
-             f'    """Outputs (n, {n_out}) for inputs X (n, {len(program.inputs)}) and the arrays of'
-             ' layer_parameters()."""',
+    start = [f"    B, X = len(X), {w.np}.asarray(X, dtype=float).T", *w.unpack_params()]
+    doc = not prefix  # the standalone module documents its checked functions instead
+    lines = [f"def {prefix}forward(X, params):",
+             *[f'    """Outputs (n, {n_out}) for inputs X (n, {len(program.inputs)}) and the arrays of'
+               ' layer_parameters()."""'] * doc,
              *start, *fwd, *w.outputs(), "    return out.T", "", "",
-             "def forward_vjp(X, params, G):",
-             '    """(forward(X, params), vjp(X, params, G)) in one pass."""',
+             f"def {prefix}forward_vjp(X, params, G):",
+             *['    """(forward(X, params), vjp(X, params, G)) in one pass."""'] * doc,
              *start, f"    G = {w.np}.asarray(G, dtype=float).reshape(B, {n_out}).T",
-             *fwd, *w.outputs(), *w.reverse_lines(), "    return out.T, grads", "", "",
-             "def vjp(X, params, G):",
-             '    """The gradient of sum(G * forward(X, params)) for each array of params (a dict)."""',
-             "    return forward_vjp(X, params, G)[1]", ""]
+             *fwd, *w.outputs(), *w.reverse_lines(), "    return out.T, grads", ""]
+    if not prefix:
+        lines += ["", "def vjp(X, params, G):",
+                  '    """The gradient of sum(G * forward(X, params)) for each array of params (a dict)."""',
+                  "    return forward_vjp(X, params, G)[1]", ""]
     return "\n".join(lines), w.bind, w
 
 
 def _trace_source(w: _Writer) -> str:
     """``trace(X, params)``: the forward pass returning every local (to find a bad node)."""
-    start = [f"    X = {w.np}.asarray(X, dtype=float).T", "    B = X.shape[1]", *w.unpack_params()]
+    start = [f"    B, X = len(X), {w.np}.asarray(X, dtype=float).T", *w.unpack_params()]
     return "\n".join(["def trace(X, params):", *start, *w.forward_lines(), "    return locals()", ""])
 
 
@@ -365,15 +374,22 @@ def _header(program: Program, w: _Writer) -> str:
 
 
 def to_numpy(program: Program) -> str:
-    """A standalone NumPy module for the network (it imports NumPy; no symnet import):
+    """A standalone NumPy module for the network (it imports NumPy; symnet is not needed):
 
     * ``forward(X, params)``: ``X`` of shape (n, n_inputs) gives (n, n_outputs);
     * ``vjp(X, params, G)``: ``G`` of shape (n, n_outputs) gives a dict with the gradient
       of ``sum(G * forward(X, params))`` for each array of ``params``;
     * ``forward_vjp(X, params, G)``: both at once.
 
-    ``params`` is the dict of :func:`layer_parameters`. Raises
-    :class:`~symnet.errors.GraphError` when an op's kernels have no standalone source.
+    ``params`` is the dict of :func:`layer_parameters` (the module's ``PARAMETER_SHAPES``
+    gives each array's shape; ``INPUT_NAMES`` the columns of ``X``). The functions check
+    their arguments and raise ``InputError`` naming a bad one (a missing, extra or
+    misnamed array, a wrong shape, a value that is not finite), and ``NumericalError``
+    naming the variable and line where a value overflows or leaves an op's domain:
+    symnet's classes when symnet is installed, the module's own otherwise (see
+    :mod:`symnet.emit.python_guard`). The unchecked generated functions are
+    ``_sn_forward`` and ``_sn_forward_vjp``. Raises :class:`~symnet.errors.GraphError`
+    when an op's kernels have no standalone source.
 
     >>> import symnet as sn
     >>> sn.seed(0)
@@ -383,9 +399,16 @@ def to_numpy(program: Program) -> str:
     >>> out = env["forward"]([[0.5, -1.0]], net.layer_parameters())
     >>> out.shape, round(float(out[0, 0]), 12) == round(net.predict([0.5, -1.0]), 12)
     ((1, 1), True)
+    >>> env["forward"]([[0.5, -1.0, 2.0]], net.layer_parameters())
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: X has shape (1, 3), expected (n, 2): one column per input ['x1', 'x2']
     """
-    source, bind, w = _source(program)
-    return f"{_header(program, w)}{prelude(bind.bound)}\n\n\n{source}"
+    source, bind, w = _source(program, "_sn_")
+    shapes = {k: np.shape(ix) for k, ix in Layout(program, w.keys).index.items()}
+    guard = numpy_guard([program.names[i] for i in program.inputs], shapes,
+                        [program.names[i] or f"output {k}" for k, i in enumerate(program.outputs)])
+    return f"{_header(program, w)}{prelude(bind.bound)}\n\n\n{guard}\n\n{source}"
 
 
 def to_numpy_source(program: Program) -> str:

@@ -19,6 +19,20 @@ from ..network import Network
 __all__ = ["Rows", "ListUpdate", "PythonSteps", "Compiled", "PairPython"]
 
 
+_NUMPY_ROWS: list[Any] = []
+
+
+def _plain_matrix() -> Callable[..., Any] | None:
+    """:func:`symnet.backends.numpy_train.plain_matrix`, or None without NumPy (looked up once)."""
+    if not _NUMPY_ROWS:
+        try:
+            from .numpy_train import plain_matrix
+        except ImportError:
+            plain_matrix = None
+        _NUMPY_ROWS.append(plain_matrix)
+    return _NUMPY_ROWS[0]
+
+
 class Rows:
     """Every sample as a tuple of the loss graph's input values, with the key of the
     loss graph it needs (one graph, or one per class for cross-entropy). ``uniform``
@@ -33,15 +47,27 @@ class Rows:
     ([(1.0, 0.5), (2.0, 1.5)], True)
     """
 
-    def __init__(self, graph: Any, data: Sequence[tuple[Any, Any]]) -> None:
+    def __init__(self, graph: Any, data: Sequence[tuple[Any, Any]], check: Callable[[int], None] | None = None,
+                 matrix: bool = False, pairs: Callable[[], None] | None = None) -> None:
         self.graph = graph
         self.keys: list[Any] = []
-        self.rows: list[tuple[float, ...]] = []
+        self._rows: list[Any] | None = []
         self.nets: dict[Any, Network] = {}
+        #: the samples as NumPy matrices (see :func:`symnet.backends.numpy_train.plain_matrix`), when made
+        self.matrix: Any = None
+        #: whether every sample was a plain list of numbers (no user object was read)
+        self.plain = True
         params = list(graph.model.parameters)
         self.uniform = True
+        if matrix and self._matrix(graph, data, check):
+            return  # every item was an (inputs, target) pair
+        if pairs is not None:
+            pairs()
         if self._plain(graph, data):
             return
+        self.plain = False
+        if check is not None:
+            check(0)  # each sample in turn: raises the error that names the first bad one
         for x, t in data:
             net, tvals = graph.network(t)
             key = id(net)  # one key per loss graph
@@ -50,8 +76,38 @@ class Rows:
                 self.nets[key] = net
             feed = graph.inputs_for(net, x, tvals)
             self.keys.append(key)
-            self.rows.append(tuple(feed[name] for name in net.input_names))
+            self._rows.append(tuple(feed[name] for name in net.input_names))
         self.op_nodes = max(len(n.program.op_indices) for n in self.nets.values())
+
+    @property
+    def rows(self) -> list[Any]:
+        """Every sample as a sequence of its loss graph's input values, in data order."""
+        if self._rows is None:
+            self._rows = self.matrix.rows()
+        return self._rows
+
+    def _matrix(self, graph: Any, data: Sequence[tuple[Any, Any]], check: Callable[[int], None] | None) -> bool:
+        """Plain data checked and laid out with NumPy at once (when NumPy is installed)."""
+        plain_matrix = _plain_matrix()
+        if plain_matrix is None:
+            return False
+        found = plain_matrix(graph, data)
+        if isinstance(found, int):  # the data are pairs, with a bad value in that one
+            if check is not None:
+                check(found)  # raises the error naming that sample
+            return False
+        if found is None:
+            return False
+        self.matrix = found
+        self.nets = found.nets
+        self.keys = found.keys
+        self._rows = None
+        if found.uniform is None:
+            params = list(graph.model.parameters)
+            found.uniform = all(list(net.parameters) == params for net in self.nets.values())
+            found.op_nodes = max(len(n.program.op_indices) for n in self.nets.values())
+        self.uniform, self.op_nodes = found.uniform, found.op_nodes
+        return True
 
     def _plain(self, graph: Any, data: Sequence[tuple[Any, Any]]) -> bool:
         """The common case at list speed: a loss with one graph (not cross-entropy), every
@@ -82,7 +138,7 @@ class Rows:
         self.nets[key] = net
         self.uniform = list(net.parameters) == list(graph.model.parameters)
         self.keys = [key] * len(rows)
-        self.rows = rows
+        self._rows = rows
         self.op_nodes = len(net.program.op_indices)
         return True
 
@@ -142,23 +198,44 @@ class Compiled:
     interpreted trainer, which raises exactly what it would have raised.
 
     ``steps(indices, values) -> (loss_sum, grad_sums)`` computes, ``steps.load`` and
-    ``steps.update`` hold and update the values."""
+    ``steps.update`` hold and update the values. ``interpreted`` is the interpreted
+    trainer, or a function that makes it (it is only needed when a step goes wrong)."""
 
     def __init__(self, interpreted: Any, store: Any, steps: Any) -> None:
-        self.interpreted = interpreted
+        self._interpreted = interpreted if hasattr(interpreted, "step") else None
+        self._make = None if self._interpreted is not None else interpreted
         self.store = store
         self.steps = steps
         self.values: Any = None
         self._load()
 
+    @property
+    def interpreted(self) -> Any:
+        if self._interpreted is None:
+            self._interpreted = self._make()
+        return self._interpreted
+
     def _load(self) -> None:
         self.values = self.steps.load(self.store.values)
 
-    def finish(self) -> None:
+    def _sync(self) -> None:
         flat = getattr(self.steps, "flat", None)
-        self.store.values = [float(v) for v in (self.values if flat is None else flat(self.values))]
+        self.store.values = list(self.values) if flat is None else flat(self.values)
+
+    def finish(self) -> None:
+        """Make the store's values current (and let the steps' buffers go; a later step
+        loads the values again)."""
+        if self.values is None:
+            return
+        self._sync()
+        release = getattr(self.steps, "release_keeping", None)
+        if release is not None and type(self.store.values) is tuple:
+            release(self.store.values, self.values)
+            self.values = None
 
     def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
+        if self.values is None:
+            self._load()
         try:
             loss_sum, grads = self.steps(indices, self.values)
         except (ArithmeticError, ValueError, TypeError):  # the interpreted re-run names the cause
@@ -169,7 +246,7 @@ class Compiled:
                 self.values = new
                 return float(loss_sum)
         # something went wrong: let the interpreted trainer redo this step from here
-        self.finish()
+        self._sync()
         loss_sum = self.interpreted.step(indices, lr, step, epoch)
         self._load()
         return loss_sum

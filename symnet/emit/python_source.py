@@ -37,6 +37,7 @@ from typing import Any, Callable, Sequence
 
 from ..program import Program
 from ..errors import GraphError
+from .python_guard import GLOBALS, python_guard
 
 __all__ = ["to_python", "function_source", "build", "op_counts", "Namespace", "Binder", "Writer", "CHUNK",
            "literal", "is_atom", "paren", "sum_expr", "sum_lines", "term", "reserved_names", "setup"]
@@ -162,8 +163,9 @@ class Binder:
 
 
 def reserved_names() -> set[str]:
-    """Names generated code needs for itself: builtins and its arguments."""
-    return set(dir(builtins)) | set(_FIXED)
+    """Names generated code needs for itself: builtins, its arguments, and the globals
+    of a standalone module's guard (:data:`symnet.emit.python_guard.GLOBALS`)."""
+    return set(dir(builtins)) | set(_FIXED) | set(GLOBALS)
 
 
 def sum_expr(terms: Sequence[str], head: str | None = None) -> str:
@@ -368,8 +370,9 @@ def header(program: Program, what: str = "generated code") -> str:
             f"{len(program.parameters)} parameter(s), {len(program.op_indices)} op node(s).\n")
 
 
-def build(program: Program) -> tuple[str, Binder]:
-    """The source of ``forward`` and ``gradient`` and the binder holding their globals."""
+def build(program: Program, prefix: str = "") -> tuple[str, Binder]:
+    """The source of ``forward`` and ``gradient`` (named with ``prefix`` in front) and the
+    binder holding their globals."""
     names, values, bind = setup(program)
     w = Writer(program, names, values, bind)
     ins = [values[i] for i in program.inputs]
@@ -377,9 +380,10 @@ def build(program: Program) -> tuple[str, Binder]:
     outs = [values[o] for o in program.outputs]
     leaves = unpack(ins, "inputs", "    ") + unpack(pars, "params", "    ")
     fwd = w.forward("    ")
-    lines = ["def forward(inputs, params):",
-             '    """The outputs for one sample: inputs and params are sequences of floats in the'
-             ' network\'s order."""',
+    doc = not prefix  # a standalone module documents its checked functions instead
+    lines = [f"def {prefix}forward(inputs, params):",
+             *['    """The outputs for one sample: inputs and params are sequences of floats in the'
+               ' network\'s order."""'] * doc,
              *leaves, *fwd, f"    return {tuple_source(outs)}", "", ""]
 
     seeds = [names.claim(f"seed_{program.names[o]}" if program.names[o] else f"seed_{k}")
@@ -396,8 +400,8 @@ def build(program: Program) -> tuple[str, Binder]:
 
     rev = w.reverse(wrt, seeds, "    ", sink)
     default = "=(1.0,)" if len(program.outputs) == 1 else ""
-    lines += [f"def gradient(inputs, params, seeds{default}):",
-              '    """The outputs, and d(sum_k seeds[k] * output_k) / d(each parameter, then each input)."""',
+    lines += [f"def {prefix}gradient(inputs, params, seeds{default}):",
+              *['    """The outputs, and d(sum_k seeds[k] * output_k) / d(each parameter, then each input)."""'] * doc,
               *leaves, *fwd, *unpack(seeds, "seeds", "    "), *rev,
               f"    return {tuple_source(outs)}, {tuple_source([grads[i] for i in wrt])}", ""]
     return "\n".join(lines), bind
@@ -410,13 +414,21 @@ def function_source(program: Program) -> str:
 
 
 def to_python(program: Program) -> str:
-    """A standalone module for a compiled network (imports included; no symnet import):
+    """A standalone module for a compiled network (imports included; symnet is not needed):
 
     * ``forward(inputs, params) -> outputs`` (a tuple, one per output);
-    * ``gradient(inputs, params, seeds=(1.0,)) -> (outputs, grads)``, ``grads`` being the
+    * ``gradient(inputs, params, seeds=None) -> (outputs, grads)``, ``grads`` being the
       derivatives of ``sum_k seeds[k] * output_k`` with respect to every parameter,
       then every input, in the network's order (``parameter_names + input_names``).
       ``seeds`` defaults to 1 for a scalar output and is required for a vector output.
+
+    ``inputs`` and ``params`` are sequences of numbers (or dicts by name); the module's
+    ``INPUT_NAMES``, ``PARAMETER_NAMES`` and ``OUTPUT_NAMES`` give the order. Both
+    functions check their arguments and raise ``InputError`` naming a bad one, and
+    ``NumericalError`` naming the variable and line where a value overflows or leaves
+    an op's domain: symnet's classes when symnet is installed, the module's own
+    otherwise (see :mod:`symnet.emit.python_guard`). The unchecked generated functions
+    are ``_sn_forward`` and ``_sn_gradient``.
 
     The kernels the code calls are written out in front of it. Raises
     :class:`~symnet.errors.GraphError` naming the op when one of its kernels has no
@@ -430,11 +442,18 @@ def to_python(program: Program) -> str:
     >>> exec(to_python(sn.compile((w * x).tanh()).program), env)
     >>> env["gradient"]([0.5], [2.0])[1] == sn.compile((w * x).tanh()).codegen().gradient([0.5])[1]
     True
+    >>> env["forward"]([0.5], {"v": 2.0})
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: parameters: unknown name(s) ['v'], missing ['w']; expected ['w']
     """
     from .python_kernels import prelude
 
-    source, bind = build(program)
-    return f"{header(program)}{prelude(bind.bound)}\n\n\n{source}"
+    source, bind = build(program, "_sn_")
+    p = program
+    guard = python_guard([p.names[i] for i in p.inputs], [p.names[i] for i in p.parameters],
+                         [p.names[i] or f"output {k}" for k, i in enumerate(p.outputs)])
+    return f"{header(program)}{prelude(bind.bound)}\n\n\n{guard}\n\n{source}"
 
 
 _COUNTED = (ast.BinOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call, ast.Subscript, ast.AugAssign)
