@@ -93,9 +93,9 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     if exercise and blank is None:
         blank = ["backward", "update"]
     blank = list(blank or ()) if exercise else []
-    chosen = ex.blanked(blank)
-    hide_values = any(ex.steps[k].part in ("forward", "loss") for k in chosen)
-    hide_grads = any(ex.steps[k].part == "backward" for k in chosen)
+    hide = ex.blanks(blank)
+    # the key shows everything; a sheet nothing that answers a blanked step
+    hide_values, hide_grads = (hide.hides_values, hide.hides_gradients) if not key else (False, False)
     heading = title or ("Backpropagation exercise" if exercise else "A network, its gradients and a worked example")
     if exercise:
         heading += " (answer key)" if key else ""
@@ -123,7 +123,9 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     if out is not None:
         body.append(r"\section*{Gradients}")
         rows = chainrule.gradient_rows(net, None, times=times, digits=digits, max_block_depth=max_block_depth)
-        if matrix:
+        if hide_grads:
+            body.append(_derive_box(net, out, rows))
+        elif matrix:
             body.append(r"Backpropagation in matrix form, with $\delta^{(l)} = \partial L / \partial z^{(l)}$ "
                         r"and $\odot$ the elementwise product:")
             body.append(rf"\[ {net.gradient_latex(form='matrix', times=times)} \]")
@@ -133,10 +135,21 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
     body.append(r"\section*{Worked example}")
     body.append(ex.latex(blank=blank, key=key, width=WIDTH))
-    if len(ex.history) > 1:
+    if len(ex.history) > 1 and (key or not hide.parts):  # the curve shows the losses after each update
         body.append("The loss over the SGD steps:\n\n\\begin{center}\n" + ex.loss_curve() + "\n\\end{center}")
     body.append(r"\end{document}")
     return "\n\n".join(body) + "\n"
+
+
+def _derive_box(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
+    """What an exercise sheet shows instead of the closed-form gradients: the task and room for it
+    (the left sides only say what the symbols mean, never a derivative)."""
+    name = latex_name(net.program.names[out])
+    return (_delta_note(name, rows)
+            + rf"Derive $\partial {name} / \partial \theta$ for every parameter $\theta$ yourself: backpropagate "
+            rf"from the output ${name}$ down, each step a local derivative times the gradient flowing from above "
+            "(the worked example below asks for every step).\\par\\medskip\n"
+            "\\noindent\\framebox[\\dimexpr\\linewidth-2\\fboxsep-2\\fboxrule\\relax]{\\rule{0pt}{5cm}}")
 
 
 def _has_neurons(net: Any) -> bool:
@@ -194,12 +207,16 @@ def _graph(net: Any, vals: Sequence[float], out: int | None, digits: int, hide_v
             "\\begin{center}\n" + pic + "\n\\end{center}")
 
 
+def _delta_note(name: str, rows: Sequence[tuple[str, str]]) -> str:
+    return (rf"$\delta^{{(l)}}_{{j}}$ is $\partial {name} / \partial z^{{(l)}}_{{j}}$ for neuron $j$ of layer $l$. "
+            if any(left.startswith(r"\delta") for left, _ in rows) else "")
+
+
 def _gradient_intro(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
     name = latex_name(net.program.names[out])
-    delta = (rf" $\delta^{{(l)}}_{{j}}$ is $\partial {name} / \partial z^{{(l)}}_{{j}}$ for neuron $j$ of layer $l$."
-             if any(left.startswith(r"\delta") for left, _ in rows) else "")
+    delta = _delta_note(name, rows)
     return (rf"Backpropagation from the output ${name}$ down: each line multiplies a local derivative by the "
-            rf"gradient flowing from above, summed over the uses of the node.{delta} "
+            rf"gradient flowing from above, summed over the uses of the node. {delta}"
             rf"The last lines give the gradient with respect to every parameter.")
 
 

@@ -37,7 +37,7 @@ from . import engine
 from .worked_batch import (BatchPass, batch_pass, build_samples, check_steps, history_table, is_batch, loss_curve,
                            matrix_steps, sgd_history)
 
-__all__ = ["Step", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
+__all__ = ["Step", "Blanks", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
 
 LOSS_NAMES = tuple(LOSSES)
 PARTS = ("forward", "loss", "backward", "update")
@@ -104,6 +104,31 @@ class WorkedExample:
                           if (not part or s.part == part) and (not name or s.key == name))
         return chosen
 
+    def blanks(self, blank: Iterable[str]) -> "Blanks":
+        """What a sheet blanking ``blank`` must hide so that nothing on it answers a blanked step.
+
+        Besides the chosen steps (:meth:`blanked`): the update of every parameter whose
+        gradient is blanked (its new value is the old one minus ``lr`` times the gradient),
+        and the numbers of every later step that may print a hidden value (forward values
+        reappear in the loss and the backward pass, adjoints in later adjoints and the
+        updates). The loss after the update and the SGD table are hidden with any blank.
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+        >>> ex = worked_example(sn.compile(w * x), {"x": 2.0}, target=0.0, loss="mse", lr=0.1)
+        >>> b = ex.blanks(["backward:w"])
+        >>> sorted(ex.steps[k].part for k in b.steps), b.hides_gradients, b.hides_after
+        (['backward', 'update'], True, True)
+        """
+        chosen = self.blanked(blank)
+        grads = {self.steps[k].key for k in chosen if self.steps[k].part == "backward"}
+        chosen |= {k for k, s in enumerate(self.steps) if s.part == "update" and s.key in grads}
+        numbers: set[int] = set()
+        for k, s in enumerate(self.steps):
+            if k not in chosen and any(j < k and s.part in _PRINTS[self.steps[j].part] for j in chosen):
+                numbers.add(k)
+        return Blanks(frozenset(chosen), frozenset(numbers), frozenset(self.steps[k].part for k in chosen))
+
     def __str__(self) -> str:
         """The example as aligned plain text: one line per step, ``left = formula =
         numbers = value``, grouped by part, then the update's loss."""
@@ -137,7 +162,7 @@ class WorkedExample:
         Steps chosen by ``blank`` show empty boxes instead of numbers; with ``key=True``
         they show the answers, boxed.
         """
-        chosen = self.blanked(blank)
+        hide = self.blanks(blank)
         out: list[str] = []
         titles = {
             "forward": r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, the value.",
@@ -148,17 +173,18 @@ class WorkedExample:
                        rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: each parameter moves against its gradient."),
         }
         for part in PARTS:
-            lines = [_line(s, k in chosen, key, self.digits, width) for k, s in enumerate(self.steps) if s.part == part]
+            lines = [_line(s, k in hide.steps, key, self.digits, width, k in hide.numbers)
+                     for k, s in enumerate(self.steps) if s.part == part]
             if not lines:
                 continue
             out.append(titles[part])
             out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
-            if part == "update" and self.loss_after is not None:
+            if part == "update" and self.loss_after is not None and (key or not hide.hides_after):
                 name = latex_name(self.output_name)
                 name = rf"\bar{{{name}}}" if self.batch > 1 else name
                 out.append(rf"\noindent With the new parameters the loss is ${name} = "
                            rf"{format_number(self.loss_after, self.digits, latex=True)}$.")
-        if len(self.history) > 1:
+        if len(self.history) > 1 and (key or not hide.parts):
             out.append(rf"\noindent\textbf{{{len(self.history) - 1} steps of gradient descent}} with "
                        rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: the parameters and the "
                        + ("mean " if self.batch > 1 else "") + "loss before each step.")
@@ -173,18 +199,57 @@ class WorkedExample:
         return loss_curve(self.history)
 
 
+#: Which parts' numbers may print the value of a step of each part (see :meth:`WorkedExample.blanks`).
+_PRINTS = {"forward": ("forward", "loss", "backward"), "loss": ("forward", "loss", "backward"),
+           "backward": ("backward", "update"), "update": ()}
+#: The box a blanked derivative leaves on a sheet (room for a product of two fractions).
+_FORMULA_BOX = r"\boxed{\phantom{\frac{\partial L}{\partial z} \cdot \frac{\partial L}{\partial z}}}"
+
+
+@dataclass(frozen=True)
+class Blanks:
+    """What an exercise sheet hides (:meth:`WorkedExample.blanks`): ``steps`` (indices)
+    show empty boxes for their numbers and value (and, for a derivative, its formula);
+    ``numbers`` (indices) keep their value but box their numbers, which would print a
+    hidden value; ``parts`` are the parts with a hidden step."""
+
+    steps: frozenset[int]
+    numbers: frozenset[int]
+    parts: frozenset[str]
+
+    @property
+    def hides_values(self) -> bool:
+        """Forward values or the loss are asked for (the graph must not show them)."""
+        return bool(self.parts & {"forward", "loss"})
+
+    @property
+    def hides_gradients(self) -> bool:
+        """Gradients are asked for (no closed-form gradients, no gradients on the graph)."""
+        return "backward" in self.parts
+
+    @property
+    def hides_after(self) -> bool:
+        """Gradients or updates are asked for (no loss after the update)."""
+        return bool(self.parts & {"backward", "update"})
+
+
 def _blank_box(text: str) -> str:
     return rf"\boxed{{\phantom{{{text}}}}}"
 
 
-def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None) -> str:
+def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None, hide_numbers: bool = False) -> str:
     value = s.value_tex or format_number(s.value, digits, latex=True)
-    numbers = s.numbers
+    numbers, formula = s.numbers, s.formula
+    scalar_box = _blank_box(numbers if s.value_tex else r"-0.000 \cdot 0.000")
     if blank:
         value = rf"\boxed{{{value}}}" if key else _blank_box(s.value_tex or "-0.0000")
         if numbers:  # a matrix keeps its size when blanked; a scalar line gets a box of fixed size
-            numbers = rf"\boxed{{{numbers}}}" if key else _blank_box(numbers if s.value_tex else r"-0.000 \cdot 0.000")
-    parts = [p for p in dict.fromkeys((s.formula, numbers)) if p and p not in (value, rf"\left({value}\right)")]
+            numbers = rf"\boxed{{{numbers}}}" if key else scalar_box
+        if s.part == "backward" and not key and formula:  # the derivative itself is what is asked
+            formula = _FORMULA_BOX
+    elif hide_numbers and numbers and not key:  # they would print a hidden value
+        numbers = scalar_box
+    parts = [p for p in dict.fromkeys((formula, numbers)) if p and p not in (value, rf"\left({value}\right)")]
     sign = r"\leftarrow" if s.part == "update" else "="
     head = f"{s.left} &{sign} "
     one = head + " = ".join(parts + [value])
