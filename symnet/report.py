@@ -65,14 +65,18 @@ def _escape_text(text: str) -> str:
 def latex_report(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
                  lr: float | None = None, exercise: bool = False, key: bool = False,
                  blank: Iterable[str] | None = None, title: str | None = None, digits: int = 4,
-                 times: str = "", steps: int | None = None, form: str = "scalar",
+                 times: str = "", steps: int | None = None, form: str = "scalar", output: int | None = None,
                  max_block_depth: int = MAX_BLOCK_DEPTH) -> str:
     """A complete ``.tex`` document for ``network`` at input ``values`` (with ``target``
     and ``loss`` put on top when given): the equations, a TikZ drawing of the graph with
     values and gradients, the loss, every gradient in closed form and a worked example
     (one SGD step with ``lr``). ``exercise=True`` blanks the ``blank`` steps (default:
-    the backward pass and the update) for a student sheet; ``key=True`` gives its
-    answer key. ``steps=k`` (with ``lr``) adds a table of k SGD updates and a pgfplots
+    the backward pass and the update; ``blank`` alone implies ``exercise``; see
+    :meth:`~symnet.worked.WorkedExample.blanked` for what it accepts) for a student
+    sheet: nothing on it answers a blanked step (no closed-form gradients, no gradients
+    on the graph, no update or loss after it, see :meth:`~symnet.worked.WorkedExample.blanks`);
+    ``key=True`` gives its answer key, with everything. A network with several outputs
+    and no loss needs ``output=k`` (counting from 0). ``steps=k`` (with ``lr``) adds a table of k SGD updates and a pgfplots
     curve of the loss; ``form="matrix"`` writes the worked example with matrices.
 
     >>> import symnet as sn
@@ -82,14 +86,15 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     True
     """
     check_digits(digits)  # every number of the document is rounded to these digits
+    exercise = exercise or blank is not None
     ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form,
-                        max_block_depth=max_block_depth)
+                        output=output, max_block_depth=max_block_depth)
     if is_batch(values):  # the drawing and the introduction show the first sample of the batch
         values, target = values[0], (target[0] if isinstance(target, (list, tuple)) else target)
     net, feed = with_loss(network, values, target, loss)
     program = net.program
     vals = net.forward_values(feed)
-    out = program.outputs[0] if len(program.outputs) == 1 else None
+    out = program.outputs[output or 0]  # worked_example checked output against the outputs
     if exercise and blank is None:
         blank = ["backward", "update"]
     blank = list(blank or ()) if exercise else []
@@ -122,7 +127,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
     if out is not None:
         body.append(r"\section*{Gradients}")
-        rows = chainrule.gradient_rows(net, None, times=times, digits=digits, max_block_depth=max_block_depth)
+        rows = chainrule.gradient_rows(net, None, output=output, times=times, digits=digits,
+                                       max_block_depth=max_block_depth)
         if hide_grads:
             body.append(_derive_box(net, out, rows))
         elif matrix:
@@ -257,6 +263,8 @@ def write_report(network: Any, path: str | os.PathLike[str], values: Any, target
     """
     target_path = check_path(path)
     stem, _ = os.path.splitext(target_path)
+    if options.get("blank") is not None:
+        options["exercise"] = True  # blank alone asks for a sheet (and so its key)
     paths = [target_path] + ([f"{stem}-key.tex"] if options.get("exercise") else [])
     check_targets(paths + ([os.path.splitext(p)[0] + ".pdf" for p in paths] if pdf else []))  # before any work
     options.pop("key", None)
