@@ -25,7 +25,7 @@ from .errors import InputError, SymnetError
 from .fileio import atomic_write_many, check_path, check_targets
 from .layerview import layer_view
 from .worked_batch import is_batch
-from .worked import worked_example, with_loss
+from .worked import logit_names, softmax_logits, worked_example, with_loss
 
 __all__ = ["latex_report", "write_report", "run_pdflatex", "PREAMBLE"]
 
@@ -106,11 +106,14 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
         heading += " (answer key)" if key else ""
     preamble = PREAMBLE + (PGFPLOTS if len(ex.history) > 1 else "")
     body = [preamble, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
-            _intro(net, feed, network, digits) + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
+            _intro(net, feed, network, digits, ex) + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
 
     body.append(r"\section*{The network}")
     matrix = form == "matrix" and bool(layer_view(program))
     rows = equations(net, LatexOptions(digits=digits, symbols_only=True, times=times, width=WIDTH))
+    softmax = bool(ex.target_classes) and ex.class_symbol == "p"  # cross-entropy computed from the logits
+    if softmax and len(rows) > 1:  # the probabilities the loss never names, before the loss
+        rows.insert(len(rows) - 1, _softmax_row(program))
     if matrix:
         body.append("The layers in matrix form ($W^{(l)}[j, i]$ is the weight from input $i$ to unit $j$):")
         body.append(rf"\[ {net.latex(form='matrix', times=times)} \]")
@@ -120,6 +123,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
         body.append(aligned(rows, WIDTH, "align*"))
     else:
         body.append(rf"\[ {to_latex(net, digits=digits, symbols_only=True, times=times, equation=True, width=WIDTH)} \]")
+    if softmax and not matrix:
+        body.append(_softmax_note(ex))
     body.append(_parameter_table(net, digits))
 
     body.append(r"\section*{The computation graph}")
@@ -158,16 +163,34 @@ def _derive_box(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
             "\\noindent\\framebox[\\dimexpr\\linewidth-2\\fboxsep-2\\fboxrule\\relax]{\\rule{0pt}{5cm}}")
 
 
+def _softmax_row(program: Any) -> tuple[str, str]:
+    """``p = softmax(z)`` as an equation row, in the logits' names."""
+    names = logit_names(program, softmax_logits(program) or []) or "z"
+    return ("p", rf"\operatorname{{softmax}}\left({names}\right), \quad p_{{k}} = \frac{{e^{{z_{{k}}}}}}{{\sum_{{j}} e^{{z_{{j}}}}}}")
+
+
+def _softmax_note(ex: Any) -> str:
+    """The class the cross-entropy picks from the probabilities ``p``."""
+    c = ex.target_classes[0] + 1
+    name = latex_name(ex.output_name)
+    return (rf"The loss is the cross-entropy of the class probabilities $p$ (the softmax of the logits $z$) "
+            rf"against the target class $c = {c}$, one-hot $y = e_{{c}}$: ${name} = -\sum_{{k}} y_{{k}} \log p_{{k}} "
+            rf"= -\log p_{{{c}}}$, written above with the logits.")
+
+
 def _has_neurons(net: Any) -> bool:
     return any(o is not None and o.role == "sum" for o in net.program.origins)
 
 
-def _intro(net: Any, feed: dict[str, float], model: Any, digits: int) -> str:
+def _intro(net: Any, feed: dict[str, float], model: Any, digits: int, ex: Any) -> str:
     p = net.program
     own = set(_model_network(model).input_names)
     n_inputs = sum(1 for name in feed if name in own)
     ins = ", ".join(f"${latex_name(n)} = {format_number(v, digits, latex=True)}$" for n, v in feed.items() if n in own)
     targets = ", ".join(f"${latex_name(n)} = {format_number(v, digits, latex=True)}$" for n, v in feed.items() if n not in own)
+    if ex.target_classes:  # cross-entropy: the class is part of the graph, not an input
+        c = ex.target_classes[0]
+        targets = rf"class $c = {c + 1}$ of ${ex.n_classes}$ (index {c}, counting from 0)"
     uses = f"The example uses {ins}" + (f" and the target {targets}." if targets else ".")
     return (f"The network has {n_inputs} input(s), {len(p.parameters)} parameter(s) and "
             f"{len(p.op_indices)} elementary operation(s). {uses}")

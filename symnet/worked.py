@@ -83,6 +83,13 @@ class WorkedExample:
     #: and after each SGD update; ``parameter_names`` names the values
     history: list[tuple[list[float], float]] = field(default_factory=list)
     parameter_names: list[str] = field(default_factory=list)
+    #: with ``loss="cross_entropy"``: each sample's target class index (counting from 0,
+    #: as ``target=`` gives it) and the number of classes
+    target_classes: tuple[int, ...] = ()
+    n_classes: int = 0
+    #: the symbol of the class probabilities: ``p`` for a softmax the loss computes from the
+    #: logits, else the network's output
+    class_symbol: str = "p"
 
     def keys(self) -> list[str]:
         """The names that ``blank=`` accepts besides the part names."""
@@ -140,6 +147,8 @@ class WorkedExample:
             if not steps:
                 continue
             out.append(f"{titles[part]}:")
+            if part == "loss" and self.target_classes:
+                out.append("  " + _plain(self.class_sentence()).replace("$", ""))
             lefts = [_plain(s.left) for s in steps]
             width = max(len(x) for x in lefts)
             for left, s in zip(lefts, steps):
@@ -164,9 +173,13 @@ class WorkedExample:
         """
         hide = self.blanks(blank)
         out: list[str] = []
+        softmax = any(s.part == "forward" and s.key == "p" and isinstance(s.value, tuple) for s in self.steps)
         titles = {
-            "forward": r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, the value.",
-            "loss": r"\noindent\textbf{Loss.}",
+            "forward": (r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, the value."
+                        + (r" The softmax turns the logits $z$ into class probabilities, "
+                           r"$p = \operatorname{softmax}\left(z\right)$ with $p_{k} = e^{z_{k}} / \sum_{j} e^{z_{j}}$."
+                           if softmax else "")),
+            "loss": r"\noindent\textbf{Loss.}" + (" " + self.class_sentence() if self.target_classes else ""),
             "backward": (r"\noindent\textbf{Backward pass.} Each line: local derivative $\times$ upstream "
                          r"gradient, summed over the uses of the node; then the numbers and the value."),
             "update": (rf"\noindent\textbf{{One step of gradient descent}} with learning rate "
@@ -191,6 +204,32 @@ class WorkedExample:
             out.append(history_table(self.parameter_names, self.history, self.digits,
                                      rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name)))
         return "\n".join(out + self.notes)
+
+    def class_sentence(self) -> str:
+        r"""With cross-entropy: the target class stated in LaTeX text, with its one-hot vector
+        and the loss it picks. Classes are written from 1 (``c = 3`` is ``target=2``), as
+        :math:`p_c`, :math:`e_c` and the matrix form count them.
+
+        >>> import symnet as sn
+        >>> sn.seed(0)
+        >>> net = sn.compile(sn.MLP(2, [3], output_activation="softmax"))
+        >>> print(worked_example(net, [0.5, -1.0], target=2, loss="cross_entropy").class_sentence())
+        The target is class $c = 3$ of $3$ (index 2, counting from 0), the one-hot vector $y = e_{c} = \left(0, 0, 1\right)^{\top}$, and the cross-entropy $L = -\sum_{k} y_{k} \log p_{k} = -\log p_{3}$.
+        """
+        if not self.target_classes:
+            return ""
+        p = self.class_symbol
+        name = latex_name(self.output_name)
+        if len(self.target_classes) == 1:
+            c = self.target_classes[0]
+            onehot = ", ".join("1" if k == c else "0" for k in range(self.n_classes))
+            return (rf"The target is class $c = {c + 1}$ of ${self.n_classes}$ (index {c}, counting from 0), the "
+                    rf"one-hot vector $y = e_{{c}} = \left({onehot}\right)^{{\top}}$, and the cross-entropy "
+                    rf"${name} = -\sum_{{k}} y_{{k}} \log {p}_{{k}} = -\log {p}_{{{c + 1}}}$.")
+        each = ", ".join(f"$c^{{[{k}]}} = {c + 1}$" for k, c in enumerate(self.target_classes, start=1))
+        return (rf"The target classes of the samples are {each} of ${self.n_classes}$ (indices "
+                rf"{', '.join(str(c) for c in self.target_classes)}, counting from 0); sample $k$ has the "
+                rf"cross-entropy ${name}^{{[k]}} = -\log {p}_{{c^{{[k]}}}}$.")
 
     def loss_curve(self) -> str:
         """The loss per SGD step (``steps=``) as a pgfplots picture (needs ``\\usepackage{pgfplots}``)."""
@@ -351,6 +390,10 @@ def worked_example(network: Any, values: Any, target: Any = None, loss: str | No
         rows, out_name = _batch_scalar_steps(bp, digits, lr, new)
     ex = WorkedExample(rows, digits, lr, output_name=out_name or "L", notes=notes, gradients=dict(bp.gradients),
                        form=form, batch=len(samples), parameter_names=list(net.parameter_names))
+    if loss == "cross_entropy":
+        ex.target_classes = tuple(int(t) for t in (target if len(samples) > 1 else [target]))
+        ex.n_classes = len(network.program.outputs)
+        ex.class_symbol = "p" if softmax_logits(program) is not None else r"\hat{y}"
     if new is not None:
         ex.loss_after = batch_pass(samples, output, new).loss
     if steps is not None:
@@ -369,6 +412,10 @@ def _scalar_steps(net: Any, feed: dict[str, float], *, vals: Sequence[float], ou
     ch = chainrule.chain(net, output=output, exact=False, max_block_depth=max_block_depth)
     adj = engine.backward(program, vals, {ch.output: 1.0})
     steps = _forward_steps(net, vals, digits, ch.output)
+    p = _softmax_step(program, vals, digits)
+    if p is not None:  # before the loss
+        at = next((k for k, s in enumerate(steps) if s.part == "loss"), len(steps))
+        steps.insert(at, p)
     steps += _backward_steps(net, ch, vals, adj, digits)
     if lr is not None:
         for i in program.parameters:
@@ -456,6 +503,40 @@ def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> li
     return steps
 
 
+def softmax_logits(program: Any) -> list[int] | None:
+    """The logits of a cross-entropy the loss computes from them (its log-softmax node,
+    marked ``loss_logits``), or None."""
+    node = next((i for i in program.op_indices
+                 if program.origins[i] is not None and program.origins[i].role == "loss_logits"), None)
+    return None if node is None else list(program.args[node])
+
+
+def logit_names(program: Any, logits: Sequence[int]) -> str:
+    """The logits' LaTeX names, comma-separated, when every one is printed by name (else "")."""
+    named = set(intermediates(program))
+    if not all(a in named or program.ops[a] is None for a in logits):
+        return ""
+    return ", ".join(latex_name(program.names[a]) for a in logits)
+
+
+def _softmax_step(program: Any, vals: Sequence[float], digits: int) -> Step | None:
+    """``p = softmax(z)`` with numbers, for a cross-entropy computed from the logits
+    (the loss's log-softmax node, which never names the probabilities)."""
+    logits = softmax_logits(program)
+    if logits is None:
+        return None
+    z = [vals[a] for a in logits]
+    top = max(z)
+    e = [math.exp(v - top) for v in z]
+    p = tuple(v / math.fsum(e) for v in e)
+    names = logit_names(program, logits)
+    args = names or ", ".join(format_number(v, digits, latex=True) for v in z)  # unnamed logits: their values
+    powers = [f"e^{{{format_number(v, digits, latex=True)}}}" for v in z]
+    numbers = rf"\frac{{\left({', '.join(powers)}\right)}}{{{' + '.join(powers)}}}"
+    value = r"\left(" + ", ".join(format_number(v, digits, latex=True) for v in p) + r"\right)"
+    return Step("forward", "p", "p", rf"\operatorname{{softmax}}\left({args}\right)", numbers, p, value)
+
+
 def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: Sequence[float],
                     digits: int) -> list[Step]:
     program = ch.program
@@ -534,4 +615,6 @@ def _plain_number(value: float, digits: int) -> str:
 
 
 def _plain_matrix(rows: Any, digits: int) -> str:
+    if not all(isinstance(r, (tuple, list)) for r in rows):  # a vector
+        return "[" + ", ".join(_plain_number(v, digits) for v in rows) + "]"
     return "[" + ", ".join("[" + ", ".join(_plain_number(v, digits) for v in row) + "]" for row in rows) + "]"
