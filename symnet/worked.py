@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -273,7 +274,12 @@ class Blanks:
 
 
 def _blank_box(text: str) -> str:
-    return rf"\boxed{{\phantom{{{text}}}}}"
+    """An empty box the size of ``text``; its numbers (and their signs) are replaced, so that
+    not even the .tex source holds an answer."""
+    return rf"\boxed{{\phantom{{{_NUMBER.sub('-0.000', text)}}}}}"
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None, hide_numbers: bool = False) -> str:

@@ -263,15 +263,16 @@ def _numbers(tex: str) -> set[str]:
 
 
 @pytest.mark.parametrize("case", sorted(LEAK_CASES))
-@pytest.mark.parametrize("blank", [None, ["backward", "update"], ["update"]])
-def test_exercise_sheet_shows_no_blanked_value(case: str, blank) -> None:
+@pytest.mark.parametrize("blank, form", [(None, "scalar"), (["backward", "update"], "scalar"), (["update"], "scalar"),
+                                         (None, "matrix")])
+def test_exercise_sheet_shows_no_blanked_value(case: str, blank, form: str) -> None:
     model, values, target, loss = LEAK_CASES[case]()
     asked, shown = _answers(model, values, target, loss, LR)
     if blank == ["update"]:  # the gradients stay on the sheet; the updates and the loss after them do not
         asked = {k: v for k, v in asked.items() if k.startswith("new ") or k.startswith("loss after")}
         shown.update({k: v for k, v in _answers(model, values, target, loss, LR)[0].items() if k.startswith("d")})
     legit = set().union(*(_printed(v) for v in shown.values())) | _printed(LR)
-    kw = dict(lr=LR, exercise=True, blank=blank)
+    kw = dict(lr=LR, exercise=True, blank=blank, form=form)
     sheet = _numbers(latex_report(model, values, target, loss, **kw))
     key = _numbers(latex_report(model, values, target, loss, key=True, **kw))
     scanned = 0
