@@ -318,3 +318,19 @@ def test_sheet_replaces_closed_form_gradients_and_the_key_keeps_them() -> None:
     grads = sheet[sheet.index(r"\section*{Gradients}"):sheet.index(r"\section*{Worked example}")]
     assert r"\framebox" in grads and r"\hat{y} - y" not in sheet and "loss is" not in sheet
     assert r"\hat{y} - y" in key and "With the new parameters the loss is" in key
+
+
+def test_vector_network_without_a_loss_needs_output_k_and_output_k_works() -> None:
+    """The API's message names output=k (the CLI's names --output-index, see test_cli), and it exists."""
+    sn.seed(5)
+    net = sn.compile(sn.MLP(2, [2, 3], output_activation="softmax"))
+    for build in (latex_report, worked_example):
+        with pytest.raises(sn.InputError, match=r"3 outputs: pass output=k"):
+            build(net, [0.2, -0.4])
+        with pytest.raises(sn.InputError, match="out of range"):
+            build(net, [0.2, -0.4], output=3)
+    tex = latex_report(net, [0.2, -0.4], output=1, lr=0.1)
+    ex = worked_example(net, [0.2, -0.4], output=1)
+    assert r"Backpropagation from the output $\hat{y}_{2}$ down" in tex
+    grads = net.gradients([0.2, -0.4], output=1)
+    assert ex.output_name == "yhat2" and ex.gradients == pytest.approx({n: grads[n] for n in ex.gradients})
