@@ -35,7 +35,7 @@ from .emit.notation import latex_name, latex_style, visible_width, wrap
 from .emit.render import Piece, apply_form, check_digits, format_number, number_piece, render
 from .ops import OPS, PREC_ATOM
 from . import engine
-from .worked_batch import (BatchPass, batch_pass, build_samples, check_steps, history_table, is_batch, loss_curve,
+from .worked_batch import (BatchPass, batch_pass, bmatrix, build_samples, check_steps, history_table, is_batch, loss_curve,
                            matrix_steps, sgd_history)
 
 __all__ = ["Step", "Blanks", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
@@ -285,7 +285,10 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None, hide_numbers: bool = False) -> str:
     value = s.value_tex or format_number(s.value, digits, latex=True)
     numbers, formula = s.numbers, s.formula
-    scalar_box = _blank_box(numbers if s.value_tex else r"-0.000 \cdot 0.000")
+    # a matrix's numbers get a box as tall as the matrix and a little wider (a box the size of
+    # a product of matrices would not fit the line); a scalar's a box of fixed size
+    scalar_box = (rf"\boxed{{\phantom{{{_NUMBER.sub('-0.000', s.value_tex)}}}\hspace{{6em}}}}" if s.value_tex
+                  else _blank_box(r"-0.000 \cdot 0.000"))
     if blank:
         value = rf"\boxed{{{value}}}" if key else _blank_box(s.value_tex or "-0.0000")
         if numbers:  # a matrix keeps its size when blanked; a scalar line gets a box of fixed size
@@ -509,6 +512,10 @@ def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> li
     return steps
 
 
+#: Up to this many classes the worked example writes p = softmax(z) on one line with its numbers.
+_INLINE_CLASSES = 4
+
+
 def softmax_logits(program: Any) -> list[int] | None:
     """The logits of a cross-entropy the loss computes from them (its log-softmax node,
     marked ``loss_logits``), or None."""
@@ -537,6 +544,9 @@ def _softmax_step(program: Any, vals: Sequence[float], digits: int) -> Step | No
     p = tuple(v / math.fsum(e) for v in e)
     names = logit_names(program, logits)
     args = names or ", ".join(format_number(v, digits, latex=True) for v in z)  # unnamed logits: their values
+    if len(z) > _INLINE_CLASSES:  # too wide for one line: the probabilities as a column
+        return Step("forward", "p", "p", rf"\operatorname{{softmax}}\left({args}\right)", "", p,
+                    bmatrix([[v] for v in p], digits))
     powers = [f"e^{{{format_number(v, digits, latex=True)}}}" for v in z]
     numbers = rf"\frac{{\left({', '.join(powers)}\right)}}{{{' + '.join(powers)}}}"
     value = r"\left(" + ", ".join(format_number(v, digits, latex=True) for v in p) + r"\right)"

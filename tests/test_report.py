@@ -50,7 +50,20 @@ def documents() -> dict[str, str]:
         "key": latex_report(classifier(), [0.3, 0.8], target=1.0, loss="bce", lr=0.5, exercise=True, key=True,
                             title="Sheet 3 & friends: 100% #1 ~ {braces}"),
         "softmax": latex_report(softmax, [0.2, -0.4], target=2, loss="cross_entropy", times=r"\cdot"),
+        "softmax-dense": latex_report(_dense_softmax(3), [0.2, -0.4], target=2, loss="cross_entropy", lr=0.1),
+        "softmax-six": latex_report(_dense_softmax(6), [0.2, -0.4], target=4, loss="cross_entropy", lr=0.1),
+        "exercise-partial": latex_report(classifier(), [0.3, 0.8], target=1.0, loss="bce", lr=0.5,
+                                         blank=["backward:w2_1_1", "forward:z1_2"]),
+        "exercise-matrix": latex_report(classifier(), [0.3, 0.8], target=1.0, loss="bce", lr=0.5, exercise=True,
+                                        form="matrix"),
+        "exercise-softmax": latex_report(_dense_softmax(3), [0.2, -0.4], target=0, loss="cross_entropy", lr=0.1,
+                                         exercise=True),
     }
+
+
+def _dense_softmax(classes: int) -> sn.Network:
+    sn.seed(6)
+    return sn.compile(sn.Softmax(sn.Dense([sn.Input("x1"), sn.Input("x2")], classes)))
 
 
 def _wrap(body: str, tikz: bool = False) -> str:
@@ -102,11 +115,20 @@ def compiled() -> dict[str, tuple[int, str]]:
 
 @needs_tex
 @pytest.mark.parametrize("name", [f"doc:{k}" for k in ("celsius", "classifier", "mlp441", "exercise", "key",
-                                                         "softmax")])
+                                                         "softmax", "softmax-dense", "exercise-partial",
+                                                         "exercise-matrix", "exercise-softmax")])
 def test_documents_compile_without_overfull_lines(compiled: dict, name: str) -> None:
     code, log = compiled[name]
     assert code == 0, log[-3000:]
     assert not re.search(r"Overfull \\hbox \(([2-9]\d|\d{3,})", log), re.findall(r"Overfull.*", log)
+
+
+@needs_tex
+def test_six_classes_compile() -> None:
+    """p = softmax(z) of many classes is a column; (the loss and the deltas of six logits are long lines
+    the layout work of issue 12 item 3 breaks)."""
+    code, log = _compile(documents()["softmax-six"])
+    assert code == 0, log[-3000:]
 
 
 @needs_tex
