@@ -46,12 +46,18 @@ class Linear(Macro):
     >>> z = sn.Linear([x1, x2], weights=[0.5, -1.0], bias=0.25)
     >>> z.forward(), [p.name for p in z.parameters]
     (-1.25, ['w1', 'w2', 'b'])
+
+    ``weights`` and ``bias`` may also be the user's own Parameter nodes, which keep their names:
+
+    >>> w, b = sn.Parameter(0.5, name="w"), sn.Parameter(0.25, name="b0")
+    >>> [p.name for p in sn.Linear([x1], weights=[w], bias=b).parameters]
+    ['w', 'b0']
     """
 
     __slots__ = ("weights", "bias", "layer", "unit")
 
     def __init__(self, inputs: Sequence[Any], *, layer: int | None = None, unit: int | None = None,
-                 weights: Sequence[float] | None = None, bias: float | None = None,
+                 weights: Sequence[float | Parameter] | None = None, bias: float | Parameter | None = None,
                  rng: random.Random | None = None, name: str | None = None) -> None:
         super().__init__(inputs, name=name)
         if not self.children:
@@ -63,11 +69,8 @@ class Linear(Macro):
             layer = next_layer(self.children)
         self.layer, self.unit = layer, unit
         stem = "".join(f"{k}_" for k in (layer, unit) if k is not None)
-        self.weights = [Parameter(None if weights is None else weights[i], rng=rng) for i in range(n)]
-        for i, w in enumerate(self.weights, start=1):
-            w.hint = f"w{stem}{i}"
-        self.bias = Parameter(bias, rng=rng)
-        self.bias.hint = f"b{stem[:-1]}" if stem else "b"
+        self.weights = [_parameter(None if weights is None else weights[i], f"w{stem}{i + 1}", rng) for i in range(n)]
+        self.bias = _parameter(bias, f"b{stem[:-1]}" if stem else "b", rng)
 
     @property
     def parameters(self) -> list[Parameter]:
@@ -80,6 +83,15 @@ class Linear(Macro):
         z = Node.apply("add", (*products, self.bias), name=self._name)
         z.origin = Origin("sum", self.layer, self.unit)
         return z
+
+
+def _parameter(value: Any, hint: str, rng: random.Random | None) -> Parameter:
+    """The user's own Parameter as it is (its name kept), or a new one named by ``hint``."""
+    if isinstance(value, Parameter):
+        return value
+    p = Parameter(value, rng=rng)
+    p.hint = hint
+    return p
 
 
 def next_layer(inputs: Sequence[Any]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -82,3 +83,13 @@ def test_gradients_of_dense_networks_are_checked(build: str) -> None:
         report = sn.check_gradients(sn.compile(sn.Dense(sn.Dense(xs, 2, "tanh"), 1, "sigmoid")[0]),
                                     loss="bce", target=1.0)
     assert report.ok and report.rows
+
+
+def test_linear_keeps_the_users_own_parameters() -> None:
+    x1, x2 = sn.Input("x1"), sn.Input("x2")
+    w, v, bias = sn.Parameter(0.5, name="w"), sn.Parameter(-2.0, name="v"), sn.Parameter(0.25, name="beta")
+    net = sn.compile(sn.Linear([x1, x2], weights=[w, v], bias=bias).sigmoid())
+    assert net.parameter_names == ["w", "v", "beta"] and "w x_{1} + v x_{2} + \\beta" in net.latex(layers=True)
+    assert net.predict([1.0, 0.5]) == pytest.approx(1 / (1 + math.exp(-(0.5 - 1.0 + 0.25))))
+    mixed = sn.compile(sn.Linear([x1, x2], weights=[w, 3.0], layer=2, unit=1))
+    assert mixed.parameter_names == ["w", "w2_1_2", "b2_1"]
