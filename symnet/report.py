@@ -277,8 +277,8 @@ def write_report(network: Any, path: str | os.PathLike[str], values: Any, target
                  loss: str | None = None, *, pdf: bool = False, **options: Any) -> list[str]:
     """Write :func:`latex_report` to ``path`` (atomically) and return the paths written.
 
-    With ``exercise=True`` the student sheet goes to ``path`` and its answer key next to
-    it (``name-key.tex``). With ``pdf=True`` each document is also compiled with pdflatex
+    With ``exercise=True`` (or ``blank=``, which implies it) the student sheet goes to
+    ``path`` and its answer key next to it (``name-key.tex``). With ``pdf=True`` each document is also compiled with pdflatex
     to a ``.pdf`` beside it. All or nothing: every document is built (and compiled) first,
     then every file is written to a temporary file, and the targets are replaced only
     when all of that succeeded; on any failure (a bad argument, pdflatex missing or

@@ -350,16 +350,18 @@ def test_every_option_an_error_message_names_exists(capsys, tmp_path):
     sn.seed(2)
     path = tmp_path / "vec.json"
     sn.save(sn.MLP(2, [2, 3], output_activation="softmax"), path)
-    runs = {"grad": ["grad", str(path), "--wrt", "b2_1"],
-            "report": ["report", str(path), "--at", "x1=0.5,x2=-1", "-o", str(tmp_path / "r.tex")]}
+    report = ["report", str(path), "--at", "x1=0.5,x2=-1", "-o", str(tmp_path / "r.tex")]
+    runs = [["grad", str(path), "--wrt", "b2_1"], ["grad", str(path), "--wrt", "b2_1", "--output-index", "7"],
+            report, report + ["--output-index", "3"], report + ["--output-index", "0", "--loss", "mse", "--target", "1"],
+            report + ["--loss", "mse"], report + ["--loss", "mse", "--target", "t"]]
     subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
-    for command, argv in runs.items():
+    for argv in runs:
         code, _, err = run(capsys, *argv)
         message = one_line_error(err)
         named = re.findall(r"--[a-z][a-z-]*", message)
-        assert code == 2 and named and "output=k" not in message
-        accepted = {o for a in subparsers[command]._actions for o in a.option_strings}
-        assert set(named) <= accepted, (command, named)
+        assert code == 2 and named and "output=k" not in message, message
+        accepted = {o for a in subparsers[argv[0]]._actions for o in a.option_strings}
+        assert set(named) <= accepted, (argv, named)
 
 
 @pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")
