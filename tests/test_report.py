@@ -356,3 +356,20 @@ def test_vector_network_without_a_loss_needs_output_k_and_output_k_works() -> No
     assert r"Backpropagation from the output $\hat{y}_{2}$ down" in tex
     grads = net.gradients([0.2, -0.4], output=1)
     assert ex.output_name == "yhat2" and ex.gradients == pytest.approx({n: grads[n] for n in ex.gradients})
+
+
+@pytest.mark.parametrize("digits", [2, 6])
+def test_exercise_sheet_shows_no_blanked_value_at_other_digits(digits: int) -> None:
+    model, values, target, loss = _mlp221_case()
+    asked, shown = _answers(model, values, target, loss, LR)
+    legit = set().union(*(_printed(v, digits) for v in shown.values())) | _printed(LR, digits)
+    sheet = _numbers(latex_report(model, values, target, loss, lr=LR, exercise=True, digits=digits))
+    key = _numbers(latex_report(model, values, target, loss, lr=LR, exercise=True, key=True, digits=digits))
+    from symnet.emit.render import format_number
+
+    scanned = [label for label, v in asked.items()  # values the key prints with two digits or more
+               if format_number(abs(v), digits) in _printed(v, digits) and not _printed(v, digits) & legit]
+    for label in scanned:
+        forms = _printed(asked[label], digits)
+        assert not forms & sheet and forms & key, label
+    assert len(scanned) >= len(asked) // 2
