@@ -76,8 +76,9 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     sheet: nothing on it answers a blanked step (no closed-form gradients, no gradients
     on the graph, no update or loss after it, see :meth:`~symnet.worked.WorkedExample.blanks`);
     ``key=True`` gives its answer key, with everything. A network with several outputs
-    and no loss needs ``output=k`` (counting from 0). ``steps=k`` (with ``lr``) adds a table of k SGD updates and a pgfplots
-    curve of the loss; ``form="matrix"`` writes the worked example with matrices.
+    and no loss needs ``output=k`` (counting from 0). ``steps=k`` (with ``lr``) adds a
+    table of k SGD updates and a pgfplots curve of the loss; ``form="matrix"`` writes
+    the worked example with matrices.
 
     >>> import symnet as sn
     >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
@@ -106,7 +107,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
         heading += " (answer key)" if key else ""
     preamble = PREAMBLE + (PGFPLOTS if len(ex.history) > 1 else "")
     body = [preamble, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
-            _intro(net, feed, network, digits, ex) + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
+            _intro(net, feed, network, digits, ex)
+            + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
 
     body.append(r"\section*{The network}")
     matrix = form == "matrix" and bool(layer_view(program))
@@ -166,7 +168,8 @@ def _derive_box(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
 def _softmax_row(program: Any) -> tuple[str, str]:
     """``p = softmax(z)`` as an equation row, in the logits' names."""
     names = logit_names(program, softmax_logits(program) or []) or "z"
-    return ("p", rf"\operatorname{{softmax}}\left({names}\right), \quad p_{{k}} = \frac{{e^{{z_{{k}}}}}}{{\sum_{{j}} e^{{z_{{j}}}}}}")
+    return ("p", rf"\operatorname{{softmax}}\left({names}\right), \quad "
+                 rf"p_{{k}} = \frac{{e^{{z_{{k}}}}}}{{\sum_{{j}} e^{{z_{{j}}}}}}")
 
 
 def _softmax_note(ex: Any) -> str:
@@ -278,10 +281,10 @@ def write_report(network: Any, path: str | os.PathLike[str], values: Any, target
     """Write :func:`latex_report` to ``path`` (atomically) and return the paths written.
 
     With ``exercise=True`` (or ``blank=``, which implies it) the student sheet goes to
-    ``path`` and its answer key next to it (``name-key.tex``). With ``pdf=True`` each document is also compiled with pdflatex
-    to a ``.pdf`` beside it. All or nothing: every document is built (and compiled) first,
-    then every file is written to a temporary file, and the targets are replaced only
-    when all of that succeeded; on any failure (a bad argument, pdflatex missing or
+    ``path`` and its answer key next to it (``name-key.tex``). With ``pdf=True`` each
+    document is also compiled with pdflatex to a ``.pdf`` beside it. All or nothing:
+    every document is built (and compiled) first, then every file is written to a
+    temporary file, and the targets are replaced only when all of that succeeded; on any failure (a bad argument, pdflatex missing or
     failing, a target that is a folder) no existing file changes.
     """
     target_path = check_path(path)

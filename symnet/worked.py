@@ -35,8 +35,8 @@ from .emit.notation import latex_name, latex_style, visible_width, wrap
 from .emit.render import Piece, apply_form, check_digits, format_number, number_piece, render
 from .ops import OPS, PREC_ATOM
 from . import engine
-from .worked_batch import (BatchPass, batch_pass, bmatrix, build_samples, check_steps, history_table, is_batch, loss_curve,
-                           matrix_steps, sgd_history)
+from .worked_batch import (BatchPass, batch_pass, bmatrix, build_samples, check_steps, history_table, is_batch,
+                           loss_curve, matrix_steps, sgd_history)
 
 __all__ = ["Step", "Blanks", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
 
@@ -176,8 +176,8 @@ class WorkedExample:
         out: list[str] = []
         softmax = any(s.part == "forward" and s.key == "p" and isinstance(s.value, tuple) for s in self.steps)
         titles = {
-            "forward": (r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, the value."
-                        + (r" The softmax turns the logits $z$ into class probabilities, "
+            "forward": (r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, "
+                        r"the value." + (r" The softmax turns the logits $z$ into class probabilities, "
                            r"$p = \operatorname{softmax}\left(z\right)$ with $p_{k} = e^{z_{k}} / \sum_{j} e^{z_{j}}$."
                            if softmax else "")),
             "loss": r"\noindent\textbf{Loss.}" + (" " + self.class_sentence() if self.target_classes else ""),
