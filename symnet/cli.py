@@ -23,8 +23,9 @@ from .network import Network
 from .ops import OPS
 from .progress import Progress
 from .version import __version__
+from .worked import PARTS
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "check_output_index"]
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
@@ -64,6 +65,30 @@ def _loss_options(p: argparse.ArgumentParser, target_help: str) -> None:
     p.add_argument("--target", metavar="Y", help=target_help)
 
 
+def _output_index_option(p: argparse.ArgumentParser, *aliases: str) -> None:
+    """``--output-index K``: which output of a vector network (``report`` cannot use ``--output``,
+    which names its file; ``grad`` keeps ``--output K`` as an alias)."""
+    p.add_argument("--output-index", *aliases, type=int, metavar="K", dest="output_index",
+                   help="which output of a vector network, counting from 0 (or put a loss on top with --loss)")
+
+
+def check_output_index(net: Network, index: int | None) -> None:
+    """The CLI's check of ``--output-index`` (its messages name the option, not the API's ``output=k``).
+
+    >>> import symnet as sn
+    >>> check_output_index(sn.compile(sn.Softmax([sn.Input("a"), sn.Input("b")])), None)
+    Traceback (most recent call last):
+    ...
+    symnet.errors.InputError: the network has 2 outputs: choose one with --output-index K (0 to 1) or put a loss on top with --loss
+    """
+    n = len(net.program.outputs)
+    if index is None and n > 1:
+        raise InputError(f"the network has {n} outputs: choose one with --output-index K (0 to {n - 1}) "
+                         "or put a loss on top with --loss")
+    if index is not None and not 0 <= index < n:
+        raise InputError(f"--output-index {index} is out of range: the network has {n} output(s) (0 to {n - 1})")
+
+
 def _network(args: argparse.Namespace) -> Network:
     define_ops(args.ops)
     spec = ModelSpec(args.model, parse_names(args.inputs), tuple(parse_assignments(args.set_values, "--set").items()))
@@ -79,6 +104,14 @@ def _digits(value: str) -> int:
         return check_digits(n, "--digits")  # the same check as every digits= of the API
     except SymnetError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _blank_list(value: str) -> list[str]:
+    items = [item.strip() for item in value.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"expected comma-separated parts or names, got {value!r}; the parts "
+                                         f"are {', '.join(PARTS)}")
+    return items
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -101,8 +134,9 @@ def cmd_grad(args: argparse.Namespace) -> int:
     from .cli_grad import gradient_text
 
     net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
+    check_output_index(net, args.output_index)
     _out(gradient_text(net, args.wrt, latex=args.latex, digits=args.digits, layers=args.layers or None,
-                       output=args.output, form=args.form, sympy=args.sympy))
+                       output=args.output_index, form=args.form, sympy=args.sympy))
     return OK
 
 
@@ -151,7 +185,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     net = _network(args)
     at = parse_assignments(args.at)
     target = _report_target(args.target, args.loss)
-    options: dict[str, Any] = {"exercise": args.exercise, "digits": args.digits}
+    options: dict[str, Any] = {"exercise": args.exercise or args.blank is not None, "digits": args.digits}
+    if args.blank is not None:
+        options["blank"] = args.blank
+    if args.loss is None:  # with a loss the report differentiates the loss, one number
+        check_output_index(net, args.output_index)
+        options["output"] = args.output_index
+    elif args.output_index is not None:
+        raise InputError("--output-index picks an output of a network without a loss; with --loss the report "
+                         "differentiates the loss")
     if args.lr is not None:
         options["lr"] = args.lr
     if args.title is not None:
@@ -235,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="substitute parameter values; every number rounded to N significant digits")
     p.add_argument("--layers", action="store_true",
                    help="one definition per line (forward intermediates, then adjoints); automatic for large networks")
-    p.add_argument("--output", type=int, metavar="K", help="which output of a vector network (from 0)")
+    _output_index_option(p, "--output")
     p.set_defaults(func=cmd_grad)
 
     p = sub.add_parser("check", parents=[common], help="check every gradient against SymPy and finite differences",
@@ -273,7 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE.tex", help="where to write the document")
     p.add_argument("--pdf", action="store_true", help="also compile it with pdflatex")
     p.add_argument("--exercise", action="store_true",
-                   help="a student sheet with the backward pass left blank, and its answer key (FILE-key.tex)")
+                   help="a student sheet with the backward pass and the update left blank, and its answer key "
+                        "(FILE-key.tex)")
+    p.add_argument("--blank", type=_blank_list, metavar="PARTS",
+                   help=f"what the sheet leaves blank (implies --exercise), comma-separated: parts "
+                        f"({', '.join(PARTS)}), names (w, z1_1) or part:name (backward:w); default backward,update")
+    _output_index_option(p)
     p.add_argument("--lr", type=float, metavar="ETA", help="show one gradient-descent step with this learning rate")
     p.add_argument("--digits", type=_digits, default=4, metavar="N", help="significant digits shown (default 4)")
     p.add_argument("--title", help="the document's title")

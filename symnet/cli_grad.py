@@ -68,10 +68,10 @@ def gradient_text(net: Network, wrt: str, *, latex: bool = False, digits: int | 
     check_digits(digits)
     p = net.program
     if len(p.outputs) > 1 and output is None:
-        raise InputError(f"the network has {len(p.outputs)} outputs: choose one with --output K "
-                         f"(0 to {len(p.outputs) - 1}) or put a loss on top with --loss")
+        raise InputError(f"the network has {len(p.outputs)} outputs: pass output=k "
+                         f"(0 to {len(p.outputs) - 1}) or put a loss on top")
     if output is not None and not 0 <= output < len(p.outputs):
-        raise InputError(f"--output {output} is out of range: the network has {len(p.outputs)} output(s)")
+        raise InputError(f"output={output} is out of range: the network has {len(p.outputs)} output(s)")
     if latex and digits is not None and form is None:
         form = "inline"  # parameter values substituted, as in the text form
     if latex and form != "inline":

@@ -9,9 +9,20 @@ expanded when the network is compiled. To define one, subclass
             (x,) = self.children
             return x * x
 
-The parameters a macro makes get structured names (layer, unit, input index),
-and the nodes it builds carry an :class:`~symnet.graph.Origin`, so that printers
-can name intermediates (``z1_2``, ``h1_2``) and the batched backend can see layers.
+The parameters a macro makes get structured names, the layer first, as an MLP
+names them: the weight of unit ``j`` of layer ``l`` from input ``i`` is ``wl_j_i``
+(LaTeX :math:`w^{(l)}_{j,i}`, entry ``W{l}[j-1, i-1]`` of :meth:`Network.layer_parameters`)
+and its bias ``bl_j`` (:math:`b^{(l)}_{j}`); a superscript always means the layer. A
+:func:`Dense` or a :class:`Linear` given a unit but no layer takes the layer after the
+deepest layer among its inputs (1 over plain inputs). The nodes a macro builds carry an
+:class:`~symnet.graph.Origin`, so that printers can name intermediates (``z1_2``,
+``h1_2``) and the batched backend can see layers.
+
+>>> import symnet as sn
+>>> x1, x2 = sn.Input("x1"), sn.Input("x2")
+>>> hidden = sn.Dense([x1, x2], 2, "tanh")
+>>> [p.name for p in sn.compile(sn.Softmax(sn.Dense(hidden, 3))).parameters][-3:]
+['w2_3_1', 'w2_3_2', 'b2_3']
 """
 
 from __future__ import annotations
@@ -35,12 +46,18 @@ class Linear(Macro):
     >>> z = sn.Linear([x1, x2], weights=[0.5, -1.0], bias=0.25)
     >>> z.forward(), [p.name for p in z.parameters]
     (-1.25, ['w1', 'w2', 'b'])
+
+    ``weights`` and ``bias`` may also be the user's own Parameter nodes, which keep their names:
+
+    >>> w, b = sn.Parameter(0.5, name="w"), sn.Parameter(0.25, name="b0")
+    >>> [p.name for p in sn.Linear([x1], weights=[w], bias=b).parameters]
+    ['w', 'b0']
     """
 
     __slots__ = ("weights", "bias", "layer", "unit")
 
     def __init__(self, inputs: Sequence[Any], *, layer: int | None = None, unit: int | None = None,
-                 weights: Sequence[float] | None = None, bias: float | None = None,
+                 weights: Sequence[float | Parameter] | None = None, bias: float | Parameter | None = None,
                  rng: random.Random | None = None, name: str | None = None) -> None:
         super().__init__(inputs, name=name)
         if not self.children:
@@ -48,13 +65,12 @@ class Linear(Macro):
         n = len(self.children)
         if weights is not None and len(weights) != n:
             raise GraphError(f"Linear: {len(weights)} weight(s) for {n} input(s)")
+        if unit is not None and layer is None:
+            layer = next_layer(self.children)
         self.layer, self.unit = layer, unit
         stem = "".join(f"{k}_" for k in (layer, unit) if k is not None)
-        self.weights = [Parameter(None if weights is None else weights[i], rng=rng) for i in range(n)]
-        for i, w in enumerate(self.weights, start=1):
-            w.hint = f"w{stem}{i}"
-        self.bias = Parameter(bias, rng=rng)
-        self.bias.hint = f"b{stem[:-1]}" if stem else "b"
+        self.weights = [_parameter(None if weights is None else weights[i], f"w{stem}{i + 1}", rng) for i in range(n)]
+        self.bias = _parameter(bias, f"b{stem[:-1]}" if stem else "b", rng)
 
     @property
     def parameters(self) -> list[Parameter]:
@@ -67,6 +83,23 @@ class Linear(Macro):
         z = Node.apply("add", (*products, self.bias), name=self._name)
         z.origin = Origin("sum", self.layer, self.unit)
         return z
+
+
+def _parameter(value: Any, hint: str, rng: random.Random | None) -> Parameter:
+    """The user's own Parameter as it is (its name kept), or a new one named by ``hint``."""
+    if isinstance(value, Parameter):
+        return value
+    p = Parameter(value, rng=rng)
+    p.hint = hint
+    return p
+
+
+def next_layer(inputs: Sequence[Any]) -> int:
+    """The layer number of a layer over ``inputs``: one more than the deepest layer a
+    macro marked among them (1 over plain inputs)."""
+    layers = [o.layer for x in inputs if (o := getattr(x, "origin", None)) is not None and o.layer is not None
+              and o.role in ("sum", "activation")]
+    return 1 + max(layers, default=0)
 
 
 def activate(z: Node, activation: str | Callable[[Node], Node] | None, where: str = "activation") -> Node:
@@ -87,9 +120,15 @@ def activate(z: Node, activation: str | Callable[[Node], Node] | None, where: st
 
 def Dense(inputs: Sequence[Any], units: int, activation: str | Callable[[Node], Node] | None = None, *,
           layer: int | None = None, rng: random.Random | None = None) -> list[Node]:
-    """A layer of ``units`` neurons over the same inputs; returns the list of their outputs."""
+    """A layer of ``units`` neurons over the same inputs; returns the list of their outputs.
+
+    ``layer`` numbers the layer in the parameter names (``w{layer}_{unit}_{input}``,
+    ``b{layer}_{unit}``); by default the layer after the deepest one among ``inputs``.
+    """
     if not isinstance(units, int) or isinstance(units, bool) or units < 1:
         raise GraphError(f"Dense: units must be a positive integer, got {shown(units)}")
+    if layer is None:
+        layer = next_layer(inputs)
     outs = []
     for j in range(1, units + 1):
         z = Linear(inputs, layer=layer, unit=j, rng=rng)

@@ -25,7 +25,7 @@ from .errors import InputError, SymnetError
 from .fileio import atomic_write_many, check_path, check_targets
 from .layerview import layer_view
 from .worked_batch import is_batch
-from .worked import worked_example, with_loss
+from .worked import logit_names, softmax_logits, worked_example, with_loss
 
 __all__ = ["latex_report", "write_report", "run_pdflatex", "PREAMBLE"]
 
@@ -65,15 +65,20 @@ def _escape_text(text: str) -> str:
 def latex_report(network: Any, values: Any, target: Any = None, loss: str | None = None, *,
                  lr: float | None = None, exercise: bool = False, key: bool = False,
                  blank: Iterable[str] | None = None, title: str | None = None, digits: int = 4,
-                 times: str = "", steps: int | None = None, form: str = "scalar",
+                 times: str = "", steps: int | None = None, form: str = "scalar", output: int | None = None,
                  max_block_depth: int = MAX_BLOCK_DEPTH) -> str:
     """A complete ``.tex`` document for ``network`` at input ``values`` (with ``target``
     and ``loss`` put on top when given): the equations, a TikZ drawing of the graph with
     values and gradients, the loss, every gradient in closed form and a worked example
     (one SGD step with ``lr``). ``exercise=True`` blanks the ``blank`` steps (default:
-    the backward pass and the update) for a student sheet; ``key=True`` gives its
-    answer key. ``steps=k`` (with ``lr``) adds a table of k SGD updates and a pgfplots
-    curve of the loss; ``form="matrix"`` writes the worked example with matrices.
+    the backward pass and the update; ``blank`` alone implies ``exercise``; see
+    :meth:`~symnet.worked.WorkedExample.blanked` for what it accepts) for a student
+    sheet: nothing on it answers a blanked step (no closed-form gradients, no gradients
+    on the graph, no update or loss after it, see :meth:`~symnet.worked.WorkedExample.blanks`);
+    ``key=True`` gives its answer key, with everything. A network with several outputs
+    and no loss needs ``output=k`` (counting from 0). ``steps=k`` (with ``lr``) adds a
+    table of k SGD updates and a pgfplots curve of the loss; ``form="matrix"`` writes
+    the worked example with matrices.
 
     >>> import symnet as sn
     >>> x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
@@ -82,30 +87,35 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     True
     """
     check_digits(digits)  # every number of the document is rounded to these digits
+    exercise = exercise or blank is not None
     ex = worked_example(network, values, target, loss, lr=lr, digits=digits, steps=steps, form=form,
-                        max_block_depth=max_block_depth)
+                        output=output, max_block_depth=max_block_depth)
     if is_batch(values):  # the drawing and the introduction show the first sample of the batch
         values, target = values[0], (target[0] if isinstance(target, (list, tuple)) else target)
     net, feed = with_loss(network, values, target, loss)
     program = net.program
     vals = net.forward_values(feed)
-    out = program.outputs[0] if len(program.outputs) == 1 else None
+    out = program.outputs[output or 0]  # worked_example checked output against the outputs
     if exercise and blank is None:
         blank = ["backward", "update"]
     blank = list(blank or ()) if exercise else []
-    chosen = ex.blanked(blank)
-    hide_values = any(ex.steps[k].part in ("forward", "loss") for k in chosen)
-    hide_grads = any(ex.steps[k].part == "backward" for k in chosen)
+    hide = ex.blanks(blank)
+    # the key shows everything; a sheet nothing that answers a blanked step
+    hide_values, hide_grads = (hide.hides_values, hide.hides_gradients) if not key else (False, False)
     heading = title or ("Backpropagation exercise" if exercise else "A network, its gradients and a worked example")
     if exercise:
         heading += " (answer key)" if key else ""
     preamble = PREAMBLE + (PGFPLOTS if len(ex.history) > 1 else "")
     body = [preamble, r"\begin{document}", rf"{{\Large\bfseries {_escape_text(heading)}}}\par\medskip",
-            _intro(net, feed, network, digits) + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
+            _intro(net, feed, network, digits, ex)
+            + (f" (the first of the batch's {ex.batch} samples)" if ex.batch > 1 else "")]
 
     body.append(r"\section*{The network}")
     matrix = form == "matrix" and bool(layer_view(program))
     rows = equations(net, LatexOptions(digits=digits, symbols_only=True, times=times, width=WIDTH))
+    softmax = bool(ex.target_classes) and ex.class_symbol == "p"  # cross-entropy computed from the logits
+    if softmax and len(rows) > 1:  # the probabilities the loss never names, before the loss
+        rows.insert(len(rows) - 1, _softmax_row(program))
     if matrix:
         body.append("The layers in matrix form ($W^{(l)}[j, i]$ is the weight from input $i$ to unit $j$):")
         body.append(rf"\[ {net.latex(form='matrix', times=times)} \]")
@@ -115,6 +125,8 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
         body.append(aligned(rows, WIDTH, "align*"))
     else:
         body.append(rf"\[ {to_latex(net, digits=digits, symbols_only=True, times=times, equation=True, width=WIDTH)} \]")
+    if softmax and not matrix:
+        body.append(_softmax_note(ex))
     body.append(_parameter_table(net, digits))
 
     body.append(r"\section*{The computation graph}")
@@ -122,8 +134,11 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
     if out is not None:
         body.append(r"\section*{Gradients}")
-        rows = chainrule.gradient_rows(net, None, times=times, digits=digits, max_block_depth=max_block_depth)
-        if matrix:
+        rows = chainrule.gradient_rows(net, None, output=output, times=times, digits=digits,
+                                       max_block_depth=max_block_depth)
+        if hide_grads:
+            body.append(_derive_box(net, out, rows))
+        elif matrix:
             body.append(r"Backpropagation in matrix form, with $\delta^{(l)} = \partial L / \partial z^{(l)}$ "
                         r"and $\odot$ the elementwise product:")
             body.append(rf"\[ {net.gradient_latex(form='matrix', times=times)} \]")
@@ -133,22 +148,52 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
 
     body.append(r"\section*{Worked example}")
     body.append(ex.latex(blank=blank, key=key, width=WIDTH))
-    if len(ex.history) > 1:
+    if len(ex.history) > 1 and (key or not hide.parts):  # the curve shows the losses after each update
         body.append("The loss over the SGD steps:\n\n\\begin{center}\n" + ex.loss_curve() + "\n\\end{center}")
     body.append(r"\end{document}")
     return "\n\n".join(body) + "\n"
+
+
+def _derive_box(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
+    """What an exercise sheet shows instead of the closed-form gradients: the task and room for it
+    (the left sides only say what the symbols mean, never a derivative)."""
+    name = latex_name(net.program.names[out])
+    return (_delta_note(name, rows)
+            + rf"Derive $\partial {name} / \partial \theta$ for every parameter $\theta$ yourself: backpropagate "
+            rf"from the output ${name}$ down, each step a local derivative times the gradient flowing from above "
+            "(the worked example below asks for every step).\\par\\medskip\n"
+            "\\noindent\\framebox[\\dimexpr\\linewidth-2\\fboxsep-2\\fboxrule\\relax]{\\rule{0pt}{5cm}}")
+
+
+def _softmax_row(program: Any) -> tuple[str, str]:
+    """``p = softmax(z)`` as an equation row, in the logits' names."""
+    names = logit_names(program, softmax_logits(program) or []) or "z"
+    return ("p", rf"\operatorname{{softmax}}\left({names}\right), \quad "
+                 rf"p_{{k}} = \frac{{e^{{z_{{k}}}}}}{{\sum_{{j}} e^{{z_{{j}}}}}}")
+
+
+def _softmax_note(ex: Any) -> str:
+    """The class the cross-entropy picks from the probabilities ``p``."""
+    c = ex.target_classes[0] + 1
+    name = latex_name(ex.output_name)
+    return (rf"The loss is the cross-entropy of the class probabilities $p$ (the softmax of the logits $z$) "
+            rf"against the target class $c = {c}$, one-hot $y = e_{{c}}$: ${name} = -\sum_{{k}} y_{{k}} \log p_{{k}} "
+            rf"= -\log p_{{{c}}}$, written above with the logits.")
 
 
 def _has_neurons(net: Any) -> bool:
     return any(o is not None and o.role == "sum" for o in net.program.origins)
 
 
-def _intro(net: Any, feed: dict[str, float], model: Any, digits: int) -> str:
+def _intro(net: Any, feed: dict[str, float], model: Any, digits: int, ex: Any) -> str:
     p = net.program
     own = set(_model_network(model).input_names)
     n_inputs = sum(1 for name in feed if name in own)
     ins = ", ".join(f"${latex_name(n)} = {format_number(v, digits, latex=True)}$" for n, v in feed.items() if n in own)
     targets = ", ".join(f"${latex_name(n)} = {format_number(v, digits, latex=True)}$" for n, v in feed.items() if n not in own)
+    if ex.target_classes:  # cross-entropy: the class is part of the graph, not an input
+        c = ex.target_classes[0]
+        targets = rf"class $c = {c + 1}$ of ${ex.n_classes}$ (index {c}, counting from 0)"
     uses = f"The example uses {ins}" + (f" and the target {targets}." if targets else ".")
     return (f"The network has {n_inputs} input(s), {len(p.parameters)} parameter(s) and "
             f"{len(p.op_indices)} elementary operation(s). {uses}")
@@ -194,12 +239,16 @@ def _graph(net: Any, vals: Sequence[float], out: int | None, digits: int, hide_v
             "\\begin{center}\n" + pic + "\n\\end{center}")
 
 
+def _delta_note(name: str, rows: Sequence[tuple[str, str]]) -> str:
+    return (rf"$\delta^{{(l)}}_{{j}}$ is $\partial {name} / \partial z^{{(l)}}_{{j}}$ for neuron $j$ of layer $l$. "
+            if any(left.startswith(r"\delta") for left, _ in rows) else "")
+
+
 def _gradient_intro(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
     name = latex_name(net.program.names[out])
-    delta = (rf" $\delta^{{(l)}}_{{j}}$ is $\partial {name} / \partial z^{{(l)}}_{{j}}$ for neuron $j$ of layer $l$."
-             if any(left.startswith(r"\delta") for left, _ in rows) else "")
+    delta = _delta_note(name, rows)
     return (rf"Backpropagation from the output ${name}$ down: each line multiplies a local derivative by the "
-            rf"gradient flowing from above, summed over the uses of the node.{delta} "
+            rf"gradient flowing from above, summed over the uses of the node. {delta}"
             rf"The last lines give the gradient with respect to every parameter.")
 
 
@@ -231,15 +280,17 @@ def write_report(network: Any, path: str | os.PathLike[str], values: Any, target
                  loss: str | None = None, *, pdf: bool = False, **options: Any) -> list[str]:
     """Write :func:`latex_report` to ``path`` (atomically) and return the paths written.
 
-    With ``exercise=True`` the student sheet goes to ``path`` and its answer key next to
-    it (``name-key.tex``). With ``pdf=True`` each document is also compiled with pdflatex
-    to a ``.pdf`` beside it. All or nothing: every document is built (and compiled) first,
-    then every file is written to a temporary file, and the targets are replaced only
-    when all of that succeeded; on any failure (a bad argument, pdflatex missing or
+    With ``exercise=True`` (or ``blank=``, which implies it) the student sheet goes to
+    ``path`` and its answer key next to it (``name-key.tex``). With ``pdf=True`` each
+    document is also compiled with pdflatex to a ``.pdf`` beside it. All or nothing:
+    every document is built (and compiled) first, then every file is written to a
+    temporary file, and the targets are replaced only when all of that succeeded; on any failure (a bad argument, pdflatex missing or
     failing, a target that is a folder) no existing file changes.
     """
     target_path = check_path(path)
     stem, _ = os.path.splitext(target_path)
+    if options.get("blank") is not None:
+        options["exercise"] = True  # blank alone asks for a sheet (and so its key)
     paths = [target_path] + ([f"{stem}-key.tex"] if options.get("exercise") else [])
     check_targets(paths + ([os.path.splitext(p)[0] + ".pdf" for p in paths] if pdf else []))  # before any work
     options.pop("key", None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -34,10 +35,10 @@ from .emit.notation import latex_name, latex_style, visible_width, wrap
 from .emit.render import Piece, apply_form, check_digits, format_number, number_piece, render
 from .ops import OPS, PREC_ATOM
 from . import engine
-from .worked_batch import (BatchPass, batch_pass, build_samples, check_steps, history_table, is_batch, loss_curve,
-                           matrix_steps, sgd_history)
+from .worked_batch import (BatchPass, batch_pass, bmatrix, build_samples, check_steps, history_table, is_batch,
+                           loss_curve, matrix_steps, sgd_history)
 
-__all__ = ["Step", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
+__all__ = ["Step", "Blanks", "WorkedExample", "worked_example", "with_loss", "LOSS_NAMES", "PARTS"]
 
 LOSS_NAMES = tuple(LOSSES)
 PARTS = ("forward", "loss", "backward", "update")
@@ -83,6 +84,13 @@ class WorkedExample:
     #: and after each SGD update; ``parameter_names`` names the values
     history: list[tuple[list[float], float]] = field(default_factory=list)
     parameter_names: list[str] = field(default_factory=list)
+    #: with ``loss="cross_entropy"``: each sample's target class index (counting from 0,
+    #: as ``target=`` gives it) and the number of classes
+    target_classes: tuple[int, ...] = ()
+    n_classes: int = 0
+    #: the symbol of the class probabilities: ``p`` for a softmax the loss computes from the
+    #: logits, else the network's output
+    class_symbol: str = "p"
 
     def keys(self) -> list[str]:
         """The names that ``blank=`` accepts besides the part names."""
@@ -104,6 +112,31 @@ class WorkedExample:
                           if (not part or s.part == part) and (not name or s.key == name))
         return chosen
 
+    def blanks(self, blank: Iterable[str]) -> "Blanks":
+        """What a sheet blanking ``blank`` must hide so that nothing on it answers a blanked step.
+
+        Besides the chosen steps (:meth:`blanked`): the update of every parameter whose
+        gradient is blanked (its new value is the old one minus ``lr`` times the gradient),
+        and the numbers of every later step that may print a hidden value (forward values
+        reappear in the loss and the backward pass, adjoints in later adjoints and the
+        updates). The loss after the update and the SGD table are hidden with any blank.
+
+        >>> import symnet as sn
+        >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+        >>> ex = worked_example(sn.compile(w * x), {"x": 2.0}, target=0.0, loss="mse", lr=0.1)
+        >>> b = ex.blanks(["backward:w"])
+        >>> sorted(ex.steps[k].part for k in b.steps), b.hides_gradients, b.hides_after
+        (['backward', 'update'], True, True)
+        """
+        chosen = self.blanked(blank)
+        grads = {self.steps[k].key for k in chosen if self.steps[k].part == "backward"}
+        chosen |= {k for k, s in enumerate(self.steps) if s.part == "update" and s.key in grads}
+        numbers: set[int] = set()
+        for k, s in enumerate(self.steps):
+            if k not in chosen and any(j < k and s.part in _PRINTS[self.steps[j].part] for j in chosen):
+                numbers.add(k)
+        return Blanks(frozenset(chosen), frozenset(numbers), frozenset(self.steps[k].part for k in chosen))
+
     def __str__(self) -> str:
         """The example as aligned plain text: one line per step, ``left = formula =
         numbers = value``, grouped by part, then the update's loss."""
@@ -115,6 +148,8 @@ class WorkedExample:
             if not steps:
                 continue
             out.append(f"{titles[part]}:")
+            if part == "loss" and self.target_classes:
+                out.append("  " + _plain(self.class_sentence()).replace("$", ""))
             lefts = [_plain(s.left) for s in steps]
             width = max(len(x) for x in lefts)
             for left, s in zip(lefts, steps):
@@ -137,34 +172,65 @@ class WorkedExample:
         Steps chosen by ``blank`` show empty boxes instead of numbers; with ``key=True``
         they show the answers, boxed.
         """
-        chosen = self.blanked(blank)
+        hide = self.blanks(blank)
         out: list[str] = []
+        softmax = any(s.part == "forward" and s.key == "p" and isinstance(s.value, tuple) for s in self.steps)
         titles = {
-            "forward": r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, the value.",
-            "loss": r"\noindent\textbf{Loss.}",
+            "forward": (r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, "
+                        r"the value." + (r" The softmax turns the logits $z$ into class probabilities, "
+                           r"$p = \operatorname{softmax}\left(z\right)$ with $p_{k} = e^{z_{k}} / \sum_{j} e^{z_{j}}$."
+                           if softmax else "")),
+            "loss": r"\noindent\textbf{Loss.}" + (" " + self.class_sentence() if self.target_classes else ""),
             "backward": (r"\noindent\textbf{Backward pass.} Each line: local derivative $\times$ upstream "
                          r"gradient, summed over the uses of the node; then the numbers and the value."),
             "update": (rf"\noindent\textbf{{One step of gradient descent}} with learning rate "
                        rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: each parameter moves against its gradient."),
         }
         for part in PARTS:
-            lines = [_line(s, k in chosen, key, self.digits, width) for k, s in enumerate(self.steps) if s.part == part]
+            lines = [_line(s, k in hide.steps, key, self.digits, width, k in hide.numbers)
+                     for k, s in enumerate(self.steps) if s.part == part]
             if not lines:
                 continue
             out.append(titles[part])
             out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
-            if part == "update" and self.loss_after is not None:
+            if part == "update" and self.loss_after is not None and (key or not hide.hides_after):
                 name = latex_name(self.output_name)
                 name = rf"\bar{{{name}}}" if self.batch > 1 else name
                 out.append(rf"\noindent With the new parameters the loss is ${name} = "
                            rf"{format_number(self.loss_after, self.digits, latex=True)}$.")
-        if len(self.history) > 1:
+        if len(self.history) > 1 and (key or not hide.parts):
             out.append(rf"\noindent\textbf{{{len(self.history) - 1} steps of gradient descent}} with "
                        rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: the parameters and the "
                        + ("mean " if self.batch > 1 else "") + "loss before each step.")
             out.append(history_table(self.parameter_names, self.history, self.digits,
                                      rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name)))
         return "\n".join(out + self.notes)
+
+    def class_sentence(self) -> str:
+        r"""With cross-entropy: the target class stated in LaTeX text, with its one-hot vector
+        and the loss it picks. Classes are written from 1 (``c = 3`` is ``target=2``), as
+        :math:`p_c`, :math:`e_c` and the matrix form count them.
+
+        >>> import symnet as sn
+        >>> sn.seed(0)
+        >>> net = sn.compile(sn.MLP(2, [3], output_activation="softmax"))
+        >>> print(worked_example(net, [0.5, -1.0], target=2, loss="cross_entropy").class_sentence())
+        The target is class $c = 3$ of $3$ (index 2, counting from 0), the one-hot vector $y = e_{c} = \left(0, 0, 1\right)^{\top}$, and the cross-entropy $L = -\sum_{k} y_{k} \log p_{k} = -\log p_{3}$.
+        """
+        if not self.target_classes:
+            return ""
+        p = self.class_symbol
+        name = latex_name(self.output_name)
+        if len(self.target_classes) == 1:
+            c = self.target_classes[0]
+            onehot = ", ".join("1" if k == c else "0" for k in range(self.n_classes))
+            return (rf"The target is class $c = {c + 1}$ of ${self.n_classes}$ (index {c}, counting from 0), the "
+                    rf"one-hot vector $y = e_{{c}} = \left({onehot}\right)^{{\top}}$, and the cross-entropy "
+                    rf"${name} = -\sum_{{k}} y_{{k}} \log {p}_{{k}} = -\log {p}_{{{c + 1}}}$.")
+        each = ", ".join(f"$c^{{[{k}]}} = {c + 1}$" for k, c in enumerate(self.target_classes, start=1))
+        return (rf"The target classes of the samples are {each} of ${self.n_classes}$ (indices "
+                rf"{', '.join(str(c) for c in self.target_classes)}, counting from 0); sample $k$ has the "
+                rf"cross-entropy ${name}^{{[k]}} = -\log {p}_{{c^{{[k]}}}}$.")
 
     def loss_curve(self) -> str:
         """The loss per SGD step (``steps=``) as a pgfplots picture (needs ``\\usepackage{pgfplots}``)."""
@@ -173,18 +239,65 @@ class WorkedExample:
         return loss_curve(self.history)
 
 
+#: Which parts' numbers may print the value of a step of each part (see :meth:`WorkedExample.blanks`).
+_PRINTS = {"forward": ("forward", "loss", "backward"), "loss": ("forward", "loss", "backward"),
+           "backward": ("backward", "update"), "update": ()}
+#: The box a blanked derivative leaves on a sheet (room for a product of two fractions).
+_FORMULA_BOX = r"\boxed{\phantom{\frac{\partial L}{\partial z} \cdot \frac{\partial L}{\partial z}}}"
+
+
+@dataclass(frozen=True)
+class Blanks:
+    """What an exercise sheet hides (:meth:`WorkedExample.blanks`): ``steps`` (indices)
+    show empty boxes for their numbers and value (and, for a derivative, its formula);
+    ``numbers`` (indices) keep their value but box their numbers, which would print a
+    hidden value; ``parts`` are the parts with a hidden step."""
+
+    steps: frozenset[int]
+    numbers: frozenset[int]
+    parts: frozenset[str]
+
+    @property
+    def hides_values(self) -> bool:
+        """Forward values or the loss are asked for (the graph must not show them)."""
+        return bool(self.parts & {"forward", "loss"})
+
+    @property
+    def hides_gradients(self) -> bool:
+        """Gradients are asked for (no closed-form gradients, no gradients on the graph)."""
+        return "backward" in self.parts
+
+    @property
+    def hides_after(self) -> bool:
+        """Gradients or updates are asked for (no loss after the update)."""
+        return bool(self.parts & {"backward", "update"})
+
+
 def _blank_box(text: str) -> str:
-    return rf"\boxed{{\phantom{{{text}}}}}"
+    """An empty box the size of ``text``; its numbers (and their signs) are replaced, so that
+    not even the .tex source holds an answer."""
+    return rf"\boxed{{\phantom{{{_NUMBER.sub('-0.000', text)}}}}}"
 
 
-def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None) -> str:
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None, hide_numbers: bool = False) -> str:
     value = s.value_tex or format_number(s.value, digits, latex=True)
-    numbers = s.numbers
+    numbers, formula = s.numbers, s.formula
+    # a matrix's numbers get a box as tall as the matrix and a little wider (a box the size of
+    # a product of matrices would not fit the line); a scalar's a box of fixed size
+    scalar_box = (rf"\boxed{{\phantom{{{_NUMBER.sub('-0.000', s.value_tex)}}}\hspace{{6em}}}}" if s.value_tex
+                  else r"\boxed{\phantom{-0.000 \cdot 0.000}}")
     if blank:
         value = rf"\boxed{{{value}}}" if key else _blank_box(s.value_tex or "-0.0000")
         if numbers:  # a matrix keeps its size when blanked; a scalar line gets a box of fixed size
-            numbers = rf"\boxed{{{numbers}}}" if key else _blank_box(numbers if s.value_tex else r"-0.000 \cdot 0.000")
-    parts = [p for p in dict.fromkeys((s.formula, numbers)) if p and p not in (value, rf"\left({value}\right)")]
+            numbers = rf"\boxed{{{numbers}}}" if key else scalar_box
+        if s.part == "backward" and not key and formula:  # the derivative itself is what is asked
+            formula = _FORMULA_BOX
+    elif hide_numbers and numbers and not key:  # they would print a hidden value
+        numbers = scalar_box
+    parts = [p for p in dict.fromkeys((formula, numbers)) if p and p not in (value, rf"\left({value}\right)")]
     sign = r"\leftarrow" if s.part == "update" else "="
     head = f"{s.left} &{sign} "
     one = head + " = ".join(parts + [value])
@@ -286,6 +399,10 @@ def worked_example(network: Any, values: Any, target: Any = None, loss: str | No
         rows, out_name = _batch_scalar_steps(bp, digits, lr, new)
     ex = WorkedExample(rows, digits, lr, output_name=out_name or "L", notes=notes, gradients=dict(bp.gradients),
                        form=form, batch=len(samples), parameter_names=list(net.parameter_names))
+    if loss == "cross_entropy":
+        ex.target_classes = tuple(int(t) for t in (target if len(samples) > 1 else [target]))
+        ex.n_classes = len(network.program.outputs)
+        ex.class_symbol = "p" if softmax_logits(program) is not None else r"\hat{y}"
     if new is not None:
         ex.loss_after = batch_pass(samples, output, new).loss
     if steps is not None:
@@ -304,6 +421,10 @@ def _scalar_steps(net: Any, feed: dict[str, float], *, vals: Sequence[float], ou
     ch = chainrule.chain(net, output=output, exact=False, max_block_depth=max_block_depth)
     adj = engine.backward(program, vals, {ch.output: 1.0})
     steps = _forward_steps(net, vals, digits, ch.output)
+    p = _softmax_step(program, vals, digits)
+    if p is not None:  # before the loss
+        at = next((k for k, s in enumerate(steps) if s.part == "loss"), len(steps))
+        steps.insert(at, p)
     steps += _backward_steps(net, ch, vals, adj, digits)
     if lr is not None:
         for i in program.parameters:
@@ -391,6 +512,47 @@ def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> li
     return steps
 
 
+#: Up to this many classes the worked example writes p = softmax(z) on one line with its numbers.
+_INLINE_CLASSES = 4
+
+
+def softmax_logits(program: Any) -> list[int] | None:
+    """The logits of a cross-entropy the loss computes from them (its log-softmax node,
+    marked ``loss_logits``), or None."""
+    node = next((i for i in program.op_indices
+                 if program.origins[i] is not None and program.origins[i].role == "loss_logits"), None)
+    return None if node is None else list(program.args[node])
+
+
+def logit_names(program: Any, logits: Sequence[int]) -> str:
+    """The logits' LaTeX names, comma-separated, when every one is printed by name (else "")."""
+    named = set(intermediates(program))
+    if not all(a in named or program.ops[a] is None for a in logits):
+        return ""
+    return ", ".join(latex_name(program.names[a]) for a in logits)
+
+
+def _softmax_step(program: Any, vals: Sequence[float], digits: int) -> Step | None:
+    """``p = softmax(z)`` with numbers, for a cross-entropy computed from the logits
+    (the loss's log-softmax node, which never names the probabilities)."""
+    logits = softmax_logits(program)
+    if logits is None:
+        return None
+    z = [vals[a] for a in logits]
+    top = max(z)
+    e = [math.exp(v - top) for v in z]
+    p = tuple(v / math.fsum(e) for v in e)
+    names = logit_names(program, logits)
+    args = names or ", ".join(format_number(v, digits, latex=True) for v in z)  # unnamed logits: their values
+    if len(z) > _INLINE_CLASSES:  # too wide for one line: the probabilities as a column
+        return Step("forward", "p", "p", rf"\operatorname{{softmax}}\left({args}\right)", "", p,
+                    bmatrix([[v] for v in p], digits))
+    powers = [f"e^{{{format_number(v, digits, latex=True)}}}" for v in z]
+    numbers = rf"\frac{{\left({', '.join(powers)}\right)}}{{{' + '.join(powers)}}}"
+    value = r"\left(" + ", ".join(format_number(v, digits, latex=True) for v in p) + r"\right)"
+    return Step("forward", "p", "p", rf"\operatorname{{softmax}}\left({args}\right)", numbers, p, value)
+
+
 def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: Sequence[float],
                     digits: int) -> list[Step]:
     program = ch.program
@@ -469,4 +631,6 @@ def _plain_number(value: float, digits: int) -> str:
 
 
 def _plain_matrix(rows: Any, digits: int) -> str:
+    if not all(isinstance(r, (tuple, list)) for r in rows):  # a vector
+        return "[" + ", ".join(_plain_number(v, digits) for v in rows) + "]"
     return "[" + ", ".join("[" + ", ".join(_plain_number(v, digits) for v in row) + "]" for row in rows) + "]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import pytest
 
 import symnet as sn
 from symnet.cli import main
+from symnet.emit.render import format_number
 from symnet.progress import Progress
 
 HAS_PARSE = hasattr(sn, "parse")
@@ -219,9 +221,13 @@ def test_grad_of_a_vector_network_needs_an_output(capsys, tmp_path):
     path = tmp_path / "vec.json"
     sn.save(sn.MLP(2, [2, 3], output_activation="softmax"), path)
     code, _, err = run(capsys, "grad", str(path), "--wrt", "b2_1")
-    assert code == 2 and "choose one with --output K (0 to 2)" in one_line_error(err)
-    code, out, _ = run(capsys, "grad", str(path), "--wrt", "b2_1", "--output", "2", "--latex")
+    assert code == 2 and "choose one with --output-index K (0 to 2)" in one_line_error(err)
+    code, out, _ = run(capsys, "grad", str(path), "--wrt", "b2_1", "--output-index", "2", "--latex")
     assert code == 0 and "\\hat{y}_{3}" in out
+    code, alias, _ = run(capsys, "grad", str(path), "--wrt", "b2_1", "--output", "2", "--latex")  # the old spelling
+    assert code == 0 and alias == out
+    code, _, err = run(capsys, "grad", str(path), "--wrt", "b2_1", "--output-index", "3")
+    assert code == 2 and "--output-index 3 is out of range" in one_line_error(err)
     code, out, _ = run(capsys, "grad", str(path), "--wrt", "b2_1", "--loss", "cross_entropy", "--target", "0")
     assert code == 0 and out.strip()
 
@@ -297,6 +303,65 @@ def test_report_needs_numeric_target(capsys, model_file, tmp_path):
                        "-o", str(tmp_path / "r.tex"))
     assert code == 2 and "--target must be a number" in one_line_error(err)
     assert not (tmp_path / "r.tex").exists()
+
+
+def test_report_blank_writes_a_sheet_and_its_key(capsys, model_file, tmp_path):
+    sheet = tmp_path / "sheet.tex"
+    code, out, err = run(capsys, "report", model_file, "--at", "x=2", "--loss", "mse", "--target", "1",
+                         "--lr", "0.1", "-o", str(sheet), "--blank", "backward:w,update")
+    assert code == 0 and err == "" and out.split() == ["wrote", str(sheet), "wrote", str(tmp_path / "sheet-key.tex")]
+    loss_net, feed = sn.worked.with_loss(sn.load(model_file), {"x": 2.0}, 1.0, "mse")
+    grad_w = format_number(loss_net.gradients(feed)["w"], 4, latex=True)
+    assert grad_w not in sheet.read_text() and rf"\boxed{{{grad_w}}}" in (tmp_path / "sheet-key.tex").read_text()
+
+
+@pytest.mark.parametrize("blank, message", [
+    ("nope", "cannot blank 'nope': use a part (forward, loss, backward, update), a name (L, b, w, yhat, z)"),
+    ("sideways:w", "cannot blank 'sideways:w': use a part (forward, loss, backward, update)"),
+    ("backward,", "the parts are forward, loss, backward, update"),
+])
+def test_report_bad_blank_names_the_valid_parts(capsys, model_file, tmp_path, blank, message):
+    code, _, err = run(capsys, "report", model_file, "--at", "x=2", "--loss", "mse", "--target", "1",
+                       "-o", str(tmp_path / "s.tex"), "--blank", blank)
+    assert code == 2 and message in err
+    assert os.listdir(tmp_path) == ["net.json"]  # nothing written
+
+
+def test_report_of_a_vector_network_takes_an_output_index(capsys, tmp_path):
+    sn.seed(2)
+    path = tmp_path / "vec.json"
+    sn.save(sn.MLP(2, [2, 3], output_activation="softmax"), path)
+    args = ("report", str(path), "--at", "x1=0.5,x2=-1", "-o", str(tmp_path / "r.tex"))
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "choose one with --output-index K (0 to 2) or put a loss on top with --loss" in one_line_error(err)
+    code, out, _ = run(capsys, *args, "--output-index", "2")
+    tex = (tmp_path / "r.tex").read_text()
+    assert code == 0 and r"Backpropagation from the output $\hat{y}_{3}$ down" in tex
+    code, _, err = run(capsys, *args, "--output-index", "3")
+    assert code == 2 and "--output-index 3 is out of range: the network has 3 output(s) (0 to 2)" in err
+    code, _, err = run(capsys, *args, "--output-index", "1", "--loss", "cross_entropy", "--target", "1")
+    assert code == 2 and "with --loss the report differentiates the loss" in err
+
+
+def test_every_option_an_error_message_names_exists(capsys, tmp_path):
+    """The CLI's errors name CLI options (never the API's output=k), and each named option is accepted."""
+    from symnet.cli import build_parser
+
+    sn.seed(2)
+    path = tmp_path / "vec.json"
+    sn.save(sn.MLP(2, [2, 3], output_activation="softmax"), path)
+    report = ["report", str(path), "--at", "x1=0.5,x2=-1", "-o", str(tmp_path / "r.tex")]
+    runs = [["grad", str(path), "--wrt", "b2_1"], ["grad", str(path), "--wrt", "b2_1", "--output-index", "7"],
+            report, report + ["--output-index", "3"], report + ["--output-index", "0", "--loss", "mse", "--target", "1"],
+            report + ["--loss", "mse"], report + ["--loss", "mse", "--target", "t"]]
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for argv in runs:
+        code, _, err = run(capsys, *argv)
+        message = one_line_error(err)
+        named = re.findall(r"--[a-z][a-z-]*", message)
+        assert code == 2 and named and "output=k" not in message, message
+        accepted = {o for a in subparsers[argv[0]]._actions for o in a.option_strings}
+        assert set(named) <= accepted, (argv, named)
 
 
 @pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")

@@ -7,6 +7,7 @@ import math
 import pytest
 
 import symnet as sn
+from symnet.emit.render import format_number
 from symnet.worked import worked_example, with_loss
 
 
@@ -110,3 +111,45 @@ def test_network_already_with_loss() -> None:
     ex = worked_example(sn.compile(sn.mse(w * x, y)), {"x": 1.0, "y": 0.0})
     assert [s.key for s in ex.steps] == ["yhat", "L", "yhat", "w"]  # the prediction a loss compares is yhat
     assert ex.steps[-1].value == 4.0
+
+
+def test_blanking_a_gradient_blanks_what_would_answer_it() -> None:
+    ex = worked_example(_celsius(), {"x": 100.0}, target=37.78, loss="mse", lr=1e-5)
+    hide = ex.blanks(["backward:w"])
+    assert {(ex.steps[k].part, ex.steps[k].key) for k in hide.steps} == {("backward", "w"), ("update", "w")}
+    assert {(ex.steps[k].part, ex.steps[k].key) for k in hide.numbers} == {("backward", "b"), ("update", "b")}
+    assert hide.hides_gradients and hide.hides_after and not hide.hides_values
+    sheet, key = ex.latex(blank=["backward:w"]), ex.latex(blank=["backward:w"], key=True)
+    new_w = format_number(0.5 + 1e-5 * 956, 4, latex=True)
+    for answer in ("-956", new_w, "the loss is"):
+        assert answer not in sheet and answer in key
+    assert "x \\frac{\\partial L}{\\partial \\hat{y}}" not in sheet  # the derivative asked for is a box
+    assert "= -9.56" in sheet                                       # d/db stays, its numbers boxed
+
+
+def test_sgd_table_is_hidden_on_a_sheet() -> None:
+    ex = worked_example(_celsius(), {"x": 100.0}, target=37.78, loss="mse", lr=1e-5, steps=2)
+    assert "steps of gradient descent" in ex.latex() and "steps of gradient descent" in ex.latex(blank=["update"], key=True)
+    assert "steps of gradient descent" not in ex.latex(blank=["update"])
+
+
+def test_cross_entropy_states_the_class_and_shows_p() -> None:
+    sn.seed(2)
+    net = sn.compile(sn.MLP(2, [3], output_activation="softmax"))
+    ex = worked_example(net, [0.1, 0.2], target=1, loss="cross_entropy", lr=0.1)
+    loss_net, feed = with_loss(net, [0.1, 0.2], 1, "cross_entropy")
+    vals, p = loss_net.forward_values(feed), loss_net.program
+    z = [vals[i] for i in p.op_indices if p.names[i] in ("z1_1", "z1_2", "z1_3")]
+    probs = [math.exp(v) / sum(math.exp(u) for u in z) for v in z]
+    step = next(s for s in ex.steps if s.key == "p")
+    forward = [s.key for s in ex.steps if s.part == "forward"]
+    assert step.part == "forward" and forward[-1] == "p" and step.value == pytest.approx(probs, rel=1e-12)
+    assert ex.target_classes == (1,) and ex.n_classes == 3
+    tex = ex.latex()
+    assert r"The target is class $c = 2$ of $3$ (index 1, counting from 0)" in tex
+    assert r"e_{c} = \left(0, 1, 0\right)^{\top}" in tex and r"-\log p_{2}" in tex
+    assert r"p_{k} = e^{z_{k}} / \sum_{j} e^{z_{j}}" in tex
+    assert tex.index(r"p &= \operatorname{softmax}") < tex.index(r"\textbf{Loss.}")
+    text = str(ex)
+    assert "p       = softmax(z^(1)_1, z^(1)_2, z^(1)_3)" in text and "class c = 2 of 3" in text
+    assert -math.log(probs[1]) == pytest.approx(next(s.value for s in ex.steps if s.key == "L"))
