@@ -40,6 +40,8 @@ _SILENT = frozenset((r"\left", r"\right", r"\operatorname", r"\mathit", r"\mathr
                      r"\bar", r"\tilde", r"\dot", r"\vec", r"\displaystyle", r"\left.", r"\right.", r"\frac"))
 #: Deepest parenthesis level a line is broken inside.
 MAX_DEPTH = 8
+#: A line ends at the best place to break among those that fill at least this share of it.
+MIN_FILL = 0.25
 
 
 def _op_words() -> set[str]:
@@ -195,7 +197,7 @@ def wrap(rhs: str, width: int | None, first: float = 0.0, rest: float = 4.0) -> 
     rhs = _unfrac(rhs, width - max(first, rest))
     cands = _candidates(rhs)
     rooms = (width - first, width - rest)
-    active: list[int] = []
+    active: dict[int, tuple[int, int]] = {}
     lines = [(0, len(rhs))]
     for depth in range(MAX_DEPTH + 1):
         for kind in (0, 1):
@@ -203,7 +205,7 @@ def wrap(rhs: str, width: int | None, first: float = 0.0, rest: float = 4.0) -> 
             wide = [ln for n, ln in enumerate(lines) if not _fits(rhs, ln, rooms[n > 0])]
             if not wide:
                 return _texts(rhs, lines)
-            active = sorted(set(active).union(c for c in at if any(a < c < b for a, b in wide)))
+            active.update((c, (depth, kind)) for c in at if any(a < c < b for a, b in wide))
             lines = _fill(rhs, active, rooms)
     return _texts(rhs, lines)
 
@@ -216,14 +218,30 @@ def _fits(rhs: str, line: tuple[int, int], room: float) -> bool:
     return visible_width(_balanced(rhs[line[0]:line[1]].strip())) <= room
 
 
-def _fill(rhs: str, cuts: list[int], rooms: tuple[float, float]) -> list[tuple[int, int]]:
-    """Lines filled greedily: each as long as it fits, broken only at ``cuts``."""
+def _fill(rhs: str, cuts: dict[int, tuple[int, int]], rooms: tuple[float, float]) -> list[tuple[int, int]]:
+    """Lines broken only at ``cuts`` (offset -> rank ``(depth, kind)``). Each line ends at
+    the best-ranked cut among those where it still fits and is at least
+    :data:`MIN_FILL` full (the furthest on a tie), so a term is not split from its
+    sign nor a factor from its product when a better place is at hand."""
     out: list[tuple[int, int]] = []
-    start, end = 0, None
-    for c in cuts + [len(rhs)]:
-        if end is not None and not _fits(rhs, (start, c), rooms[bool(out)]):
-            out.append((start, end))
-            start = end
-        end = c
-    out.append((start, len(rhs)))
-    return out
+    order = sorted(cuts)
+    start = 0
+    while True:
+        room = rooms[bool(out)]
+        if _fits(rhs, (start, len(rhs)), room):
+            out.append((start, len(rhs)))
+            return out
+        fitting = []
+        for c in order:
+            if c <= start:
+                continue
+            if fitting and not _fits(rhs, (start, c), room):
+                break
+            fitting.append(c)
+        if not fitting:  # nothing can be broken here: the rest stays on one line
+            out.append((start, len(rhs)))
+            return out
+        full = [c for c in fitting if visible_width(rhs[start:c]) >= MIN_FILL * room] or fitting[-1:]
+        end = min(full, key=lambda c: (cuts[c], -c))
+        out.append((start, end))
+        start = end
