@@ -38,6 +38,7 @@ _CLOSE = (r"\right)", r"\right]", r"\right.")
 _WORDS = frozenset((r"\sin", r"\cos", r"\max", r"\min", r"\ln"))
 _SILENT = frozenset((r"\left", r"\right", r"\operatorname", r"\mathit", r"\mathrm", r"\hat",
                      r"\bar", r"\tilde", r"\dot", r"\vec", r"\displaystyle", r"\left.", r"\right.", r"\frac"))
+_RELATIONS = frozenset(("=", "<", ">", ",", r"\le", r"\ge", r"\leq", r"\geq", r"\neq", r"\in", r"\quad"))
 #: Deepest parenthesis level a line is broken inside.
 MAX_DEPTH = 8
 #: A line ends at the best place to break among those that fill at least this share of it.
@@ -126,9 +127,9 @@ def _candidates(tex: str) -> list[tuple[int, int, int]]:
             braces -= 1
         elif braces:
             continue
-        elif tok == "[":
+        elif tok in ("[", r"\left["):  # an indicator's condition stays whole
             brackets += 1
-        elif tok == "]":
+        elif tok in ("]", r"\right]"):
             brackets -= 1
         elif brackets:
             continue
@@ -142,7 +143,8 @@ def _candidates(tex: str) -> list[tuple[int, int, int]]:
             out.append((m.start(), depth, 1))
         elif tok == " " and 0 < n < len(toks) - 1:
             before, after = toks[n - 1].group(), toks[n + 1].group()
-            if before not in _OPEN and after not in _CLOSE and after[:1] not in "^_)]," and not after.isspace():
+            if before not in _OPEN and after not in _CLOSE and not after.isspace() and \
+                    before not in _RELATIONS and after not in _RELATIONS and after[:1] not in "^_)],":
                 out.append((m.start(), depth, 1))  # juxtaposition: a new factor starts here
     return out
 
