@@ -79,6 +79,13 @@ def test_the_page_has_every_network_in_order() -> None:
     assert where == sorted(where) and len(heads) >= len(NETWORKS) + 1
 
 
+def test_the_rendered_page_is_there() -> None:
+    images = re.findall(r"!\[[^\]]*\]\((img/[^)]+)\)", PAGE.read_text())
+    assert images, "the gallery shows a rendered page"
+    for image in images:
+        assert (PAGE.parent / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def _points(net: sn.Network, n: int, seed: int) -> list[dict[str, float]]:
     rng = random.Random(seed)
     names = net.input_names + net.parameter_names
