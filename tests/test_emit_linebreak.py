@@ -78,6 +78,17 @@ def test_a_fraction_too_wide_is_slashed_and_then_broken() -> None:
     assert r"\frac" not in "".join(lines) and r"\right) /" in "".join(lines)
 
 
+def test_a_matrix_is_as_wide_as_its_widest_row_and_set_small_when_too_wide() -> None:
+    small = r"\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}"
+    wide = r"\begin{bmatrix} " + " & ".join(["-0.12345678"] * 8) + r" \\ 1 & 2 \end{bmatrix}"
+    assert visible_width(small) == pytest.approx(2 + 1.5 + 1.5)
+    assert visible_width(wide) == pytest.approx(8 * 11 + 7 * 1.5 + 1.5)
+    assert wrap(f"A = {small}", 20) == [f"A = {small}"]
+    lines = wrap(rf"x + {wide}", 80)
+    assert lines[-1].startswith(r"+ \left[\begin{smallmatrix}") and r"\end{smallmatrix}\right]" in lines[-1]
+    assert "bmatrix" not in "".join(lines)
+
+
 @pytest.mark.parametrize("width", [30, 50, 78])
 def test_long_gradients_fit_where_they_can_and_keep_every_symbol(width: int) -> None:
     for rhs, lines, room in _long_gradients(width):

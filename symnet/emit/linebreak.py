@@ -59,6 +59,10 @@ def visible_width(tex: str) -> float:
     >>> visible_width(r"\\frac{\\partial L}{\\partial w_{1}}")
     2.6
     """
+    matrices = 0.0
+    for m in _MATRIX.finditer(tex):
+        matrices += _matrix_width(m.group(2), m.group(1) == "smallmatrix")
+    tex = _MATRIX.sub(" ", tex)
     words = _WORDS | _op_words()
     # one frame per open brace group: [width so far, weight, role]; role "num"/"den" for \frac's parts
     frames: list[list] = [[0.0, 1.0, None]]
@@ -102,7 +106,25 @@ def visible_width(tex: str) -> float:
     while len(frames) > 1:
         done = frames.pop()
         frames[-1][0] += done[0]
-    return round(frames[0][0], 2)
+    return round(frames[0][0] + matrices, 2)
+
+
+_MATRIX = re.compile(r"\\begin\{([bpv]?matrix|smallmatrix)\}(.*?)\\end\{\1\}", re.S)
+
+
+def _matrix_width(body: str, small: bool) -> float:
+    """A matrix is as wide as its widest row, with a gap between columns and its brackets;
+    a ``smallmatrix`` is set in script size."""
+    rows = [[visible_width(cell) for cell in row.split("&")] for row in body.split("\\\\")]
+    widest = max(sum(row) + 1.5 * (len(row) - 1) for row in rows)
+    return round(widest * 0.7 + 1.0 if small else widest + 1.5, 2)
+
+
+def _shrink(line: str) -> str:
+    """Every ``bmatrix`` of ``line`` as a bracketed ``smallmatrix`` (amsmath), for a line that
+    is too wide even when broken."""
+    return re.sub(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}",
+                  lambda m: rf"\left[\begin{{smallmatrix}}{m.group(1)}\end{{smallmatrix}}\right]", line, flags=re.S)
 
 
 # -- break candidates ---------------------------------------------------------------
@@ -206,14 +228,15 @@ def wrap(rhs: str, width: int | None, first: float = 0.0, rest: float = 4.0) -> 
             at = [c for c, d, k in cands if d == depth and k == kind]
             wide = [ln for n, ln in enumerate(lines) if not _fits(rhs, ln, rooms[n > 0])]
             if not wide:
-                return _texts(rhs, lines)
+                return _texts(rhs, lines, rooms)
             active.update((c, (depth, kind)) for c in at if any(a < c < b for a, b in wide))
             lines = _fill(rhs, active, rooms)
-    return _texts(rhs, lines)
+    return _texts(rhs, lines, rooms)
 
 
-def _texts(rhs: str, lines: list[tuple[int, int]]) -> list[str]:
-    return [_balanced(rhs[a:b].strip()) for a, b in lines]
+def _texts(rhs: str, lines: list[tuple[int, int]], rooms: tuple[float, float]) -> list[str]:
+    out = [_balanced(rhs[a:b].strip()) for a, b in lines]
+    return [_shrink(t) if visible_width(t) > rooms[n > 0] else t for n, t in enumerate(out)]
 
 
 def _fits(rhs: str, line: tuple[int, int], room: float) -> bool:
