@@ -303,9 +303,14 @@ def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None, hide_
     one = head + " = ".join(parts + [value])
     if width is None or visible_width(one) <= width:
         return one
+    if not parts:  # the value alone (a wide matrix)
+        return head + _wrapped(value, width)
     rows = [head + _wrapped(parts[0], width)]
     rows += [f"&= {_wrapped(p, width)}" for p in parts[1:]]
-    rows[-1] += f" = {value}"
+    if visible_width(rows[-1].rsplit("&\\qquad ", 1)[-1] + " = " + value) <= width - 6:
+        rows[-1] += f" = {value}"
+    else:  # a wide value (a matrix) gets its own line
+        rows.append(f"&= {_wrapped(value, width)}")
     return " \\\\\n".join(rows)
 
 

@@ -136,7 +136,7 @@ def test_examples_run(page, tmp_path, monkeypatch):
 def test_every_page_is_collected():
     names = {p.name for p in PAGES}
     for required in ("getting-started.md", "formulas.md", "checking-gradients.md", "latex.md", "extending.md",
-                     "architecture.md", "files.md", "cli.md"):
+                     "architecture.md", "files.md", "cli.md", "gallery.md"):
         assert required in names
 
 

@@ -172,7 +172,9 @@ def test_long_sums_wrap_at_top_level_signs() -> None:
     lines = text.splitlines()[1:-1]
     assert len(lines) > 2 and all(line.startswith(r"&\quad + ") for line in lines[1:])
     assert all(visible_width(line) < 48 for line in lines)
-    assert wrap(r"a + \left(b + c\right)", 3) == ["a", r"+ \left(b + c\right)"]
+    assert wrap(r"a + \left(b + c\right)", 8, rest=0) == ["a", r"+ \left(b + c\right)"]
+    # a part still too wide is broken inside its parentheses, each line balanced
+    assert wrap(r"a + \left(b + c\right)", 5, rest=0) == [r"a + \left(b \right.", r"\left. + c\right)"]
 
 
 def test_auto_keeps_short_formulas_inline() -> None:

@@ -240,7 +240,8 @@ def test_symnet_never_imports_pickle():
 EMITTERS = {"symnet.emit.text": "text", "symnet.emit.latex": "latex", "symnet.emit.sympy": "sympy",
             "symnet.emit.chainrule": "chainrule", "symnet.emit.graphs": "graphs", "symnet.emit.matrix": "matrix"}
 #: What the emitters share instead of importing each other.
-SHARED = {"symnet.emit", "symnet.emit.render", "symnet.emit.printer", "symnet.emit.notation", "symnet.emit.forms"}
+SHARED = {"symnet.emit", "symnet.emit.render", "symnet.emit.printer", "symnet.emit.notation", "symnet.emit.linebreak",
+          "symnet.emit.forms"}
 
 
 def emitter_of(module: str) -> str | None:

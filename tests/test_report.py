@@ -120,7 +120,7 @@ def compiled() -> dict[str, tuple[int, str]]:
 def test_documents_compile_without_overfull_lines(compiled: dict, name: str) -> None:
     code, log = compiled[name]
     assert code == 0, log[-3000:]
-    assert not re.search(r"Overfull \\hbox \(([2-9]\d|\d{3,})", log), re.findall(r"Overfull.*", log)
+    assert "Overfull \\hbox" not in log, re.findall(r"Overfull.*", log)
 
 
 @needs_tex

@@ -233,3 +233,19 @@ def test_matrix_exercise_sheet_and_key_compile(tmp_path):
         run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=180)
         assert run.returncode == 0, run.stdout[-3000:]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_wide_matrices_fit_the_report(tmp_path):
+    """A batch of five 6-input samples at 8 digits: every matrix line fits the page (a
+    value-only line no longer raises IndexError; a wide value gets its own line)."""
+    from symnet.report import latex_report
+
+    sn.seed(4)
+    net = sn.compile(sn.MLP(6, [6, 1], activation="tanh"))
+    tex = latex_report(net, [[0.1, -0.2, 0.3, 1.0, 2.0, -1.5]] * 5, [1.0] * 5, "mse", lr=0.5, digits=8, form="matrix")
+    (tmp_path / "r.tex").write_text(tex)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "r.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "Overfull \\hbox" not in (tmp_path / "r.log").read_text(encoding="latin-1")

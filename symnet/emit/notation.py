@@ -14,7 +14,8 @@ import re
 from typing import Sequence
 
 from ..errors import InputError
-from ..ops import OPS, PREC_MUL
+from ..ops import PREC_MUL
+from .linebreak import visible_width, wrap
 from .render import Style
 
 __all__ = ["TIMES", "latex_name", "latex_style", "visible_width", "wrap", "aligned"]
@@ -86,96 +87,21 @@ def latex_style(times: str = "") -> Style:
                  indicator=r"\mathbf{{1}}\left[{cond}\right]")
 
 
-# -- line layout -----------------------------------------------------------------
-
-_TOKEN = re.compile(r"\\left[(\[]|\\right[)\]]|\\[A-Za-z]+|[{}]|\s[+-]\s|.", re.S)
-
-
-def visible_width(tex: str) -> float:
-    """A rough printed width of LaTeX math in characters (scripts count 0.6, commands 1).
-
-    >>> visible_width(r"w^{(1)}_{2,1} x_{1}")
-    6.2
-    """
-    width = 0.0
-    words = _WORDS | _op_words()
-    stack: list[float] = []
-    weight, script = 1.0, 1.0
-    for tok in _TOKEN.findall(tex):
-        if tok in ("^", "_"):
-            script = 0.6
-            continue
-        w = weight * script
-        script = 1.0
-        if tok == "{":
-            stack.append(weight)
-            weight = w
-        elif tok == "}":
-            weight = stack.pop() if stack else 1.0
-        elif tok in _SILENT or tok.isspace():
-            pass
-        elif tok == r"\quad":
-            width += 2.0
-        elif tok in words:
-            width += (len(tok) - 1) * w
-        elif len(tok) == 3 and tok[1] in "+-":
-            width += 2.0 * w
-        else:
-            width += w
-    return round(width, 2)
-
-
-_WORDS = frozenset((r"\sin", r"\cos", r"\max", r"\min", r"\ln"))
-
-
-def _op_words() -> set[str]:
-    """The LaTeX symbols op rows mark as words (``\\log``, ``\\exp``, ``\\tanh``)."""
-    return {row.latex.symbol for row in OPS.values() if row.latex.word}
-_SILENT = frozenset((r"\left", r"\right", r"\operatorname", r"\mathit", r"\mathrm", r"\frac", r"\hat",
-                     r"\bar", r"\tilde", r"\dot", r"\vec", r"\displaystyle"))
-
-
-def _terms(rhs: str) -> list[str]:
-    """Split at top-level binary plus and minus signs (each later term keeps its sign)."""
-    out, depth, start = [], 0, 0
-    for m in _TOKEN.finditer(rhs):
-        tok = m.group()
-        if tok in ("{", "[", r"\left(", r"\left["):  # never break inside a group, parentheses or an indicator
-            depth += 1
-        elif tok in ("}", "]", r"\right)", r"\right]"):
-            depth -= 1
-        elif depth == 0 and len(tok) == 3 and tok[1] in "+-" and m.start() > start:
-            out.append(rhs[start:m.start()])
-            start = m.start() + 1
-    out.append(rhs[start:])
-    return out
-
-
-def wrap(rhs: str, width: int | None, first: float = 0.0) -> list[str]:
-    """Lines of at most about ``width`` visible characters, broken before top-level
-    ``+``/``-`` signs; the first line has ``first`` characters less room."""
-    if width is None or visible_width(rhs) + first <= width:
-        return [rhs]
-    lines, current, room = [], "", width - first
-    for term in _terms(rhs):
-        if current and visible_width(current) + visible_width(term) > room:
-            lines.append(current)
-            current, room = term, width - 4
-        else:
-            current = f"{current} {term}" if current else term
-    lines.append(current)
-    return lines
+# -- line layout (the breaking itself is symnet.emit.linebreak's) ----------------------------
 
 
 def aligned(rows: Sequence[tuple[str, str]], width: int | None = None, env: str | None = "aligned") -> str:
     """Equations ``left = right`` as LaTeX lines, aligned at ``=`` inside ``env``
-    (``None``: one bare ``left = right``); long right sides are broken into lines."""
+    (``None``: one bare ``left = right``); long right sides are broken into lines
+    (:func:`symnet.emit.linebreak.wrap`), continued after a ``\\quad`` under the
+    right sides, whose room is what the widest left side leaves."""
     if env is None:
         (left, right), = rows
         return f"{left} = {right}"
     lines = []
+    column = max(visible_width(left) for left, _ in rows) if rows else 0.0
     for left, right in rows:
-        parts = wrap(right, width, visible_width(left) + 2)
+        parts = wrap(right, width, column + 2, column + 4)
         lines.append(f"{left} &= {parts[0]}")
         lines.extend(rf"&\quad {p}" for p in parts[1:])
     return f"\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}"
