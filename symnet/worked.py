@@ -287,7 +287,7 @@ def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None, hide_
     numbers, formula = s.numbers, s.formula
     # a matrix's numbers get a box as tall as the matrix and a little wider (a box the size of
     # a product of matrices would not fit the line); a scalar's a box of fixed size
-    scalar_box = (rf"\boxed{{\phantom{{{_NUMBER.sub('-0.000', s.value_tex)}}}\hspace{{6em}}}}" if s.value_tex
+    scalar_box = (rf"\boxed{{\phantom{{{_NUMBER.sub('-0.000', s.value_tex)}}}\hspace{{5em}}}}" if s.value_tex
                   else r"\boxed{\phantom{-0.000 \cdot 0.000}}")
     if blank:
         value = rf"\boxed{{{value}}}" if key else _blank_box(s.value_tex or "-0.0000")
