@@ -16,8 +16,6 @@ import pathlib
 import random
 import re
 import shutil
-import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -28,6 +26,7 @@ from symnet.gradtext import GRADIENT_FORMS, gradient_expr, gradient_text
 from symnet.report import PREAMBLE, WIDTH, latex_report
 
 from test_docs import blocks, run_python
+from test_report import _compile  # pdflatex with its log, as the report tests compile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "gallery.md"
@@ -166,16 +165,6 @@ def _documents(gallery: dict[str, sn.Network]) -> dict[str, str]:
         docs[f"{name}:gradients"] = (PREAMBLE + "\\begin{document}\n" + "\n\n".join(gradients)
                                      + "\n\\end{document}\n")
     return docs
-
-
-def _compile(tex: str) -> tuple[int, str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        with open(os.path.join(tmp, "t.tex"), "w", encoding="utf-8") as fh:
-            fh.write(tex)
-        proc = subprocess.run([PDFLATEX, "-halt-on-error", "-interaction=nonstopmode", "t.tex"], cwd=tmp,
-                              capture_output=True, stdin=subprocess.DEVNULL, timeout=180)
-        with open(os.path.join(tmp, "t.log"), encoding="latin-1") as fh:
-            return proc.returncode, fh.read()
 
 
 @pytest.fixture(scope="module")

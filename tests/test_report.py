@@ -98,7 +98,7 @@ def _compile(tex: str) -> tuple[int, str]:
         with open(os.path.join(tmp, "t.tex"), "w", encoding="utf-8") as fh:
             fh.write(tex)
         proc = subprocess.run([PDFLATEX, "-halt-on-error", "-interaction=nonstopmode", "t.tex"], cwd=tmp,
-                              capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+                              capture_output=True, stdin=subprocess.DEVNULL, timeout=180)
         with open(os.path.join(tmp, "t.log"), encoding="latin-1") as fh:
             return proc.returncode, fh.read()
 
