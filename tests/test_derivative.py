@@ -495,6 +495,36 @@ def test_a_tiny_difference_in_one_kink_region_is_found_there(model, claimed):
     assert p["w"] * p.get("x", 1.0) > 5  # in the region where the claim is not 0
 
 
+# -- a true identity SymPy cannot simplify to 0 is not called WRONG --
+#
+# sqrt(w^2 + 2w + 1) = |w + 1| and log(|w| |w|) = 2 log|w| hold for every real w (w != 0 for the
+# log), but SymPy 1.14's zero test leaves them nonzero. No point shows a difference, exactly or in
+# 50 digits, so the probes decide (PASS) and the verdict says SymPy could not decide.
+
+
+@pytest.mark.parametrize("model, claimed", [
+    ("abs(w + 1)*x", "sqrt(w*w + 2*w + 1)"),
+    ("x*log(abs(w)*abs(w))", "2*log(abs(w))"),
+    ("x*sqrt(w*w + 2*w + 1)", "abs(w + 1)"),
+])
+def test_an_identity_sympy_cannot_simplify_passes_by_probes(model, claimed):
+    from symnet.check_exact import zero_test
+    from symnet.check_ref import time_limit
+    import sympy
+    w = sympy.Symbol("w", real=True)
+    identity = {"abs(w + 1)*x": sympy.sqrt(w**2 + 2*w + 1) - sympy.Abs(w + 1),
+                "x*sqrt(w*w + 2*w + 1)": sympy.Abs(w + 1) - sympy.sqrt(w**2 + 2*w + 1),
+                "x*log(abs(w)*abs(w))": sympy.log(sympy.Abs(w)**2) - 2*sympy.log(sympy.Abs(w))}[model]
+    with time_limit(5.0) as armed:
+        assert zero_test(identity, armed)[0] == "nonzero"  # the premise: SymPy cannot prove it
+    verdict = check_derivative(model, "x", claimed, inputs=["x"])
+    assert verdict.verdict == "PASS" and verdict.method == "probes"
+    assert any("could not simplify an identity" in note for note in verdict.notes)
+    # the same identity with a relative error of 1e-40 is WRONG, decided exactly at a point
+    wrong = check_derivative(model, "x", f"({claimed})*(1 + 1e-40)", inputs=["x"])
+    assert wrong.verdict == "FAIL" and wrong.method == "symbolic, exact at a point"
+
+
 @pytest.mark.parametrize("model, claimed, inputs", [
     ("0.3*w", "0.1*3", []), ("0.3*w", "0.3", []), ("w*x/2", "x/2", ["x"]), ("w*x/2", "0.5*x", ["x"]),
 ])
