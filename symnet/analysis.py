@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from .errors import InputError
+from .errors import InputError, shown
 from .program import Program
 
 __all__ = ["uses", "consumers", "depths", "tree_sizes", "intermediates", "NAMED_ROLES", "owners", "downstream",
@@ -157,7 +157,7 @@ def layer_nodes(program: Program, max_depth: int = LAYER_DEPTH,
     ['t2', 'yhat']
     """
     if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
-        raise InputError(f"max_depth must be a positive integer, got {max_depth!r}")
+        raise InputError(f"max_depth must be a positive integer, got {shown(max_depth)}")
     named = set(intermediates(program))
     depth = [0] * len(program.nodes)
     for i in program.op_indices:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .analysis import intermediates, tree_sizes
-from .errors import ExportLimitError, InputError
+from .errors import ExportLimitError, InputError, shown
 from .program import Program
 
 __all__ = ["MAX_SIZE", "MAX_BLOCK_DEPTH", "check_inline_size", "check_block_depth", "block_depths"]
@@ -28,7 +28,7 @@ MAX_BLOCK_DEPTH = 48
 
 def _limit(value: object, keyword: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{keyword} must be a positive integer, got {value!r}")
+        raise InputError(f"{keyword} must be a positive integer, got {shown(value)}")
     return value
 
 

@@ -63,7 +63,7 @@ from .check_ref import INLINE_MAX_DEPTH, INLINE_MAX_KINKS, INLINE_MAX_TREE, Loca
 from .check_report import ForwardRow, GradientReport, GradRow, Tolerances
 from .network import compile
 from .program import Program, collector_paused
-from .errors import GradCheckError, InputError, NumericalError
+from .errors import GradCheckError, InputError, NumericalError, shown
 from .graph import Node
 from .network import Network
 
@@ -111,7 +111,7 @@ def check_gradients(net_or_node: Network | Node, values: Any = None, *, loss: st
         used_seed = None
     else:
         if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_POINTS:
-            raise InputError(f"check_gradients: points must be an integer from 1 to {MAX_POINTS}, got {points!r}")
+            raise InputError(f"check_gradients: points must be an integer from 1 to {MAX_POINTS}, got {shown(points)}")
         rng = random.Random(seed)
         chosen = [_random_point(program, rng) for _ in range(points)]
         used_seed = seed
@@ -157,7 +157,7 @@ def _program(model: Any, loss: str | None, target: Any) -> Program:
         return compile(root).program
     fn = losses.loss_by_name(loss, "check_gradients")
     if target is None:
-        raise InputError(f"check_gradients: loss={loss!r} needs a target")
+        raise InputError(f"check_gradients: loss={shown(loss)} needs a target")
     if loss != "cross_entropy":
         for j, t in enumerate(target if isinstance(target, (list, tuple)) else [target]):
             _float64(t, f"target {j + 1}" if isinstance(target, (list, tuple)) else "target")

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from .program import Program
 
-__all__ = ["FDResult", "consumers", "downstream", "finite_difference", "kink_distances", "STEP"]
+__all__ = ["FDResult", "finite_difference", "kink_distances", "STEP"]
 
 #: Relative step of the central difference (absolute at theta = 0).
 STEP = 1e-6

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from .cli_model import ModelSpec, define_ops, parse_assignments, parse_names, parse_target, resolve_model, with_loss
 from .emit.render import check_digits
-from .errors import InputError, SymnetError
+from .errors import InputError, SymnetError, shown
 from .losses import LOSSES
 from .network import Network
 from .ops import OPS
@@ -99,7 +99,7 @@ def _digits(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of digits, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number of digits, got {shown(value)}") from None
     try:
         return check_digits(n, "--digits")  # the same check as every digits= of the API
     except SymnetError as exc:
@@ -109,7 +109,7 @@ def _digits(value: str) -> int:
 def _blank_list(value: str) -> list[str]:
     items = [item.strip() for item in value.split(",")]
     if not all(items):
-        raise argparse.ArgumentTypeError(f"expected comma-separated parts or names, got {value!r}; the parts "
+        raise argparse.ArgumentTypeError(f"expected comma-separated parts or names, got {shown(value)}; the parts "
                                          f"are {', '.join(PARTS)}")
     return items
 
@@ -175,7 +175,7 @@ def _report_target(text: str | None, loss: str | None) -> Any:
         raise InputError(f"--loss {loss} needs --target VALUE (comma-separated for several outputs)")
     values = [parse_target(part, loss) for part in text.split(",")]
     if any(isinstance(v, str) for v in values):
-        raise InputError(f"--target must be a number here (the worked example needs its value), got {text!r}")
+        raise InputError(f"--target must be a number here (the worked example needs its value), got {shown(text)}")
     return values[0] if len(values) == 1 else values
 
 

@@ -17,7 +17,7 @@ from .emit.chainrule import gradient_sympy
 from .gradtext import GRADIENT_FORMS
 from .gradtext import gradient_text as write_gradient
 from .emit.render import check_digits, format_number
-from .errors import ExportLimitError, InputError
+from .errors import ExportLimitError, InputError, shown
 from .network import Network
 
 __all__ = ["gradient_text", "INLINE_MAX_OPS", "MAX_CHARS"]
@@ -80,7 +80,7 @@ def gradient_text(net: Network, wrt: str, *, latex: bool = False, digits: int | 
     if form is None:
         form = "chain" if layers or (layers is None and len(p.op_indices) > INLINE_MAX_OPS) else "inline"
     if form not in GRADIENT_FORMS:
-        raise InputError(f"--form must be one of {', '.join(GRADIENT_FORMS)}, got {form!r}")
+        raise InputError(f"--form must be one of {', '.join(GRADIENT_FORMS)}, got {shown(form)}")
     if sympy:
         text = _sympy(net, wrt, form, digits, output)
     elif latex and form == "chain":

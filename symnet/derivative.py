@@ -56,7 +56,7 @@ from .program import Program, collector_paused
 from .emit.chainrule import inline_text
 from .emit.sympy import fold_functions
 from .emit.text import to_text
-from .errors import ExportLimitError, FormulaError, InputError, SymnetError
+from .errors import ExportLimitError, FormulaError, InputError, SymnetError, shown
 from .graph import Input, Node, default_rng
 from .network import Network
 
@@ -197,11 +197,11 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     """
     for label, value, low in (("points", points, 2), ("max_nodes", max_nodes, 1), ("max_depth", max_depth, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InputError(f"check_derivative: {label} must be an integer >= {low}, got {value!r}")
+            raise InputError(f"check_derivative: {label} must be an integer >= {low}, got {shown(value)}")
     if points > MAX_POINTS:
-        raise InputError(f"check_derivative: points must be at most {MAX_POINTS}, got {points!r}")
+        raise InputError(f"check_derivative: points must be at most {MAX_POINTS}, got {shown(points)}")
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError(f"check_derivative: seed must be an integer, got {seed!r}")
+        raise InputError(f"check_derivative: seed must be an integer, got {shown(seed)}")
     if shapes is not None:
         if target is not None:
             raise InputError("check_derivative: with shapes=, write the loss in the model (target= is for scalars)")
@@ -215,7 +215,7 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
         raise InputError(f"check_derivative: the model has {len(program.outputs)} outputs; check one component")
     names = {program.names[i]: i for i in program.inputs + program.parameters}
     if not isinstance(wrt, str) or wrt not in names:
-        raise InputError(f"check_derivative: wrt={wrt!r} is not a variable of the model; "
+        raise InputError(f"check_derivative: wrt={shown(wrt)} is not a variable of the model; "
                          f"its variables are {', '.join(sorted(names)) or 'none'}")
     out = program.outputs[0]
     size, depth = tree_sizes(program)[0][out], depths(program)[out] + 1  # levels, leaves included

@@ -56,7 +56,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, NoReturn
 
-from .errors import FormulaError, SymnetError
+from .errors import FormulaError, SymnetError, shown
 from .graph import RESERVED_NAMES, Constant, Input, Node, Output, Parameter, check_name
 from .ops import OPS, Op
 
@@ -77,7 +77,7 @@ class Limits:
         for field in ("max_length", "max_depth", "max_number", "max_nodes"):
             v = getattr(self, field)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise FormulaError(f"{field} must be a positive integer, got {v!r}")
+                raise FormulaError(f"{field} must be a positive integer, got {shown(v)}")
 
 
 @dataclass(frozen=True)
@@ -690,7 +690,7 @@ def _check_inputs(inputs: Any) -> list[str]:
         raise FormulaError(f"inputs must be a list of names, got {type(inputs).__name__}") from None
     for name in names:
         if not isinstance(name, str):
-            raise FormulaError(f"inputs must be names (strings), got {name!r}")
+            raise FormulaError(f"inputs must be names (strings), got {shown(name)}")
         if name in functions() or name in SUGAR or name in ALIASES:
             raise FormulaError(f"input name {name!r} is a function name")
         try:
@@ -719,7 +719,7 @@ def _check_values(values: Any) -> dict[str, float]:
     out = {}
     for name, v in values.items():
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
-            raise FormulaError(f"values[{name!r}] must be a finite number, got {v!r}")
+            raise FormulaError(f"values[{shown(name)}] must be a finite number, got {shown(v)}")
         out[str(name)] = float(v)
     return out
 

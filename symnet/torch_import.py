@@ -38,7 +38,7 @@ import math
 from typing import Any, Callable
 
 from .network import compile as compile_graph
-from .errors import GraphError, InputError, NumericalError
+from .errors import GraphError, InputError, NumericalError, shown
 from .graph import Constant, Input, Node, Origin, Output
 from .layers import Linear
 from .network import Network
@@ -211,7 +211,7 @@ def _number(value: Any, what: str) -> float:
     except (TypeError, ValueError):
         raise GraphError(f"{what} must be a number, got {value!r:.40}") from None
     if not math.isfinite(v):
-        raise NumericalError(f"{what} must be finite, got {v!r}")
+        raise NumericalError(f"{what} must be finite, got {shown(v)}")
     return v
 
 
@@ -298,7 +298,7 @@ def from_torch(module: Any, n_inputs: int | None = None) -> Network:
     current: list[Node] | None = None
     if n_inputs is not None:
         if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
-            raise InputError(f"n_inputs must be a positive integer, got {n_inputs!r}")
+            raise InputError(f"n_inputs must be a positive integer, got {shown(n_inputs)}")
         current = [Input(f"x{i}") for i in range(1, n_inputs + 1)]
     depth = 0
     for index, m in layers:

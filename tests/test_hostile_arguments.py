@@ -260,3 +260,21 @@ def test_random_cli_targets_never_cause_an_internal_error(text):
 
     for loss in ("mse", "bce", "cross_entropy"):
         contained(lambda: parse_target(text, loss))
+
+
+# -- messages show a bounded form of what the user passed (errors.shown), never a raw repr --
+
+
+@pytest.mark.parametrize("call, shown_as", [
+    (lambda: sn.check_derivative("w*x", wrt=BIG, claimed="x", inputs=["x"]), "wrt=an integer of 401 digits"),
+    (lambda: sn.check_derivative("w*x", wrt="w", claimed="x", inputs=["x"], seed="s" * 5000), "seed must be"),
+    (lambda: sn.check_derivative("w*x", wrt="w", claimed="x", inputs=["x"], points=BIG), "an integer of 401 digits"),
+    (lambda: sn.parse("w*x", inputs=[BIG]), "an integer of 401 digits"),
+    (lambda: sn.check_gradients(_net(), points=list(range(5000))), "points must be an integer"),
+    (lambda: sn.check_gradients(_net(), loss=["mse"] * 5000, target=None), "check_gradients"),
+])
+def test_error_messages_bound_what_they_show(call, shown_as):
+    with pytest.raises(sn.SymnetError) as info:
+        call()
+    assert shown_as in str(info.value)
+    assert len(str(info.value)) < 400  # a bounded message, whatever was passed

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..program import Program
-from ..errors import InputError
+from ..errors import InputError, shown
 from ..analysis import intermediates
 from .notation import latex_name
 from .render import format_number
@@ -49,7 +49,7 @@ def view(program: Program, level: str = "ops") -> View:
         edges = tuple((a, i) for i in program.op_indices for a in program.args[i])
         return View(tuple(range(len(program.nodes))), edges)
     if level != "named":
-        raise InputError(f"level must be one of {VIEWS}, got {level!r}")
+        raise InputError(f"level must be one of {VIEWS}, got {shown(level)}")
     named = intermediates(program)
     owner = [-1] * len(program.nodes)
     for u in named:

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import sympy as sp
 
 from ..program import Program
-from ..errors import GraphError, InputError
+from ..errors import GraphError, InputError, shown
 from ..layerview import Layer, LayerView, layer_view
 from ..ops import PREC_ATOM, Op
 from .forms import local_partial
@@ -53,7 +53,7 @@ FORMS = ("scalar", "matrix")
 def check_form(form: Any) -> str:
     """``form`` if it is one of :data:`FORMS`, else InputError."""
     if form not in FORMS:
-        raise InputError(f"form must be one of {', '.join(map(repr, FORMS))}, got {form!r}")
+        raise InputError(f"form must be one of {', '.join(map(repr, FORMS))}, got {shown(form)}")
     return form
 
 

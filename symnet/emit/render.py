@@ -15,7 +15,7 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Callable, Collection, Sequence
 
 from ..program import Program
-from ..errors import ExportLimitError, InputError
+from ..errors import ExportLimitError, InputError, shown
 from ..ops import PREC_ATOM, PREC_MUL, PREC_NEG, Form, Op
 
 __all__ = ["Piece", "Style", "TEXT", "render", "apply_form", "DEFAULT_MAX_CHARS",
@@ -34,7 +34,7 @@ def check_digits(digits: object, what: str = "digits") -> int | None:
     """
     if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int)
                                or not 1 <= digits <= MAX_DIGITS):
-        raise InputError(f"{what} must be an integer from 1 to {MAX_DIGITS} or None, got {digits!r}")
+        raise InputError(f"{what} must be an integer from 1 to {MAX_DIGITS} or None, got {shown(digits)}")
     return digits
 
 
