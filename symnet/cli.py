@@ -162,8 +162,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                    points=args.points, seed=args.seed)
         _out(str(verdict))
         return OK if verdict.correct else FAILED
-    net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
-    verdict = check_derivative(net, args.wrt, args.claim, points=args.points, seed=args.seed)
+    net = _network(args)
+    if args.loss is None:
+        check_output_index(net, args.output_index)
+    elif args.output_index is not None:
+        raise InputError("--output-index picks an output of a network without a loss; with --loss the claim "
+                         "differentiates the loss")
+    net = with_loss(net, args.loss, parse_target(args.target, args.loss))
+    verdict = check_derivative(net, args.wrt, args.claim, points=args.points, seed=args.seed,
+                               output=args.output_index if net.n_outputs > 1 else None)
     _out(str(verdict))
     return OK if verdict.correct else FAILED
 
@@ -303,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shape", action="append", metavar="NAME=RxC",
                    help="read MODEL and --claim as matrix formulas (@, .T, sum, mean); NAME is a matrix of R rows "
                         "and C columns, e.g. --shape W=2x3 (repeat for each matrix)")
+    _output_index_option(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("report", parents=[common], help="write a LaTeX report (network, gradients, worked example)",

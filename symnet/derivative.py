@@ -47,7 +47,7 @@ from .check_exact import ExactPoint, Symbolic, exact_difference_at, expected_exp
 from . import engine
 from .check_fd import kink_distances
 from .check_probe import Probe, Value, agree, close, digits_apart, evaluate, landmarks, probes
-from .analysis import depths, tree_sizes
+from .analysis import depths, intermediates, tree_sizes
 from .check_exact import SECONDS
 from .check_ref import DPS, LocalForms, hp, time_limit
 from .network import compile
@@ -171,14 +171,15 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
                      inputs: Sequence[str] | None = None, target: str | float | None = None,
                      points: int = 6, seed: int = 0, max_nodes: int = MAX_TREE,
                      max_depth: int = MAX_DEPTH, shapes: Mapping[str, tuple[int, int]] | None = None,
-                     _forms: LocalForms | None = None) -> Any:
+                     output: int | None = None, _forms: LocalForms | None = None) -> Any:
     """Check a hand-derived derivative ``claimed`` of ``model`` with respect to ``wrt``.
 
     ``model`` is a formula string (``inputs`` names its inputs; other names are
     parameters), a node or a network. ``target``: in a formula string, a name is
     the target variable (an input of the formula); for a node or network a name
     ``y``, and for any model a number ``y``, makes the model the squared error
-    ``(model - y)**2``. ``points`` random unit-scale probes (at least 2) come before the
+    ``(model - y)**2``. ``output=k`` picks output ``k`` (from 0) of a network with
+    several outputs (as in :meth:`symnet.Network.gradient_latex`). ``points`` random unit-scale probes (at least 2) come before the
     scaled and landmark probes. Errors: InputError (arguments), FormulaError (the
     texts, a claim with the wrong number of components or unknown names),
     ExportLimitError (past ``max_nodes``/``max_depth``).
@@ -210,7 +211,9 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
         forms = LocalForms()  # the op rows' SymPy forms, built once for every entry
         return check_matrix_derivative(model, wrt, claimed, shapes=shapes, inputs=inputs, points=points, seed=seed,
                                        check=lambda *a, **k: check_derivative(*a, **k, _forms=forms))
-    program, label = _model_program(model, inputs, target)
+    program, label = _model_program(model, inputs, target, output)
+    # a claim about one output of a network may name any variable of the network (its derivative is 0)
+    whole = model.program if output is not None else program
     if len(program.outputs) != 1:
         raise InputError(f"check_derivative: the model has {len(program.outputs)} outputs; check one component")
     names = {program.names[i]: i for i in program.inputs + program.parameters}
@@ -223,13 +226,13 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
         raise ExportLimitError(f"check_derivative: the model is too large for SymPy (limits: {max_nodes} nodes, "
                                f"depth {max_depth}; the model has {size} and depth {depth}); pass "
                                "larger max_nodes=/max_depth=, or use check_gradients, which works node by node")
-    claim, claim_label = _claim_program(claimed, program, names)
+    claim, claim_label = _claim_program(claimed, program, names, whole)
     forms = LocalForms() if _forms is None else _forms
     entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
     symbolic = symbolic_difference(program, out, claim, entry.cout, wrt, forms)
     expected_expr = expected_expression(program, out, wrt, forms, symbolic.expected)
     expected = _expected_text(expected_expr, program, wrt)
-    verdict = DerivativeVerdict(wrt=wrt, model=_short(label or expected), claimed=_short(claim_label or "(a node)"),
+    verdict = DerivativeVerdict(wrt=wrt, model=_short(label or "the model"), claimed=_short(claim_label or "(a node)"),
                                 expected=expected, expected_expr=expected_expr, verdict="PASS", seed=seed)
     verdict.symbolic = {"zero": True, "nonzero": False}.get(symbolic.status)
     with collector_paused():  # the probes allocate many 50-digit numbers and no cycles
@@ -313,6 +316,7 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
     rng = random.Random(seed)
     model, claim, wrt = e.model, e.claim, e.wrt
     names = [model.names[i] for i in model.inputs + model.parameters]
+    names += [n for n in (claim.names[i] for i in claim.inputs + claim.parameters) if n not in names]  # see output=
     found = probes(names, points, rng)
     first = found[0].point
     order = [wrt] + [n for n in names if n != wrt]
@@ -512,7 +516,13 @@ def _parse(text: str, inputs: Sequence[str], known: dict[str, Node] | None = Non
         rng.setstate(state)
 
 
-def _model_program(model: Any, inputs: Sequence[str] | None, target: Any) -> tuple[Program, str]:
+def _model_program(model: Any, inputs: Sequence[str] | None, target: Any,
+                   output: int | None = None) -> tuple[Program, str]:
+    if output is not None and (isinstance(output, bool) or not isinstance(output, int)):
+        raise InputError(f"check_derivative: output must be an output index (an integer), got {shown(output)}")
+    if output is not None and not isinstance(model, Network):
+        raise InputError("check_derivative: output= picks an output of a network; this model is a "
+                         f"{'formula' if isinstance(model, str) else type(model).__name__}, which has one")
     ins = list(inputs or [])
     if isinstance(model, str):
         if isinstance(target, str):
@@ -522,9 +532,16 @@ def _model_program(model: Any, inputs: Sequence[str] | None, target: Any) -> tup
             root = _squared_error(root, target)
         return compile(root).program, model.strip()
     if isinstance(model, Network):
-        if model.n_outputs != 1:
-            raise InputError("check_derivative: the network has several outputs; pass one of its output nodes")
+        n = model.n_outputs
+        if output is None and n != 1:
+            raise InputError(f"check_derivative: the network has {n} outputs; choose one with output=k (0 to {n - 1})")
+        if output is not None and not 0 <= output < n:
+            raise InputError(f"check_derivative: output={output} is out of range: the network has {n} output(s) "
+                             f"(0 to {n - 1})")
         program = model.program
+        if n != 1:  # output k alone, as its own network
+            model = program.nodes[program.outputs[output]]
+            return _model_program(model, inputs, target)
         if target is None:
             return program, _text(program)
         model = program.nodes[program.outputs[0]]
@@ -538,12 +555,11 @@ def _model_program(model: Any, inputs: Sequence[str] | None, target: Any) -> tup
 
 
 def _text(program: Program) -> str:
-    """The model as symnet writes it (terms in the order built), if that is short."""
+    """The model as symnet writes it (terms in the order built), cut to 80 characters."""
     try:
-        text = to_text(program, max_chars=200)
+        return _short(to_text(program, max_chars=200))
     except ExportLimitError:
-        return ""  # labelled from its SymPy form once the size limits passed
-    return text if len(text) <= 80 else ""
+        return "the model (longer than 200 characters)"
 
 
 def _squared_error(root: Node, target: Any) -> Node:
@@ -558,16 +574,21 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _claim_program(claimed: Any, program: Program, names: dict[str, int]) -> tuple[Program, str]:
+def _claim_program(claimed: Any, program: Program, names: dict[str, int],
+                   whole: Program | None = None) -> tuple[Program, str]:
     """The claim compiled; in a formula, the model's variables and named intermediates
-    (``z1_1``, ``h1_1``, ``yhat``, ...) stand for the model's own nodes."""
+    (``z1_1``, ``h1_1``, ``yhat``, ...) stand for the model's own nodes. ``whole``: the network
+    the model is one output of (its other variables may appear in the claim)."""
+    whole = program if whole is None else whole
+    allowed = set(names) | {whole.names[i] for i in whole.inputs + whole.parameters}
     if isinstance(claimed, str):
-        known = {program.names[i]: program.nodes[i] for i in program.inputs + program.parameters}
+        known = {whole.names[i]: whole.nodes[i] for i in whole.inputs + whole.parameters}
+        known.update((program.names[i], program.nodes[i]) for i in program.inputs + program.parameters)
         for i in program.op_indices:
             if program.names[i] and program.names[i] not in known:
                 known[program.names[i]] = program.nodes[i]
         known.setdefault("yhat", program.nodes[program.outputs[0]])  # the output, as reports write it
-        root = _parse(claimed, [program.names[i] for i in program.inputs], known)
+        root = _parse(claimed, [whole.names[i] for i in whole.inputs], known)
         label = claimed.strip()
     elif isinstance(claimed, Node):
         root, label = claimed, ""
@@ -577,9 +598,9 @@ def _claim_program(claimed: Any, program: Program, names: dict[str, int]) -> tup
     if len(claim.outputs) != 1:
         raise FormulaError(f"the claimed derivative has {len(claim.outputs)} components (comma-separated), but "
                            "the derivative of a one-output model by one variable has 1")
-    unknown = [claim.names[i] for i in claim.inputs + claim.parameters if claim.names[i] not in names]
+    unknown = [claim.names[i] for i in claim.inputs + claim.parameters if claim.names[i] not in allowed]
     if unknown:
-        inter = sorted(n for n in (program.names[i] for i in program.op_indices) if n)
+        inter = sorted({program.names[i] for i in intermediates(program)} | {"yhat"})  # the names printed
         raise FormulaError(f"the claimed derivative uses {', '.join(map(repr, unknown))}, which the model does "
                            f"not have; its variables are {', '.join(sorted(names))}"
                            + (f" and its named intermediates {', '.join(inter)}" if inter else ""))

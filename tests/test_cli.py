@@ -353,7 +353,10 @@ def test_every_option_an_error_message_names_exists(capsys, tmp_path):
     report = ["report", str(path), "--at", "x1=0.5,x2=-1", "-o", str(tmp_path / "r.tex")]
     runs = [["grad", str(path), "--wrt", "b2_1"], ["grad", str(path), "--wrt", "b2_1", "--output-index", "7"],
             report, report + ["--output-index", "3"], report + ["--output-index", "0", "--loss", "mse", "--target", "1"],
-            report + ["--loss", "mse"], report + ["--loss", "mse", "--target", "t"]]
+            report + ["--loss", "mse"], report + ["--loss", "mse", "--target", "t"],
+            ["verify", str(path), "--wrt", "b2_1", "--claim", "0"],
+            ["verify", str(path), "--wrt", "b2_1", "--claim", "0", "--output-index", "3"],
+            ["verify", str(path), "--wrt", "b2_1", "--claim", "0", "--output-index", "0", "--loss", "mse"]]
     subparsers = next(a for a in build_parser()._actions if a.dest == "command").choices
     for argv in runs:
         code, _, err = run(capsys, *argv)
@@ -500,3 +503,23 @@ def test_torch_module_and_micrograd_value_from_a_python_file(capsys, tmp_path):
     assert code == 0 and sn.load(path).n_outputs == 2
     code, out, _ = run(capsys, "report", f"{py}:value", "--at", "", "-o", str(tmp_path / "r.tex"))  # no inputs
     assert code == 0 and (tmp_path / "r.tex").exists()
+
+
+def test_verify_of_a_vector_network_takes_an_output_index(capsys, tmp_path):
+    sn.seed(2)
+    path = tmp_path / "vec.json"
+    sn.save(sn.MLP(2, [2, 2], activation="tanh"), path)
+    args = ("verify", str(path), "--wrt", "b2_2")
+    code, _, err = run(capsys, *args, "--claim", "1")
+    assert code == 2 and "choose one with --output-index K (0 to 1)" in one_line_error(err)
+    code, out, _ = run(capsys, *args, "--claim", "1", "--output-index", "1")  # d(z2_2)/d(b2_2) = 1
+    assert code == 0 and " is correct" in out.splitlines()[0]
+    code, _, err = run(capsys, *args, "--claim", "0", "--output-index", "0")  # output 0 does not use b2_2
+    assert code == 2 and "wrt='b2_2' is not a variable of the model" in one_line_error(err)
+    claim = "w2_1_2*x1*(1 - tanh(w1_1_1*x1 + w1_1_2*x2 + b1_1)**2)"  # a wrong weight
+    code, out, _ = run(capsys, "verify", str(path), "--wrt", "w1_1_1", "--claim", claim, "--output-index", "0")
+    assert code == 1 and "WRONG" in out and "expected (SymPy): w2_1_1*x1*" in out
+    assert out.startswith("d/dw1_1_1 of w2_1_1*tanh(")  # the model, never the derivative, labels the verdict
+    right = "w2_2_1*x1*(1 - tanh(w1_1_1*x1 + w1_1_2*x2 + b1_1)**2)"
+    code, out, _ = run(capsys, "verify", str(path), "--wrt", "w1_1_1", "--claim", right, "--output-index", "1")
+    assert code == 0 and " is correct" in out.splitlines()[0]

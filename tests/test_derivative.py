@@ -562,3 +562,41 @@ def test_a_sum_of_999_equal_terms_is_decided_symbolically():
     assert check_derivative(s, "x", "999", inputs=["x"]).method == "symbolic"
     verdict = check_derivative(s, "x", "1000", inputs=["x"])
     assert verdict.verdict == "FAIL" and verdict.expected == "999"
+
+
+def test_an_unknown_name_in_a_claim_lists_the_names_the_model_prints():
+    sn.seed(2)
+    net = sn.compile(sn.MLP(2, [2, 1], activation="tanh"))
+    with pytest.raises(sn.FormulaError) as info:
+        check_derivative(net, "w1_1_1", "q*x1")
+    message = str(info.value)
+    assert "named intermediates h1_1, h1_2, yhat, z1_1, z1_2, z2_1" in message or "named intermediates" in message
+    assert " t1" not in message  # temporaries are never printed, so never offered
+
+
+@pytest.mark.parametrize("output, claim, correct", [
+    (0, "w2_1_1*x1*(1 - tanh(w1_1_1*x1 + w1_1_2*x2 + b1_1)**2)", True),
+    (1, "w2_2_1*x1*(1 - tanh(w1_1_1*x1 + w1_1_2*x2 + b1_1)**2)", True),
+    (1, "w2_1_1*x1*(1 - tanh(w1_1_1*x1 + w1_1_2*x2 + b1_1)**2)", False),
+])
+def test_output_picks_one_output_of_a_vector_network(output, claim, correct):
+    sn.seed(2)
+    net = sn.compile(sn.MLP(2, [2, 2], activation="tanh"))
+    verdict = check_derivative(net, "w1_1_1", claim, output=output)
+    assert verdict.correct is correct
+    assert verdict.model.startswith(f"w2_{output + 1}_1*tanh(")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "the network has 2 outputs; choose one with output=k (0 to 1)"),
+    ({"output": 2}, "output=2 is out of range"), ({"output": -1}, "output=-1 is out of range"),
+    ({"output": "0"}, "output must be an output index"), ({"output": True}, "output must be an output index"),
+])
+def test_output_is_checked(kwargs, message):
+    sn.seed(2)
+    net = sn.compile(sn.MLP(2, [2, 2], activation="tanh"))
+    with pytest.raises(sn.InputError) as info:
+        check_derivative(net, "w1_1_1", "0", **kwargs)
+    assert message in str(info.value)
+    with pytest.raises(sn.InputError, match="output= picks an output of a network"):
+        check_derivative("w*x", "w", "x", inputs=["x"], output=0)
