@@ -43,7 +43,7 @@ __all__ = ["exact_constant", "Structure", "build", "zero_test", "Symbolic", "sym
 
 MAX_REGIONS = 16
 MAX_DEPTH = 60
-MAX_TREE = 5_000
+MAX_TREE = 20_000
 MAX_DEGREE = 256
 MAX_OPS = 5_000
 SECONDS = 2.0

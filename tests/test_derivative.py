@@ -600,3 +600,15 @@ def test_output_is_checked(kwargs, message):
     assert message in str(info.value)
     with pytest.raises(sn.InputError, match="output= picks an output of a network"):
         check_derivative("w*x", "w", "x", inputs=["x"], output=0)
+
+
+@pytest.mark.parametrize("claimed, verdict, method", [
+    ("x", "PASS", "symbolic"),
+    ("x*(1 + 1e-40)", "FAIL", "symbolic, exact at a point"),  # no 50-digit probe shows this one
+    ("x + p3 - p3 + 1e-12", "FAIL", "symbolic + counterexample"),
+])
+def test_a_sum_of_2000_terms_is_decided_symbolically(claimed, verdict, method):
+    x = sn.Input("x")
+    model = sn.Add([sn.Parameter(0.1, name=f"p{i}") * x for i in range(2000)])  # 6,002 inlined nodes
+    v = check_derivative(model, "p7", claimed)
+    assert (v.verdict, v.method) == (verdict, method)
