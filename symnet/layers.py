@@ -52,12 +52,21 @@ class Linear(Macro):
     >>> w, b = sn.Parameter(0.5, name="w"), sn.Parameter(0.25, name="b0")
     >>> [p.name for p in sn.Linear([x1], weights=[w], bias=b).parameters]
     ['w', 'b0']
+
+    ``bias=False`` leaves the bias out (``sum_i w_i * x_i``, as PyTorch's
+    ``nn.Linear(..., bias=False)``); such a layer has no matrix form
+    (:meth:`symnet.Network.latex` with ``form="matrix"`` falls back to scalars):
+
+    >>> z = sn.Linear([x1, x2], weights=[0.5, -1.0], bias=False)
+    >>> z.forward(), [p.name for p in z.parameters]
+    (-1.5, ['w1', 'w2'])
     """
 
     __slots__ = ("weights", "bias", "layer", "unit")
 
     def __init__(self, inputs: Sequence[Any], *, layer: int | None = None, unit: int | None = None,
-                 weights: Sequence[float | Parameter] | None = None, bias: float | Parameter | None = None,
+                 weights: Sequence[float | Parameter] | None = None,
+                 bias: float | Parameter | bool | None = None,
                  rng: random.Random | None = None, name: str | None = None) -> None:
         super().__init__(inputs, name=name)
         if not self.children:
@@ -70,17 +79,20 @@ class Linear(Macro):
         self.layer, self.unit = layer, unit
         stem = "".join(f"{k}_" for k in (layer, unit) if k is not None)
         self.weights = [_parameter(None if weights is None else weights[i], f"w{stem}{i + 1}", rng) for i in range(n)]
-        self.bias = _parameter(bias, f"b{stem[:-1]}" if stem else "b", rng)
+        if bias is True:
+            bias = None  # a bias, initialised like the weights
+        self.bias = None if bias is False else _parameter(bias, f"b{stem[:-1]}" if stem else "b", rng)
 
     @property
     def parameters(self) -> list[Parameter]:
-        return [*self.weights, self.bias]
+        return [*self.weights] if self.bias is None else [*self.weights, self.bias]
 
     def expand(self) -> Node:
         products = [Node.apply("mul", (w, x)) for w, x in zip(self.weights, self.children)]
         for p in products:
             p.origin = Origin("product", self.layer, self.unit)
-        z = Node.apply("add", (*products, self.bias), name=self._name)
+        terms = products if self.bias is None else (*products, self.bias)
+        z = Node.apply("add", tuple(terms), name=self._name)
         z.origin = Origin("sum", self.layer, self.unit)
         return z
 

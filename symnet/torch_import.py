@@ -9,7 +9,7 @@ The model is imported in eval mode, as it computes on batch-shaped input
 * ``Linear``: each output unit becomes a :class:`~symnet.layers.Linear` neuron,
   named like the MLP macro (weights ``w{layer}_{unit}_{input}``, bias
   ``b{layer}_{unit}``, layers counted over the ``Linear`` modules from 1; a
-  ``Linear`` without bias gets a bias parameter of 0.0);
+  ``Linear`` without bias gets none either);
 * every activation an op row names as its ``torch`` module (``ReLU``, ``Sigmoid``,
   ``Tanh``, ``LeakyReLU``, ``ELU``, ``SiLU``; the row's ``torch_param`` copies
   ``negative_slope`` or ``alpha``), and ``Softmax``/``LogSoftmax`` over the feature
@@ -311,7 +311,7 @@ def from_torch(module: Any, n_inputs: int | None = None) -> Network:
                 raise GraphError(f"{where}: expects {m.in_features} inputs but the previous layer gives {len(current)}")
             depth += 1
             weights = _floats(m.weight, f"{where} weight")
-            bias = _floats(m.bias, f"{where} bias") if m.bias is not None else [0.0] * m.out_features
+            bias = _floats(m.bias, f"{where} bias") if m.bias is not None else [False] * m.out_features
             current = [Linear(current, layer=depth, unit=j, weights=weights[j - 1], bias=bias[j - 1])
                        for j in range(1, m.out_features + 1)]
             continue

@@ -93,3 +93,15 @@ def test_linear_keeps_the_users_own_parameters() -> None:
     assert net.predict([1.0, 0.5]) == pytest.approx(1 / (1 + math.exp(-(0.5 - 1.0 + 0.25))))
     mixed = sn.compile(sn.Linear([x1, x2], weights=[w, 3.0], layer=2, unit=1))
     assert mixed.parameter_names == ["w", "w2_1_2", "b2_1"]
+
+
+def test_a_linear_without_bias():
+    x1, x2 = sn.Input("x1", 2.0), sn.Input("x2", -1.0)
+    z = sn.Linear([x1, x2], weights=[0.5, 0.25], bias=False)
+    assert [p.name for p in z.parameters] == ["w1", "w2"] and z.forward() == 0.75
+    net = sn.compile(z.tanh())
+    assert str(net) == "tanh(w1*x1 + w2*x2)"
+    assert sn.check_gradients(net).ok
+    one = sn.Linear([x1], weights=[3.0], bias=False)  # one term: the sum is the product
+    assert sn.compile(one).predict([2.0]) == 6.0
+    assert [p.name for p in sn.Linear([x1], bias=True).parameters] == ["w1", "b"]

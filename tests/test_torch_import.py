@@ -30,7 +30,7 @@ def torch_grads(model, x, output=0):
         for j in range(lin.out_features):
             for i in range(lin.in_features):
                 grads[f"w{k}_{j + 1}_{i + 1}"] = lin.weight.grad[j, i].item()
-            if lin.bias is not None:  # a bias-free layer gets a bias parameter 0.0 in symnet
+            if lin.bias is not None:  # a bias-free layer has no bias parameter in symnet either
                 grads[f"b{k}_{j + 1}"] = lin.bias.grad[j].item()
     for i, g in enumerate(xt.grad.tolist(), start=1):
         grads[f"x{i}"] = g
@@ -60,7 +60,7 @@ def test_outputs_and_gradients_match_pytorch(name):
     for k in range(len(outs)):
         _, expected = torch_grads(model, x, output=k)
         mine = net.gradients(x, output=k if net.n_outputs > 1 else None)
-        assert set(expected) <= set(mine)
+        assert set(expected) == set(mine)  # the same parameters: no bias where PyTorch has none
         for key, g in expected.items():
             assert mine[key] == pytest.approx(g, rel=1e-12, abs=1e-14), key
 
@@ -74,6 +74,18 @@ def test_weights_are_exact_and_named_by_layer():
     assert values["w1_2_1"] == float(model[0].weight[1, 0].item())
     assert values["b2_1"] == float(model[2].bias[0].item())
     assert net.input_names == ["x1", "x2"]
+
+
+def test_a_bias_free_linear_has_no_bias_parameter():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Tanh(), nn.Linear(2, 1))
+    net = sn.from_torch(model)
+    assert net.parameter_names == ["w1_1_1", "w1_1_2", "w1_2_1", "w1_2_2", "w2_1_1", "w2_1_2", "b2_1"]
+    assert "tanh(w1_1_1*x1 + w1_1_2*x2)" in str(net)
+    assert sn.check_gradients(net).ok
+    tex = net.latex(form="matrix")  # no W h + b form: the scalar form, with a note saying why
+    assert tex.startswith("% no matrix form (neuron 'z1_1' is not a weighted sum plus one bias)")
+    assert r"z^{(1)}_{1} &= w^{(1)}_{1,1} x_{1} + w^{(1)}_{1,2} x_{2} \\" in tex
 
 
 def test_saved_and_reloaded_import_keeps_everything(tmp_path):
