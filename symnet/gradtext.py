@@ -29,7 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InputError
-from .emit.chainrule import _program, _values, chain, gradient_latex, gradient_sympy, inline_text, known_pieces, resolve_wrt
+from .emit.chainrule import (_program, _values, chain, gradient_latex, gradient_sympy, inline_text, known_pieces,
+                              layer_text, resolve_wrt)
 from .emit.printer import ExprPrinter
 from .emit.render import TEXT, check_digits
 
@@ -68,6 +69,13 @@ def gradient_text(network: Any, wrt: str, *, form: str = "inline", latex: bool =
     defs, result = gradient_expr(network, wrt, output=output, form="chain")
     ch = chain(network, output=output, exact=False)
     pr = ExprPrinter(TEXT, None, digits, known_pieces(program, TEXT, digits, ch.named, values))
-    lines = [f"{pr.doprint(s)} = {pr.doprint(e.xreplace(values))}" for s, e in defs]
+    layer_of = {s: layer for layer in ch.layers for s in layer.symbols}
+    lines = []
+    for s, e in defs:
+        layer = layer_of.get(s)
+        if layer is None:
+            lines.append(f"{pr.doprint(s)} = {pr.doprint(e.xreplace(values))}")
+        elif s == layer.symbols[0]:  # p_1 .. p_n as one vector: p = softmax(z1, z2, z3)
+            lines.append(f"{layer.name} = {layer_text(pr, layer)}")
     lines.append(f"d {program.names[ch.output]} / d {wrt} = {pr.doprint(result.xreplace(values))}")
     return "\n".join(lines)

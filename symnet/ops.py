@@ -41,6 +41,17 @@ and name no op themselves. A row holds
 * ``output_derivative(sp, y)`` -- optional, for a one-input op: its derivative written
   in its own output ``y`` (sigmoid: ``y (1 - y)``), as textbooks write it; gradients
   are printed that way (checked against SymPy's derivative of the ``sympy`` form).
+* ``layer_derivative(sp, p, k, j)`` -- optional, for a ``layerwise`` op: the derivative
+  of output ``k`` with respect to operand ``j`` written in the layer's outputs ``p``
+  (softmax: ``p_k (1[k = j] - p_j)``, Bishop, *Pattern Recognition and Machine
+  Learning*, eq. 4.106); ``layer_symbol`` names those outputs in the chain form of a
+  gradient when the network does not (softmax: ``p``).
+* ``display_text``, ``display_latex`` -- optional: how the display form (the op's own
+  function by name, :mod:`symnet.emit.forms`) writes the op where ``text`` and ``latex``
+  write its expansion, which a formula needs to read back through :func:`symnet.parse`
+  (softmax: ``softmax(a, b, c)_2``; log-softmax: ``log(softmax(a, b, c)_2)``, the log
+  of its ``log_op`` row's output, so that cross-entropy on softmax differentiates to
+  ``p_k - 1[k = c]``).
 
 ``attr`` is the op's structured parameter: the exponent of ``pow``, the output
 index of ``softmax``, the slope of ``leaky_relu``; ``None`` for most ops.
@@ -184,6 +195,10 @@ class Op:
     torch_param: str | None = None
     formula: str | None = None
     output_derivative: Callable[[Any, Any], Any] | None = None
+    layer_derivative: Callable[[Any, Sequence[Any], int, int], Any] | None = None
+    layer_symbol: str | None = None
+    display_text: Form | None = None
+    display_latex: Form | None = None
 
     def check_arity(self, n: int, where: str) -> None:
         """Raise :class:`ArityError` naming ``where`` unless ``n`` children fit this op."""
@@ -447,6 +462,19 @@ def _log_softmax_latex(operands: Sequence[str], k: Any) -> str:
     return rf"{operands[k]} - \log\left({' + '.join(_exp_latex(o) for o in operands)}\right)"
 
 
+# softmax by name, output k counted from 1 as a subscript; k None: the whole vector
+def _softmax_display_text(operands: Sequence[str], k: Any) -> str:
+    return f"softmax({', '.join(operands)})" + ("" if k is None else f"_{int(k) + 1}")
+
+
+def _softmax_display_latex(operands: Sequence[str], k: Any) -> str:
+    return rf"\operatorname{{softmax}}\left({', '.join(operands)}\right)" + ("" if k is None else f"_{{{int(k) + 1}}}")
+
+
+def _softmax_derivative(sp: Any, p: Sequence[Any], k: int, j: int) -> Any:
+    return p[k] * ((1 if j == k else 0) - p[j])
+
+
 def _bce_text(operands: Sequence[str], _: Any) -> str:
     p, t = operands
     return f"-({t}*log({p}) + (1 - {t})*log(1 - {p}))"
@@ -600,7 +628,10 @@ OPS: OpTable = OpTable(
        python=lambda o, c, k: f"{k(softmax)}(({', '.join(o)},), {c})",
        python_partials=lambda o, y, c, k: tuple(
            f"{y} * ({'1.0' if j == c else '0.0'} - {k(softmax)}(({', '.join(o)},), {j}))" for j in range(len(o))),
-       array={softmax: ops_array.softmax}, log_op="log_softmax", layerwise=True, torch="Softmax"),
+       array={softmax: ops_array.softmax}, log_op="log_softmax", layerwise=True, torch="Softmax",
+       layer_derivative=_softmax_derivative, layer_symbol="p",
+       display_text=template(_softmax_display_text, PREC_CALL),
+       display_latex=template(_softmax_display_latex, PREC_CALL)),
     Op("log_softmax", None, lambda xs, k: log_softmax(xs, k), lambda xs, y, k: log_softmax_partials(xs, k),
        lambda sp, e, k: e[k] - sp.log(sp.Add(*[sp.exp(z) for z in e])),
        text=template(_log_softmax_text, PREC_ADD, PREC_ADD),
@@ -609,7 +640,9 @@ OPS: OpTable = OpTable(
        python=lambda o, c, k: f"{k(log_softmax)}(({', '.join(o)},), {c})",
        python_partials=lambda o, y, c, k: tuple(
            f"{'1.0' if j == c else '0.0'} - {k(softmax)}(({', '.join(o)},), {j})" for j in range(len(o))),
-       array={log_softmax: ops_array.log_softmax, softmax: ops_array.softmax}, layerwise=True, torch="LogSoftmax"),
+       array={log_softmax: ops_array.log_softmax, softmax: ops_array.softmax}, layerwise=True, torch="LogSoftmax",
+       display_text=template(lambda o, k: f"log({_softmax_display_text(o, k)})", PREC_CALL),
+       display_latex=template(lambda o, k: rf"\log\left({_softmax_display_latex(o, k)}\right)", PREC_CALL)),
     Op("leaky_relu", 1, lambda xs, a: leaky_relu(xs[0], _param(a, 0.01)),
        lambda xs, y, a: (leaky_relu_grad(xs[0], _param(a, 0.01)),),
        lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_decimal(sp, _param(a, 0.01)) * e[0]),

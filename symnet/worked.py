@@ -562,7 +562,8 @@ def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: S
                     digits: int) -> list[Step]:
     program = ch.program
     pr = chainrule.chain_printer(ch, "", digits)
-    numbers = chainrule.printer({s: _num(vals[i], digits) for i, s in ch.symbols.items()}, r"\cdot", digits)
+    numbers = chainrule.printer({s: _num(v, digits) for s, v in chainrule.symbol_values(ch, vals).items()},
+                                r"\cdot", digits)  # with p_k of p = softmax(z)
     out_name = latex_name(program.names[ch.output])
     steps = []
     for v in chainrule.backward_order(ch) + list(program.parameters):

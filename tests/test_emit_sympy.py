@@ -134,7 +134,10 @@ def test_display_functions_evaluate_differentiate_and_rewrite():
     sig = display_function(OPS["sigmoid"])
     relu = display_function(OPS["relu"])
     assert display_function(OPS["tanh"]) is sp.tanh and display_function(OPS["exp"]) is sp.exp
-    assert display_function(OPS["add"]) is None and display_function(OPS["softmax"]) is None
+    assert display_function(OPS["add"]) is None
+    # softmax is a function of (k, z_1, ..., z_n): issue 12 writes it by name (p_k - 1[k = c])
+    assert display_function(OPS["softmax"]).__name__ == "softmax"
+    assert display_function(OPS["log_softmax"]) is None  # written as log(softmax(...)_k)
     assert float(sig(sp.Float(0.3)).evalf(20)) == pytest.approx(OPS["sigmoid"].forward((0.3,), None))
     assert float(relu(sp.Float(-0.3)).evalf()) == 0.0 and float(relu(sp.Float(0.3)).evalf()) == 0.3
     # the derivative is written with the function itself (the row's output_derivative) ...

@@ -261,4 +261,6 @@ def test_output_is_byte_identical_under_different_hash_seeds():
         assert proc.returncode == 0, proc.stderr.decode()
         outs.append(proc.stdout)
     assert outs[0] == outs[1]
-    assert b"softmax" not in outs[0] and b"z1_1 = " in outs[0]
+    formulas, _, sympy_forms = outs[0].partition(b"Matrix(")  # funcify's three, then to_sympy's
+    assert b"softmax" not in formulas and b"z1_1 = " in formulas  # the text reads back: softmax expanded
+    assert b")_1]" in sympy_forms.split(b"Matrix(")[0]  # SymPy's display form: softmax(...)_1 by name (issue 12)

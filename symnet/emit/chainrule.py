@@ -39,15 +39,15 @@ from ..ops import PREC_ATOM
 from ..analysis import intermediates, owners
 from ..budgets import MAX_BLOCK_DEPTH, MAX_SIZE, check_block_depth, check_inline_size
 from .notation import aligned, latex_name, latex_style
-from .printer import ExprPrinter, latex_printer
+from .printer import ExprPrinter, display_form, display_style, latex_printer
 from ..ops import PREC_MUL
-from .render import TEXT, Piece, Style, check_digits, number_piece, render
+from .render import TEXT, Piece, Style, apply_form, check_digits, number_piece, render
 from .forms import constant as exact_constant
-from .forms import display, leaf_symbols, local_partial
+from .forms import display, layer_functions, leaf_symbols, local_partial
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
            "numeric_locals", "printer", "chain_printer", "backward_order", "adjoint_latex", "adjoint_rhs",
-           "textbook", "local_partial", "FORMS"]
+           "textbook", "local_partial", "FORMS", "Layer", "forward_definitions", "layer_rows", "symbol_values"]
 
 #: A block (the ops between two named intermediates) larger than this is refused.
 MAX_BLOCK_OPS = 400
@@ -91,6 +91,34 @@ def textbook(expr: Any, max_ops: int = 150) -> Any:
     return best.xreplace({d: c for c, d in dummies.items()})
 
 
+@dataclass(frozen=True)
+class Layer:
+    """A layerwise op's outputs the network does not name, named in the chain form
+    (softmax: ``p = softmax(z1, z2, z3)``, its outputs ``p_1, p_2, p_3``).
+
+    ``row``: the op; ``name``: the vector's name (the row's ``layer_symbol``);
+    ``symbols``: one per output, in order; ``operands``: the op's operands (SymPy, over
+    the chain's symbols); ``before``: the named node whose definition first uses it.
+    """
+
+    row: Any
+    name: str
+    symbols: tuple[Any, ...]
+    operands: tuple[Any, ...]
+    before: int
+
+    def definitions(self) -> list[tuple[Any, Any]]:
+        """``(p_k, softmax(...)_k)`` for every output, in order."""
+        fn = layer_functions()[self.row]
+        return [(s, fn(sp.Integer(k), *self.operands)) for k, s in enumerate(self.symbols)]
+
+    def values(self, env: dict[Any, float]) -> dict[Any, float]:
+        """Each output's value, the operands evaluated at ``env`` (symbol -> value) and the
+        op computed by its row's own ``forward`` (as the engine does)."""
+        zs = tuple(float(o.xreplace(env)) for o in self.operands)
+        return {s: float(self.row.forward(zs, k)) for k, s in enumerate(self.symbols)}
+
+
 @dataclass
 class Chain:
     """The chain-rule structure of a network with respect to one output.
@@ -111,6 +139,7 @@ class Chain:
     consumers: dict[int, list[int]]
     live: set[int]
     exprs: list[Any] = field(default_factory=list, repr=False)
+    layers: list[Layer] = field(default_factory=list)
     _tidy: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
     _terms: dict[int, list[tuple[int, Any]]] = field(default_factory=dict, repr=False)
 
@@ -218,8 +247,53 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True,
     for u in reversed(named):
         if u in live:
             live.update(v for v, _ in locals_[u] if v in locals_)
-    forward = [(u, exprs[u]) for u in named]
-    return Chain(program, out_index, named, symbols, forward, locals_, consumers, live, exprs)
+    layers, by_name = _layers(program, named, symbols, exprs, locals_)
+    forward = [(u, exprs[u] if by_name.get(exprs[u]) is symbols[u] else exprs[u].xreplace(by_name))
+               for u in named]
+    for u in named:
+        locals_[u] = [(v, d.xreplace(by_name)) for v, d in locals_[u]]
+    return Chain(program, out_index, named, symbols, forward, locals_, consumers, live, exprs, layers)
+
+
+def _layers(program: Program, named: tuple[int, ...], symbols: dict[int, Any], exprs: list[Any],
+            locals_: dict[int, list[tuple[int, Any]]]) -> tuple[list[Layer], dict[Any, Any]]:
+    """The layerwise ops' outputs in the chain's expressions, each by name: a named node's
+    symbol where the network names that output (a classifier's ``yhat1``), else one
+    :class:`Layer` per operand list, named by the row's ``layer_symbol`` (softmax: ``p``),
+    so derivatives read ``p_k - 1``. Returns the layers and call -> symbol."""
+    heads = layer_functions()
+    by_name: dict[Any, Any] = {}
+    for u in named:
+        if type(exprs[u]) in heads.values():
+            by_name.setdefault(exprs[u], symbols[u])
+    taken = {program.names[i] for i in range(len(program))} | {str(s) for s in symbols.values()}
+    layers: list[Layer] = []
+    rows = {fn: row for row, fn in heads.items()}
+    for u in named:
+        calls: list[Any] = []
+        for e in [exprs[u]] + [d for _, d in locals_[u]]:
+            calls.extend(c for c in e.atoms(*rows) if c not in by_name)
+        for call in sorted(set(calls), key=sp.default_sort_key):
+            if call in by_name:
+                continue
+            row, operands = rows[type(call)], tuple(call.args[1:])
+            name = _fresh(row.layer_symbol or row.name, len(operands), taken)
+            syms = tuple(sp.Symbol(f"{name}_{k + 1}", real=True) for k in range(len(operands)))
+            layer = Layer(row, name, syms, operands, u)
+            layers.append(layer)
+            for (_, c), s in zip(layer.definitions(), syms):
+                by_name[c] = s
+    return layers, by_name
+
+
+def _fresh(base: str, n: int, taken: set[str]) -> str:
+    """``base``, or ``base`` with a number, whose ``base_1 .. base_n`` no name uses yet."""
+    name, k = base, 1
+    while name in taken or any(f"{name}_{j + 1}" in taken for j in range(n)):
+        k += 1
+        name = f"{base}{k}"
+    taken.update([name] + [f"{name}_{j + 1}" for j in range(n)])
+    return name
 
 
 def _ref(a: int, symbols: dict[int, Any], exprs: list[Any]) -> Any:
@@ -286,7 +360,7 @@ def known_pieces(program: Program, style: Style, digits: int | None, named: tupl
             return Piece(name(i), PREC_ATOM)
         return number_piece(program.values[i], digits, latex)
 
-    pieces = render(program, leaf, style, named, name)
+    pieces = render(program, leaf, display_style(style), named, name)
     exprs: list[Any] = [None] * len(program.nodes)
     out: dict[Any, Piece] = {}
     for i, op in enumerate(program.ops):
@@ -306,8 +380,9 @@ def chain_printer(ch: Chain, times: str = "", digits: int | None = None) -> Expr
     """The LaTeX printer of a chain's gradients: named symbols in notation, network nodes
     as the network's formula writes them."""
     program = ch.program
-    return printer({s: latex_name(program.names[i]) for i, s in ch.symbols.items()}, times, digits,
-                   known_pieces(program, latex_style(times), digits, ch.named))
+    names = {s: latex_name(program.names[i]) for i, s in ch.symbols.items()}
+    names.update({s: latex_name(s.name) for layer in ch.layers for s in layer.symbols})
+    return printer(names, times, digits, known_pieces(program, latex_style(times), digits, ch.named))
 
 
 def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | None = None,
@@ -323,6 +398,35 @@ def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | No
                           max_block_depth=max_block_depth).xreplace(values)
     known = known_pieces(program, style, digits, (), values)
     return ExprPrinter(style, name, digits, known).doprint(textbook(expr) if values else expr)
+
+
+def layer_text(pr: ExprPrinter, layer: Layer) -> str:
+    """The right side of ``p = softmax(z1, z2, z3)``: the layer's row over its operands,
+    written by ``pr`` in the display notation (no output index: the whole vector)."""
+    return apply_form(display_form(layer.row, pr.style), [pr.piece(o) for o in layer.operands], None,
+                      pr.style).text
+
+
+def layer_rows(ch: Chain, pr: ExprPrinter, used: Sequence[int] | None = None) -> list[tuple[str, str]]:
+    r"""``(p, \operatorname{softmax}(...))`` LaTeX rows for the chain's layers; with ``used``
+    only those whose outputs the adjoints of the nodes in ``used`` read."""
+    rows = []
+    for layer in ch.layers:
+        if used is not None:
+            syms = set(layer.symbols)
+            if not any(syms & d.free_symbols for v in used for _, d in ch.terms(v)):
+                continue
+        rows.append((latex_name(layer.name), layer_text(pr, layer)))
+    return rows
+
+
+def symbol_values(ch: Chain, vals: Sequence[float]) -> dict[Any, float]:
+    """Every symbol of the chain at the program's node values ``vals``: inputs, parameters,
+    named nodes and the outputs of its :class:`Layer` s."""
+    env = {s: float(vals[i]) for i, s in ch.symbols.items()}
+    for layer in ch.layers:
+        env.update(layer.values(env))
+    return env
 
 
 def adjoint_latex(ch: Chain, i: int) -> str:
@@ -369,10 +473,9 @@ def gradient_rows(network: Any, wrt: Any = None, *, output: int | None = None, t
     pr = chain_printer(ch, times, digits)
     need = _needed(ch, targets)
     out_name = latex_name(program.names[ch.output])
-    rows = []
-    for v in backward_order(ch):
-        if v not in need or ch.hidden(v):
-            continue
+    shown = [v for v in backward_order(ch) if v in need and not ch.hidden(v)]
+    rows = layer_rows(ch, pr, shown + list(targets))  # p = softmax(z) where the adjoints read p
+    for v in shown:
         left = adjoint_latex(ch, v)
         if left.startswith(r"\delta"):
             left += rf" = \frac{{\partial {out_name}}}{{\partial {latex_name(program.names[v])}}}"
@@ -502,7 +605,7 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     taken = {str(s) for s in ch.symbols.values()}
     adj_sym: dict[int, Any] = {ch.output: sp.Integer(1)}
     need = _needed(ch, targets)
-    defs: list[tuple[Any, Any]] = [(ch.symbols[u], e) for u, e in ch.forward]
+    defs = forward_definitions(ch)
     for v in backward_order(ch):
         if v not in need or ch.hidden(v):
             continue
@@ -518,6 +621,18 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     single = not isinstance(wrt, (list, tuple))
     value = next(iter(results.values())) if single else results
     return (defs, value) if let else value
+
+
+def forward_definitions(ch: Chain) -> list[tuple[Any, Any]]:
+    """The forward pass as ``(Symbol, Expr)`` pairs in order: each named node, with each
+    :class:`Layer` (``p_k = softmax(...)_k``) before the first node that uses it."""
+    defs: list[tuple[Any, Any]] = []
+    for u, e in ch.forward:
+        for layer in ch.layers:
+            if layer.before == u:
+                defs.extend(layer.definitions())
+        defs.append((ch.symbols[u], e))
+    return defs
 
 
 def _adjoint_expr(ch: Chain, v: int, adj_sym: dict[int, Any]) -> Any:

@@ -16,10 +16,11 @@ from typing import Any, Sequence
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 
-from ..ops import Op
+from ..ops import OPS, Op
 from ..program import Program
 
-__all__ = ["constant", "leaf_symbols", "display_function", "output_derivative", "display", "local_partial"]
+__all__ = ["constant", "leaf_symbols", "display_function", "output_derivative", "display", "local_partial",
+           "layer_functions"]
 
 
 def constant(value: float) -> sp.Expr:
@@ -148,7 +149,58 @@ def _probe_polynomial(row: Op, attr: Any) -> Any:
     return _Y * (c1 + c2 * _Y) if c0 == 0 else c0 + c1 * _Y + c2 * _Y ** 2
 
 
+def _make_layer_function(op: Op) -> Any:
+    """A layerwise row (softmax) as a SymPy function of ``(k, a_1, ..., a_n)``: output ``k``
+    (from 0) of the op over the layer ``a``, differentiated by the row's ``layer_derivative``."""
+    rule = op.layer_derivative
+    tex = _latex_symbol(op, op.name)
+
+    def elementary(self: Any) -> Any:
+        return op.sympy(sp, tuple(self.args[1:]), int(self.args[0]))
+
+    def eval_(cls: Any, k: Any, *args: Any) -> Any:
+        if not (isinstance(k, sp.Integer) and 0 <= int(k) < len(args)):
+            raise ValueError(f"{op.name}: the output index must be an integer from 0 to {len(args) - 1}, got {k}")
+        return None
+
+    def _eval_evalf(self: Any, prec: int) -> Any:
+        if not all(a.is_number for a in self.args):
+            return None
+        return elementary(self).evalf(prec_to_dps(prec))
+
+    def fdiff(self: Any, argindex: int = 1) -> Any:
+        if not 2 <= argindex <= len(self.args):  # the index is no variable
+            raise sp.ArgumentIndexError(self, argindex)
+        zs = self.args[1:]
+        p = [type(self)(sp.Integer(i), *zs) for i in range(len(zs))]
+        return rule(sp, p, int(self.args[0]), argindex - 2)
+
+    def _eval_rewrite_as_elementary(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return op.sympy(sp, tuple(args[1:]), int(args[0]))
+
+    def _latex(self: Any, printer: Any, exp: Any = None) -> str:
+        inner = ", ".join(printer._print(a) for a in self.args[1:])
+        out = rf"{tex}\left({inner}\right)_{{{int(self.args[0]) + 1}}}"
+        return out if exp is None else rf"\left({out}\right)^{{{exp}}}"
+
+    def _sympystr(self: Any, printer: Any) -> str:
+        return f"{op.name}({', '.join(printer._print(a) for a in self.args[1:])})_{int(self.args[0]) + 1}"
+
+    def _code(self: Any, printer: Any) -> str:
+        return printer._print(elementary(self))
+
+    namespace = {"nargs": None, "eval": classmethod(eval_), "_eval_evalf": _eval_evalf, "fdiff": fdiff,
+                 "_eval_rewrite_as_elementary": _eval_rewrite_as_elementary,
+                 "_eval_rewrite_as_exp": _eval_rewrite_as_elementary, "_latex": _latex, "_sympystr": _sympystr,
+                 "_pythoncode": _code, "_numpycode": _code, "_lambdacode": _code, "_mpmathcode": _code,
+                 "__doc__": f"symnet op '{op.name}' ({op.doc}) as a named SymPy function of (k, a_1, ..., a_n), "
+                            "k counted from 0."}
+    return type(op.name, (sp.Function,), namespace)
+
+
 def _make_display_function(op: Op) -> Any:
+    if op.layerwise and op.layer_derivative is not None:
+        return _make_layer_function(op)
     form = op.text
     name = form.symbol
     if form.kind != "call" or op.arity is None or not name.isidentifier():
@@ -209,12 +261,48 @@ def display(op: Op, args: Sequence[Any], attr: Any = None) -> Any:
     >>> display(OPS["sigmoid"], (z,)), display(OPS["add"], (z, 1))
     (sigmoid(z), z + 1)
     """
+    layered = _layer_display(op, args, attr)
+    if layered is not None:
+        return layered
     fn = display_function(op) if attr is None else None
     if fn is not None:
         return fn(*args)
     out = op.sympy(sp, tuple(args), attr)
     # rows build sums, products and powers unevaluated; SymPy's canonical form is wanted here
     return out.func(*out.args) if isinstance(out, sp.Basic) and out.args else out
+
+
+def layer_functions() -> dict[Op, Any]:
+    """Every layerwise row with a display function (softmax) and that function."""
+    out = {}
+    for row in OPS.values():
+        if row.layerwise and row.layer_derivative is not None:
+            fn = display_function(row)
+            if fn is not None:
+                out[row] = fn
+    return out
+
+
+def _layer_display(op: Op, args: Sequence[Any], attr: Any) -> Any:
+    """A layerwise op by name: its display function at output ``attr``; a row that is the
+    ``log_op`` of one (log-softmax) as the log of that row's display function (so that
+    cross-entropy on softmax differentiates to ``p_k - 1[k = c]``); else ``None``."""
+    if not op.layerwise or not isinstance(attr, int) or isinstance(attr, bool):
+        return None
+    row = op if op.layer_derivative is not None else _log_of(op)
+    fn = display_function(row) if row is not None else None
+    if fn is None:
+        return None
+    out = fn(sp.Integer(attr), *args)
+    return out if row is op else sp.log(out)
+
+
+def _log_of(op: Op) -> Op | None:
+    """The row whose ``log_op`` is ``op`` (log-softmax: softmax), or ``None``."""
+    for row in OPS.values():
+        if row.log_op == op.name and row.layer_derivative is not None:
+            return row
+    return None
 
 
 def _flat(expr: Any) -> Any:
@@ -239,6 +327,9 @@ def _elementary(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
 
 
 def _display(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
+    layered = _layer_display(op, args, attr)
+    if layered is not None:
+        return layered
     fn = display_function(op) if attr is None else None
     return fn(*args) if fn is not None else _elementary(op, args, attr)
 

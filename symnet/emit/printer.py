@@ -29,6 +29,7 @@ SymPy's own printer.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 import sympy as sp
@@ -38,7 +39,7 @@ from .notation import latex_style
 from .render import Piece, Style, apply_form, check_digits, number_piece
 from .forms import display_function
 
-__all__ = ["ExprPrinter", "row_of", "latex_printer"]
+__all__ = ["ExprPrinter", "row_of", "latex_printer", "display_form", "display_style"]
 
 _HEADS: dict[str, Any] = {"key": None, "table": {}}
 
@@ -52,6 +53,8 @@ def _heads() -> dict[Any, Op]:
     table: dict[Any, Op] = {}
     for op in OPS.values():
         if op.arity is None:
+            if op.layerwise and (fn := display_function(op)) is not None:
+                table.setdefault(fn, op)  # softmax(a, b, c)_k: the index is the function's first argument
             continue
         fn = display_function(op)
         if fn is not None:
@@ -156,7 +159,7 @@ class ExprPrinter:
     # -- one head ----------------------------------------------------------------------
 
     def _form(self, op: Op, pieces: list[Piece], attr: Any = None) -> Piece:
-        return apply_form(self.style.form(op), pieces, attr, self.style)
+        return apply_form(display_form(op, self.style), pieces, attr, self.style)
 
     def _number(self, value: Any) -> Piece:
         return number_piece(float(value), self.digits, self.style.latex)
@@ -192,6 +195,8 @@ class ExprPrinter:
             sign = _RELATIONS[type(e)][1 if self.style.latex else 0]
             return [e.lhs, e.rhs], lambda ps: Piece(f"{ps[0].text} {sign} {ps[1].text}", 0)
         row = row_of(e)
+        if row is not None and row.layerwise:  # softmax(a, b, c)_k: the output index k is the first argument
+            return list(e.args[1:]), lambda ps: self._form(row, ps, int(e.args[0]))
         if row is not None:
             args = [e.base] if e.is_Pow else list(e.args)
             return args, lambda ps: self._form(row, ps)
@@ -257,6 +262,19 @@ class ExprPrinter:
             return out
 
         return num + den, combine
+
+
+def display_form(op: Op, style: Style) -> Any:
+    """How ``op`` is written in ``style`` when its display function stands for it: the row's
+    ``display_latex``/``display_text`` form where it has one (softmax by name), else the
+    style's own form of the row."""
+    shown = op.display_latex if style.latex else op.display_text
+    return shown if shown is not None else style.form(op)
+
+
+def display_style(style: Style) -> Style:
+    """``style`` writing every op as its display function does (:func:`display_form`)."""
+    return replace(style, form=lambda op: display_form(op, style))
 
 
 def latex_printer(names: Any, times: str = "", digits: int | None = None, known: Any = None) -> ExprPrinter:
