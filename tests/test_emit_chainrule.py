@@ -144,3 +144,106 @@ def test_the_derivative_of_a_bare_variable_by_itself_is_one():
     w = sn.Parameter(0.5, name="w")
     assert gradient_sympy(sn.compile(w), "w") == 1
     assert gradient_sympy(sn.compile(w), "w", form="chain")[1] == 1
+
+
+# -- softmax with cross-entropy: p = softmax(z), deltas p_k - 1[k = c] (issue 12) -----------------
+
+
+def _classifier(n_classes: int, target: int | None, seed: int = 3) -> sn.Network:
+    sn.seed(seed)
+    net = sn.compile(sn.Softmax(sn.Dense([sn.Input("x1"), sn.Input("x2")], n_classes)))
+    return net if target is None else net.with_loss("cross_entropy", target)
+
+
+CLASSIFIERS = [(n, c) for n in (2, 3, 4) for c in range(n)]
+
+
+def _agree_at_random_points(net: sn.Network, mine: sp.Expr, name: str, output: int = 0, seed: int = 0) -> None:
+    p = net.program
+    theirs = sp.diff(elementary_nodes(p)[p.outputs[output]], sp.Symbol(name, real=True))
+    rng = random.Random(seed)
+    for _ in range(3):
+        point = {s: sp.Rational(rng.randint(-300, 300), 100) for s in leaf_symbols(p).values()}
+        a, b = mine.xreplace(point).evalf(30), theirs.xreplace(point).evalf(30)
+        assert abs(a - b) <= sp.Float("1e-25", 30) * (1 + abs(b)), (name, a, b)
+
+
+@pytest.mark.parametrize("n, c", CLASSIFIERS)
+def test_cross_entropy_on_softmax_equals_sympys_raw_derivative(n: int, c: int) -> None:
+    net = _classifier(n, c)
+    for name in net.parameter_names:
+        mine = gradient_sympy(net, name)
+        assert not mine.has(sp.exp) and not mine.has(sp.log), mine
+        _agree_at_random_points(net, mine, name)
+
+
+@pytest.mark.parametrize("n, c", CLASSIFIERS)
+def test_cross_entropy_deltas_are_p_minus_one_hot(n: int, c: int) -> None:
+    net = _classifier(n, c)
+    defs, _ = gradient_sympy(net, net.parameter_names, form="chain")
+    by_name = {str(s): e for s, e in defs}
+    p = [sp.Symbol(f"p_{k + 1}", real=True) for k in range(n)]
+    softmax = by_name["p_1"].func
+    assert [by_name[f"p_{k + 1}"] for k in range(n)] == [softmax(sp.Integer(k), *(
+        sp.Symbol(f"z1_{j + 1}", real=True) for j in range(n))) for k in range(n)]
+    assert by_name["L"] == -sp.log(p[c])
+    for k in range(n):
+        assert by_name[f"dL_dz1_{k + 1}"] == p[k] - (1 if k == c else 0)
+    # evaluated in order, the chain gives the engine's gradients
+    values = {"x1": 0.35, "x2": -1.2}
+    env = {sp.Symbol(k, real=True): v for k, v in values.items()}
+    env.update({sp.Symbol(q.name, real=True): q.value for q in net.parameters})
+    for sym, expr in defs:
+        env[sym] = sp.Float(sp.sympify(expr).xreplace(env).evalf(30), 30)
+    engine = net.gradients(values)
+    for k in range(n):
+        z = [float(env[sp.Symbol(f"z1_{j + 1}", real=True)]) for j in range(n)]
+        top = max(z)
+        pk = math.exp(z[k] - top) / math.fsum(math.exp(v - top) for v in z)
+        assert math.isclose(float(env[sp.Symbol(f"dL_dz1_{k + 1}", real=True)]), pk - (k == c), rel_tol=1e-12, abs_tol=1e-15)
+        assert math.isclose(engine[f"b1_{k + 1}"], pk - (k == c), rel_tol=1e-9, abs_tol=1e-12)
+
+
+
+@pytest.mark.parametrize("n, c", [(3, 2), (4, 0), (2, 1)])
+def test_softmax_gradients_print_without_exp(n: int, c: int) -> None:
+    from symnet.gradtext import gradient_text
+    net = _classifier(n, c)
+    name = f"w1_{c + 1}_1"
+    chain_text = gradient_text(net, name, form="chain")
+    assert f"p = softmax({', '.join(f'z1_{k + 1}' for k in range(n))})" in chain_text
+    assert f"L = -log(p_{c + 1})" in chain_text and f"dL_dz1_{c + 1} = p_{c + 1} - 1" in chain_text
+    inline = gradient_text(net, name)
+    assert inline.startswith("x1*(softmax(w1_1_1*x1 + w1_1_2*x2 + b1_1, ") and inline.endswith(f")_{c + 1} - 1)")
+    tex = gradient_latex(net)
+    assert rf"\delta^{{(1)}}_{{{c + 1}}} = \frac{{\partial L}}{{\partial z^{{(1)}}_{{{c + 1}}}}} &= p_{{{c + 1}}} - 1" in tex
+    assert tex.count(r"p &= \operatorname{softmax}\left(") == 1
+    inline_tex = gradient_latex(net, form="inline")
+    assert r"\operatorname{softmax}\left(" in inline_tex and rf"\right)_{{{c + 1}}} - 1" in inline_tex
+    for text in (chain_text, inline, tex, inline_tex, gradient_text(net, name, form="chain", latex=True)):
+        assert "exp" not in text and "e^{" not in text, text
+
+
+def test_softmax_outputs_differentiate_through_their_own_names() -> None:
+    net = _classifier(3, None)
+    defs, result = gradient_sympy(net, "w1_3_1", output=0, form="chain")
+    by_name = {str(s): e for s, e in defs}
+    yhat = [sp.Symbol(f"yhat{k}", real=True) for k in (1, 2, 3)]
+    assert by_name["dyhat1_dz1_3"] == -yhat[0] * yhat[2]  # p_k (1[k = j] - p_j), p named yhat
+    assert "p_1" not in by_name  # the network names its probabilities: no second name
+    for k in range(3):
+        for name in ("w1_1_1", "b1_3", "w1_2_2"):
+            mine = gradient_sympy(net, name, output=k)
+            assert not mine.has(sp.exp)
+            _agree_at_random_points(net, mine, name, output=k, seed=k)
+    tex = gradient_latex(net, output=0)
+    assert r"\hat{y}_{1} \left(1 - \hat{y}_{1}\right)" in tex or r"\left(1 - \hat{y}_{1}\right) \hat{y}_{1}" in tex
+
+
+def test_softmax_mlp_with_cross_entropy() -> None:
+    net, values = NETS["ce"]
+    tex = gradient_latex(net)
+    assert r"p &= \operatorname{softmax}\left(z^{(2)}_{1}, z^{(2)}_{2}, z^{(2)}_{3}\right)" in tex
+    assert r"&= p_{3} - 1" in tex and r"&= p_{1} \\" in tex and "exp" not in tex
+    for name in ("w1_1_1", "w2_3_2", "b2_1"):
+        _agree_at_random_points(net, gradient_sympy(net, name), name)

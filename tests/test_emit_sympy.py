@@ -296,3 +296,29 @@ def test_new_rows_get_display_functions_for_free():
     assert float(sp.lambdify([z], expr, "math")(0.7)) == pytest.approx(math.log(1.49))
     assert sp.simplify(expr.diff(z).rewrite("elementary") - 2 * z / (1 + z ** 2)) == 0
     assert expr.rewrite(sp.exp) == sp.log(1 + z ** 2)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_softmax_display_function_differentiates_as_its_elementary_form(n):
+    from symnet.emit.forms import display as display_op
+    zs = sp.symbols(f"z1:{n + 1}", real=True)
+    point = {z: sp.Rational(7 * k - 9, 5) for k, z in enumerate(zs)}
+    for k in range(n):
+        p = display_op(OPS["softmax"], zs, k)
+        assert str(p) == f"softmax({', '.join(map(str, zs))})_{k + 1}" and not p.has(sp.exp)
+        assert sp.latex(p) == rf"\operatorname{{softmax}}\left({', '.join(map(sp.latex, zs))}\right)_{{{k + 1}}}"
+        assert p.rewrite("elementary") == OPS["softmax"].sympy(sp, zs, k)
+        log_p = display_op(OPS["log_softmax"], zs, k)
+        assert log_p == sp.log(p)
+        for j, z in enumerate(zs):
+            # the row's layer_derivative: p_k (1[k = j] - p_j), written with the function itself ...
+            pj = display_op(OPS["softmax"], zs, j)
+            assert p.diff(z) == p * ((1 if j == k else 0) - pj)
+            # ... and cross-entropy on it: d(-log p_k)/dz_j = p_j - 1[k = j], with nothing to cancel
+            assert -log_p.diff(z) == pj - (1 if j == k else 0)
+            for mine, raw in ((p.diff(z), OPS["softmax"].sympy(sp, zs, k).diff(z)),
+                              (log_p.diff(z), OPS["log_softmax"].sympy(sp, zs, k).diff(z))):
+                a, b = mine.xreplace(point).evalf(30), raw.xreplace(point).evalf(30)
+                assert abs(a - b) < sp.Float("1e-28", 30)
+    assert float(display_op(OPS["softmax"], (sp.Integer(1000), sp.Integer(0)), 1).evalf(30)) == pytest.approx(
+        OPS["softmax"].forward((1000.0, 0.0), 1), abs=1e-300)
