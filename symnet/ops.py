@@ -45,13 +45,11 @@ and name no op themselves. A row holds
   of output ``k`` with respect to operand ``j`` written in the layer's outputs ``p``
   (softmax: ``p_k (1[k = j] - p_j)``, Bishop, *Pattern Recognition and Machine
   Learning*, eq. 4.106); ``layer_symbol`` names those outputs in the chain form of a
-  gradient when the network does not (softmax: ``p``).
-* ``display_text``, ``display_latex`` -- optional: how the display form (the op's own
-  function by name, :mod:`symnet.emit.forms`) writes the op where ``text`` and ``latex``
-  write its expansion, which a formula needs to read back through :func:`symnet.parse`
-  (softmax: ``softmax(a, b, c)_2``; log-softmax: ``log(softmax(a, b, c)_2)``, the log
-  of its ``log_op`` row's output, so that cross-entropy on softmax differentiates to
-  ``p_k - 1[k = c]``).
+  gradient when the network does not (softmax: ``p``). Such an op is written by name
+  with its output as a subscript, ``softmax(a, b, c)_2`` (counted from 1), which
+  :func:`symnet.parse` reads; log-softmax, the ``log_op`` of softmax, is written
+  ``log(softmax(a, b, c)_2)`` and displayed as that log (so that cross-entropy on
+  softmax differentiates to ``p_k - 1[k = c]``).
 
 ``attr`` is the op's structured parameter: the exponent of ``pow``, the output
 index of ``softmax``, the slope of ``leaky_relu``; ``None`` for most ops.
@@ -197,8 +195,6 @@ class Op:
     output_derivative: Callable[[Any, Any], Any] | None = None
     layer_derivative: Callable[[Any, Sequence[Any], int, int], Any] | None = None
     layer_symbol: str | None = None
-    display_text: Form | None = None
-    display_latex: Form | None = None
 
     def check_arity(self, n: int, where: str) -> None:
         """Raise :class:`ArityError` naming ``where`` unless ``n`` children fit this op."""
@@ -441,27 +437,6 @@ def format_exponent(p: float) -> str:
     return str(int(p)) if float(p).is_integer() and abs(p) < 1e15 else repr(float(p))
 
 
-def _softmax_text(operands: Sequence[str], k: Any) -> str:
-    return f"exp({operands[k]})/({' + '.join(f'exp({o})' for o in operands)})"
-
-
-def _log_softmax_text(operands: Sequence[str], k: Any) -> str:
-    return f"{operands[k]} - log({' + '.join(f'exp({o})' for o in operands)})"
-
-
-# LaTeX templates write exp and log as the exp and log rows do (one notation per document)
-def _exp_latex(operand: str) -> str:
-    return rf"\exp\left({operand}\right)"
-
-
-def _softmax_latex(operands: Sequence[str], k: Any) -> str:
-    return rf"\frac{{{_exp_latex(operands[k])}}}{{{' + '.join(_exp_latex(o) for o in operands)}}}"
-
-
-def _log_softmax_latex(operands: Sequence[str], k: Any) -> str:
-    return rf"{operands[k]} - \log\left({' + '.join(_exp_latex(o) for o in operands)}\right)"
-
-
 # softmax by name, output k counted from 1 as a subscript; k None: the whole vector
 def _softmax_display_text(operands: Sequence[str], k: Any) -> str:
     return f"softmax({', '.join(operands)})" + ("" if k is None else f"_{int(k) + 1}")
@@ -622,27 +597,23 @@ OPS: OpTable = OpTable(
        array={math.tanh: ops_array.tanh}, method="tanh", function="tanh", torch="Tanh", activation=True),
     Op("softmax", None, lambda xs, k: softmax(xs, k), lambda xs, y, k: softmax_partials(xs, k),
        lambda sp, e, k: sp.exp(e[k]) / sp.Add(*[sp.exp(z) for z in e]),
-       text=template(_softmax_text, PREC_MUL), latex=template(_softmax_latex, PREC_CALL),
+       text=template(_softmax_display_text, PREC_CALL), latex=template(_softmax_display_latex, PREC_CALL),
        doc="k-th softmax output exp(z_k) / sum_j exp(z_j) (shifted by the max)",
        derivative="p_k * (delta_kj - p_j)",
        python=lambda o, c, k: f"{k(softmax)}(({', '.join(o)},), {c})",
        python_partials=lambda o, y, c, k: tuple(
            f"{y} * ({'1.0' if j == c else '0.0'} - {k(softmax)}(({', '.join(o)},), {j}))" for j in range(len(o))),
        array={softmax: ops_array.softmax}, log_op="log_softmax", layerwise=True, torch="Softmax",
-       layer_derivative=_softmax_derivative, layer_symbol="p",
-       display_text=template(_softmax_display_text, PREC_CALL),
-       display_latex=template(_softmax_display_latex, PREC_CALL)),
+       layer_derivative=_softmax_derivative, layer_symbol="p", function="softmax"),
     Op("log_softmax", None, lambda xs, k: log_softmax(xs, k), lambda xs, y, k: log_softmax_partials(xs, k),
        lambda sp, e, k: e[k] - sp.log(sp.Add(*[sp.exp(z) for z in e])),
-       text=template(_log_softmax_text, PREC_ADD, PREC_ADD),
-       latex=template(_log_softmax_latex, PREC_ADD, PREC_ADD),
+       text=template(lambda o, k: f"log({_softmax_display_text(o, k)})", PREC_CALL),
+       latex=template(lambda o, k: rf"\log\left({_softmax_display_latex(o, k)}\right)", PREC_CALL),
        doc="log of the k-th softmax output (stable)", derivative="delta_kj - p_j",
        python=lambda o, c, k: f"{k(log_softmax)}(({', '.join(o)},), {c})",
        python_partials=lambda o, y, c, k: tuple(
            f"{'1.0' if j == c else '0.0'} - {k(softmax)}(({', '.join(o)},), {j})" for j in range(len(o))),
-       array={log_softmax: ops_array.log_softmax, softmax: ops_array.softmax}, layerwise=True, torch="LogSoftmax",
-       display_text=template(lambda o, k: f"log({_softmax_display_text(o, k)})", PREC_CALL),
-       display_latex=template(lambda o, k: rf"\log\left({_softmax_display_latex(o, k)}\right)", PREC_CALL)),
+       array={log_softmax: ops_array.log_softmax, softmax: ops_array.softmax}, layerwise=True, torch="LogSoftmax"),
     Op("leaky_relu", 1, lambda xs, a: leaky_relu(xs[0], _param(a, 0.01)),
        lambda xs, y, a: (leaky_relu_grad(xs[0], _param(a, 0.01)),),
        lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_decimal(sp, _param(a, 0.01)) * e[0]),

@@ -117,6 +117,8 @@ def _exact_fold(fn: Any, a: Any, b: Any, power: bool) -> Fraction | None:
 
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The subscript after a layerwise call, ``softmax(a, b)_2``.
+_INDEX = re.compile(r"_[1-9][0-9]{0,8}")
 #: Mathematical symbols pasted from documents, read as their ASCII operators.
 UNICODE_OPERATORS = {
     "\u2212": "-",  # MINUS SIGN
@@ -163,14 +165,15 @@ SUGAR = ("max",)
 
 
 def functions() -> dict[str, Op]:
-    """The functions formulas may call: every fixed-arity op whose row names a ``function``.
+    """The functions formulas may call: every fixed-arity op whose row names a ``function``,
+    and every layerwise one (``softmax(a, b, c)_k``: output ``k`` of the layer, from 1).
 
     >>> sorted(name for name, row in functions().items() if row.builtin)[:6]
     ['abs', 'elu', 'erf', 'exp', 'gelu', 'leaky_relu']
     """
     table = {}
     for row in OPS.values():
-        if row.function and row.arity is not None and _NAME.fullmatch(row.function):
+        if row.function and (row.arity is not None or row.layerwise) and _NAME.fullmatch(row.function):
             table[row.function] = row
     return table
 
@@ -313,6 +316,7 @@ class _Pending:
     right: bool = False
     base: int = 0  # call/list/group: the value-stack height when opened
     row: Op | None = None
+    index: int | None = None  # a layerwise call's output index, from 1
 
 
 class _Parser:
@@ -478,6 +482,12 @@ class _Parser:
         self.count(1, tok)
         return self.build("neg", (a,), tok)
 
+    def layer_index(self, p: _Pending, tok: Token) -> int:
+        """The output index of ``softmax(a, b, c)_k``: the name token ``_k`` right after ``)``."""
+        if tok.kind != "name" or not _INDEX.fullmatch(tok.text):
+            self.src.error(tok.pos, f"{p.tok.text}(...) is a vector: pick output k (from 1) as {p.tok.text}(a, b, c)_k")
+        return int(tok.text[1:])
+
     def call(self, p: _Pending, args: list[Any], close: Token) -> Any:
         name = p.tok.text
         args = [self.node(a, p.tok) for a in args]
@@ -493,7 +503,14 @@ class _Parser:
                     return self.build(max_as.name, (z,), p.tok)
             self.src.error(p.tok.pos, "max() is only supported as max(0, z) or max(z, 0), which is relu(z)")
         row = p.row
-        assert row is not None and row.arity is not None
+        assert row is not None
+        if row.arity is None:  # a layerwise row: output p.index (from 1) of the op over the layer
+            if len(args) < max(row.min_arity, 1):
+                self.src.error(p.tok.pos, f"{name}() takes at least {max(row.min_arity, 1)} argument(s), got {len(args)}")
+            if p.index is None or p.index > len(args):
+                self.src.error(p.tok.pos, f"{name}(...)_{p.index}: the output index must be from 1 to {len(args)}")
+            self.count(1 + sum(isinstance(a, float) for a in args), p.tok)
+            return self.build(row.name, args, p.tok, attr=p.index - 1)
         attr = None  # the row's default
         if row.param is not None and len(args) == row.arity + 1:
             attr = args.pop()
@@ -595,6 +612,9 @@ class _Parser:
                     depth -= 1
                     args = vals[p.base:]
                     del vals[p.base:]
+                    if p.row is not None and p.row.layerwise:  # softmax(a, b, c)_k: the subscript picks k
+                        p.index = self.layer_index(p, toks[i])
+                        i += 1
                     vals.append(self.call(p, args, tok))
                 else:
                     src.error(tok.pos, "unexpected ')'")

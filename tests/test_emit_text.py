@@ -54,7 +54,8 @@ GOLDEN = [
     ((a * b).exp() ** 2, "exp(a*b)**2"),
     (-(a * b), "-(a*b)"),
     (-a * b, "-a*b"),
-    (sn.Softmax([a, b]), "exp(a)/(exp(a) + exp(b)), exp(b)/(exp(a) + exp(b))"),
+    (sn.Softmax([a, b]), "softmax(a, b)_1, softmax(a, b)_2"),
+    (sn.cross_entropy(sn.Softmax([a, b, c]), 2), "-log(softmax(a, b, c)_3)"),
     (sn.mse(w * x, y), "(w*x - y)**2"),
     (sn.Output([a, b + c]), "a, b + c"),
 ]
@@ -71,7 +72,7 @@ def test_golden_strings_parse_back_to_the_same_text(node, expected):
     names = [n.name for n in net.inputs]
     values = {p.name: p.value for p in net.parameters}
     again = sn.compile(sn.parse(expected, inputs=names, values=values))
-    assert again.funcify() == expected or expected.startswith("exp(a)/")  # softmax reads back as its formula
+    assert again.funcify() == expected
     point = {n: 0.5 + 0.25 * i for i, n in enumerate(names)}
     assert again.predict(point) == pytest.approx(net.predict(point), rel=1e-12)
 
@@ -262,5 +263,6 @@ def test_output_is_byte_identical_under_different_hash_seeds():
         outs.append(proc.stdout)
     assert outs[0] == outs[1]
     formulas, _, sympy_forms = outs[0].partition(b"Matrix(")  # funcify's three, then to_sympy's
-    assert b"softmax" not in formulas and b"z1_1 = " in formulas  # the text reads back: softmax expanded
-    assert b")_1]" in sympy_forms.split(b"Matrix(")[0]  # SymPy's display form: softmax(...)_1 by name (issue 12)
+    # softmax by name, as the gradients write it (issue 12), never its expansion; the text reads back
+    assert b"exp(" not in formulas and b"z1_1 = " in formulas and b"yhat2 = softmax(z3_1, z3_2)_2\n" in formulas
+    assert b")_1]" in sympy_forms.split(b"Matrix(")[0] and b"exp(" not in sympy_forms.split(b"Matrix(")[0]

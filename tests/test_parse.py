@@ -443,3 +443,35 @@ def test_nodes_stand_for_existing_nodes():
         sn.parse("h = 2; h", nodes={"h": z})
     with pytest.raises(sn.FormulaError, match="nodes must"):
         sn.parse("h", nodes={"h": 3.0})
+
+
+def test_softmax_is_read_by_name_with_its_output_as_a_subscript():
+    # issue 12: symnet writes softmax by name, softmax(a, b, c)_k (k from 1), and reads it back
+    net = sn.compile(sn.parse("softmax(a, 2*b, c)_3 + log(softmax(a, b)_1)", inputs=["a", "b", "c"]))
+    assert net.funcify() == "softmax(a, 2*b, c)_3 + log(softmax(a, b)_1)"
+    a, b, c = 0.1, -0.7, 1.3
+    want = math.exp(c) / (math.exp(a) + math.exp(2 * b) + math.exp(c)) + math.log(math.exp(a) / (math.exp(a) + math.exp(b)))
+    assert net.predict({"a": a, "b": b, "c": c}) == pytest.approx(want, rel=1e-12)
+    sn.seed(2)
+    clf = sn.compile(sn.Softmax(sn.Dense([sn.Input("x1"), sn.Input("x2")], 3)))
+    for model in (clf, clf.with_loss("cross_entropy", 1)):
+        text = model.funcify(layers=True)
+        again = sn.compile(sn.parse(text, inputs=model.input_names,
+                                    values={p.name: p.value for p in model.parameters}))
+        assert again.funcify(layers=True) == text
+        point = {n: 0.3 - 0.2 * i for i, n in enumerate(model.input_names)}
+        assert again.predict(point) == pytest.approx(model.predict(point), rel=1e-12)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("softmax(a, b)", "is a vector: pick output k"),
+    ("softmax(a, b) + 1", "is a vector: pick output k"),
+    ("softmax(a, b)_3", "output index must be from 1 to 2"),
+    ("softmax(a, b)_0", "is a vector: pick output k"),
+    ("softmax()_1", "at least 1 argument"),
+    ("softmax(a, b) _x", "is a vector: pick output k"),
+    ("a _1", "operator is missing"),
+])
+def test_softmax_subscript_errors(text, message):
+    with pytest.raises(sn.FormulaError, match=message):
+        sn.parse(text, inputs=["a", "b"])

@@ -39,7 +39,7 @@ from ..ops import PREC_ATOM
 from ..analysis import intermediates, owners
 from ..budgets import MAX_BLOCK_DEPTH, MAX_SIZE, check_block_depth, check_inline_size
 from .notation import aligned, latex_name, latex_style
-from .printer import ExprPrinter, display_form, display_style, latex_printer
+from .printer import ExprPrinter, latex_printer
 from ..ops import PREC_MUL
 from .render import TEXT, Piece, Style, apply_form, check_digits, number_piece, render
 from .forms import constant as exact_constant
@@ -360,7 +360,7 @@ def known_pieces(program: Program, style: Style, digits: int | None, named: tupl
             return Piece(name(i), PREC_ATOM)
         return number_piece(program.values[i], digits, latex)
 
-    pieces = render(program, leaf, display_style(style), named, name)
+    pieces = render(program, leaf, style, named, name)
     exprs: list[Any] = [None] * len(program.nodes)
     out: dict[Any, Piece] = {}
     for i, op in enumerate(program.ops):
@@ -402,9 +402,8 @@ def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | No
 
 def layer_text(pr: ExprPrinter, layer: Layer) -> str:
     """The right side of ``p = softmax(z1, z2, z3)``: the layer's row over its operands,
-    written by ``pr`` in the display notation (no output index: the whole vector)."""
-    return apply_form(display_form(layer.row, pr.style), [pr.piece(o) for o in layer.operands], None,
-                      pr.style).text
+    written by ``pr`` (no output index: the whole vector)."""
+    return apply_form(pr.style.form(layer.row), [pr.piece(o) for o in layer.operands], None, pr.style).text
 
 
 def layer_rows(ch: Chain, pr: ExprPrinter, used: Sequence[int] | None = None) -> list[tuple[str, str]]:

@@ -29,7 +29,6 @@ SymPy's own printer.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 import sympy as sp
@@ -39,7 +38,7 @@ from .notation import latex_style
 from .render import Piece, Style, apply_form, check_digits, number_piece
 from .forms import display_function
 
-__all__ = ["ExprPrinter", "row_of", "latex_printer", "display_form", "display_style"]
+__all__ = ["ExprPrinter", "row_of", "latex_printer"]
 
 _HEADS: dict[str, Any] = {"key": None, "table": {}}
 
@@ -159,7 +158,7 @@ class ExprPrinter:
     # -- one head ----------------------------------------------------------------------
 
     def _form(self, op: Op, pieces: list[Piece], attr: Any = None) -> Piece:
-        return apply_form(display_form(op, self.style), pieces, attr, self.style)
+        return apply_form(self.style.form(op), pieces, attr, self.style)
 
     def _number(self, value: Any) -> Piece:
         return number_piece(float(value), self.digits, self.style.latex)
@@ -262,19 +261,6 @@ class ExprPrinter:
             return out
 
         return num + den, combine
-
-
-def display_form(op: Op, style: Style) -> Any:
-    """How ``op`` is written in ``style`` when its display function stands for it: the row's
-    ``display_latex``/``display_text`` form where it has one (softmax by name), else the
-    style's own form of the row."""
-    shown = op.display_latex if style.latex else op.display_text
-    return shown if shown is not None else style.form(op)
-
-
-def display_style(style: Style) -> Style:
-    """``style`` writing every op as its display function does (:func:`display_form`)."""
-    return replace(style, form=lambda op: display_form(op, style))
 
 
 def latex_printer(names: Any, times: str = "", digits: int | None = None, known: Any = None) -> ExprPrinter:
