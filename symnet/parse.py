@@ -58,7 +58,7 @@ from typing import Any, Iterable, Mapping, NoReturn
 
 from .errors import FormulaError, SymnetError, shown
 from .graph import RESERVED_NAMES, Constant, Input, Node, Output, Parameter, check_name
-from .ops import OPS, Op
+from .ops import OPS, Op, get_op
 
 __all__ = ["parse", "Limits", "functions"]
 
@@ -339,7 +339,8 @@ class _Parser:
             if alias not in self.functions and name in self.functions:
                 self.functions[alias] = self.functions[name]
         self.names: dict[str, Any] = {}  # name -> Node or float
-        self.kinds: dict[str, str] = {}  # name -> "input" / "parameter" / "defined"
+        self.kinds: dict[str, str] = {}  # name -> "input" / "parameter" / "defined" / "vector"
+        self.vectors: dict[str, int] = {}  # p = softmax(...): name -> its number of outputs
         self.nodes = 0
 
     # -- nodes ----------------------------------------------------------------
@@ -377,6 +378,10 @@ class _Parser:
             return self.names[name]
         if name in self.functions or name in SUGAR:
             self.src.error(tok.pos, f"{name!r} is a function: call it as {name}(...)")
+        head = name.rpartition("_")[0]
+        if name in self.vectors or (head in self.vectors and name not in self.names):
+            vec = name if name in self.vectors else head
+            self.src.error(tok.pos, f"{vec!r} is a vector: use its outputs {vec}_1 .. {vec}_{self.vectors[vec]}")
         if name in self.known:
             self.names[name] = self.known[name]
             self.kinds[name] = "known"
@@ -522,6 +527,10 @@ class _Parser:
             extra = f" (and optionally its {row.param})" if row.param is not None else ""
             self.src.error(p.tok.pos, f"{name}() takes {row.arity} argument{plural}{extra}, got {len(args)}")
         self.count(1 + sum(isinstance(a, float) for a in args), p.tok)
+        below = get_op(args[0].op) if row.name == "log" and isinstance(args[0], Node) and args[0].kind == "op" else None
+        if below is not None and below.log_op is not None:
+            # log(softmax(...)_k), as a cross-entropy prints: the row's log_op computes it stably (log_softmax)
+            return self.build(below.log_op, args[0].children, p.tok, attr=args[0].attr)
         return self.build(row.name, args, p.tok, attr=attr)
 
     # -- the expression loop ------------------------------------------------------------
@@ -669,6 +678,12 @@ class _Parser:
             elif not last and line[0].kind != "error":
                 self.src.error(line[0].pos, "only the last line may be a bare expression; "
                                             "write 'name = expression' on the lines before it")
+            layer = self.functions.get(line[0].text) if target is not None and line and line[0].kind == "name" else None
+            if layer is not None and layer.layerwise and _whole_call(line):
+                # p = softmax(z1, z2, z3): the vector, its outputs named p_1, p_2, p_3
+                result = self.define_layer(target, layer, self.expression(line[2:-1], line[-1].pos, many=True),
+                                           line[0])
+                continue
             result = self.expression(line, end, many=last and target is None)
             if target is not None:
                 self.define(target, result[0])
@@ -686,10 +701,27 @@ class _Parser:
             self.src.error(tok.pos, f"{name!r} is already a node of the model and cannot be assigned")
         if name in self.kinds:
             what = {"input": "an input", "parameter": "a parameter", "defined": "a name defined",
-                    "known": "a node of the model"}[self.kinds[name]]
+                    "known": "a node of the model", "vector": "a vector defined"}[self.kinds[name]]
             self.src.error(tok.pos, f"{name!r} is already {what} earlier; each name is defined once, before its use")
         if name in self.inputs:
             self.src.error(tok.pos, f"{name!r} is an input and cannot be assigned")
+
+    def define_layer(self, target: Token, row: Op, args: list[Any], tok: Token) -> list[Any]:
+        """``p = softmax(z1, ..., zn)``: one node per output, named ``p_1 .. p_n``; ``p`` itself
+        is no value (a formula uses ``p_k``)."""
+        if len(args) < max(row.min_arity, 1):
+            self.src.error(tok.pos, f"{tok.text}() takes at least {max(row.min_arity, 1)} argument(s), got {len(args)}")
+        name = target.text
+        outs = [Token("name", f"{name}_{k + 1}", target.pos) for k in range(len(args))]
+        for out in outs:
+            self.check_target(out)
+        self.count(len(args) * (1 + sum(isinstance(a, float) for a in args)), tok)
+        nodes = [self.build(row.name, args, tok, attr=k) for k in range(len(args))]
+        for out, node in zip(outs, nodes):
+            self.define(out, node)
+        self.kinds[name] = "vector"
+        self.vectors[name] = len(args)
+        return nodes
 
     def define(self, tok: Token, value: Any) -> None:
         name = tok.text
@@ -697,6 +729,19 @@ class _Parser:
             value._name = name  # a fresh node the parser built: it takes the line's name
         self.names[name] = value
         self.kinds[name] = "defined"
+
+
+def _whole_call(line: list[Token]) -> bool:
+    """Whether ``line`` is one call ``f( ... )`` whose parenthesis closes at its end."""
+    if len(line) < 3 or line[1].kind != "lpar" or line[-1].kind != "rpar":
+        return False
+    depth = 0
+    for k, t in enumerate(line[1:], start=1):
+        depth += t.kind == "lpar"
+        depth -= t.kind == "rpar"
+        if depth == 0:
+            return k == len(line) - 1
+    return False
 
 
 def _check_inputs(inputs: Any) -> list[str]:

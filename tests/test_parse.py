@@ -475,3 +475,31 @@ def test_softmax_is_read_by_name_with_its_output_as_a_subscript():
 def test_softmax_subscript_errors(text, message):
     with pytest.raises(sn.FormulaError, match=message):
         sn.parse(text, inputs=["a", "b"])
+
+
+def test_a_softmax_vector_is_defined_by_name_and_used_by_its_outputs():
+    # the layered form of a cross-entropy from the logits: p = softmax(z), L = -log(p_c)
+    text = "z1 = 2*a\nz2 = a - b\np = softmax(z1, z2, b)\nL = -log(p_2)"
+    net = sn.compile(sn.parse(text, inputs=["a", "b"]))
+    assert net.funcify(layers=True) == text
+    ops = [n.op for n in net.program.nodes if n.kind == "op"]
+    assert "log_softmax" in ops and "log" not in ops  # log of a softmax output: the row's stable log_op
+    a, b = 800.0, -3.0  # large logits: the stable form has no overflow or log(0)
+    z = [2 * a, a - b, b]
+    assert net.predict({"a": a, "b": b}) == pytest.approx(-(z[1] - max(z) - math.log(sum(math.exp(v - max(z)) for v in z))))
+    two = sn.compile(sn.parse("p = softmax(a, b)", inputs=["a", "b"]))
+    assert two.funcify(layers=True) == "p_1 = softmax(a, b)_1\np_2 = softmax(a, b)_2\np_1, p_2"
+    assert sum(two.predict({"a": 0.3, "b": -0.1})) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("p = softmax(a, b)\np + 1", "'p' is a vector: use its outputs p_1 .. p_2"),
+    ("p = softmax(a, b)\np_3", "'p' is a vector: use its outputs p_1 .. p_2"),
+    ("p_1 = a\np = softmax(a, b)\np_1", "'p_1' is already a name defined"),
+    ("p = softmax(a, b)\np = a\np_1", "'p' is already a vector defined"),
+    ("p = softmax()\np_1", "operand is expected"),
+    ("p = softmax(a, b) + 1\np_1", "is a vector: pick output k"),
+])
+def test_softmax_vector_errors(text, message):
+    with pytest.raises(sn.FormulaError, match=message):
+        sn.parse(text, inputs=["a", "b"])

@@ -43,7 +43,7 @@ from .printer import ExprPrinter, latex_printer
 from ..ops import PREC_MUL
 from .render import TEXT, Piece, Style, apply_form, check_digits, number_piece, render
 from .forms import constant as exact_constant
-from .forms import display, layer_functions, leaf_symbols, local_partial
+from .forms import display, fresh_layer_name, layer_functions, leaf_symbols, local_partial
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
            "numeric_locals", "printer", "chain_printer", "backward_order", "adjoint_latex", "adjoint_rhs",
@@ -277,23 +277,13 @@ def _layers(program: Program, named: tuple[int, ...], symbols: dict[int, Any], e
             if call in by_name:
                 continue
             row, operands = rows[type(call)], tuple(call.args[1:])
-            name = _fresh(row.layer_symbol or row.name, len(operands), taken)
+            name = fresh_layer_name(row.layer_symbol or row.name, len(operands), taken)
             syms = tuple(sp.Symbol(f"{name}_{k + 1}", real=True) for k in range(len(operands)))
             layer = Layer(row, name, syms, operands, u)
             layers.append(layer)
             for (_, c), s in zip(layer.definitions(), syms):
                 by_name[c] = s
     return layers, by_name
-
-
-def _fresh(base: str, n: int, taken: set[str]) -> str:
-    """``base``, or ``base`` with a number, whose ``base_1 .. base_n`` no name uses yet."""
-    name, k = base, 1
-    while name in taken or any(f"{name}_{j + 1}" in taken for j in range(n)):
-        k += 1
-        name = f"{base}{k}"
-    taken.update([name] + [f"{name}_{j + 1}" for j in range(n)])
-    return name
 
 
 def _ref(a: int, symbols: dict[int, Any], exprs: list[Any]) -> Any:

@@ -20,7 +20,7 @@ from ..ops import OPS, Op
 from ..program import Program
 
 __all__ = ["constant", "leaf_symbols", "display_function", "output_derivative", "display", "local_partial",
-           "layer_functions"]
+           "layer_functions", "log_layers", "fresh_layer_name"]
 
 
 def constant(value: float) -> sp.Expr:
@@ -280,6 +280,43 @@ def layer_functions() -> dict[Op, Any]:
             fn = display_function(row)
             if fn is not None:
                 out[row] = fn
+    return out
+
+
+def fresh_layer_name(base: str, n: int, taken: set[str]) -> str:
+    """``base``, or ``base`` with a number, whose ``base``, ``base_1 .. base_n`` no name in
+    ``taken`` uses; the chosen names are added to ``taken``."""
+    name, k = base, 1
+    while name in taken or any(f"{name}_{j + 1}" in taken for j in range(n)):
+        k += 1
+        name = f"{base}{k}"
+    taken.update([name] + [f"{name}_{j + 1}" for j in range(n)])
+    return name
+
+
+def log_layers(program: Program) -> dict[int, tuple[Op, str]]:
+    """The nodes whose row is the ``log_op`` of a layerwise row with a ``layer_symbol``
+    (log-softmax, a cross-entropy computed from the logits), each with that row and the
+    name its outputs get when printed (``p``: the loss reads ``-log(p_3)`` after
+    ``p = softmax(z1, z2, z3)``); one name per operand list, in node order.
+
+    >>> import symnet as sn
+    >>> a, b = sn.Input("a"), sn.Input("b")
+    >>> [(i, row.name, name) for i, (row, name) in log_layers(sn.compile(sn.cross_entropy(sn.Softmax([a, b]), 0)).program).items()]
+    [(2, 'softmax', 'p')]
+    """
+    rows = {row.log_op: row for row in layer_functions() if row.log_op and row.layer_symbol}
+    taken = {n for n in program.names if n}
+    by_args: dict[tuple[int, ...], str] = {}
+    out: dict[int, tuple[Op, str]] = {}
+    for i in program.op_indices:
+        row = rows.get(program.ops[i].name)  # type: ignore[union-attr]
+        if row is None or not isinstance(program.attrs[i], int):
+            continue
+        args = tuple(program.args[i])
+        if args not in by_args:
+            by_args[args] = fresh_layer_name(row.layer_symbol, len(args), taken)  # type: ignore[arg-type]
+        out[i] = (row, by_args[args])
     return out
 
 

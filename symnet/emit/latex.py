@@ -26,7 +26,8 @@ from ..errors import ExportLimitError, InputError
 from ..ops import PREC_ATOM
 from ..analysis import intermediates, uses
 from .notation import TIMES, aligned, latex_name, latex_style, visible_width, wrap
-from .render import DEFAULT_MAX_CHARS, Piece, check_digits, number_piece, render
+from .printer import layer_pieces
+from .render import DEFAULT_MAX_CHARS, Piece, apply_form, check_digits, number_piece, render
 
 #: ``layers="auto"`` keeps the inline form only up to this many characters of LaTeX.
 AUTO_INLINE_CHARS = 160
@@ -88,9 +89,20 @@ def equations(network: Any, opts: LatexOptions | None = None,
     opts = opts or LatexOptions()
     program: Program = network.program
     named = intermediates(program) if named is None else tuple(named)
-    pieces = render(program, leaf_writer(program, opts), latex_style(opts.times), named,
-                    lambda i: latex_name(program.names[i]), opts.max_chars)
-    return [(latex_name(program.names[i]), pieces[i].text) for i in named if pieces[i] is not None]
+    style = latex_style(opts.times)
+    # a cross-entropy from the logits reads L = -\log(p_3) after p = softmax(z), as its gradients do
+    fixed, before = layer_pieces(program, style, latex_name, named)
+    leaf = leaf_writer(program, opts)
+    pieces = render(program, leaf, style, named, lambda i: latex_name(program.names[i]), opts.max_chars, fixed)
+    rows = []
+    for i in named:
+        for row, name, args in before.get(i, ()):
+            operands = [Piece(latex_name(program.names[a]), PREC_ATOM) if a in named
+                        else pieces[a] or leaf(a) for a in args]
+            rows.append((latex_name(name), apply_form(style.form(row), operands, None, style).text))
+        if pieces[i] is not None:
+            rows.append((latex_name(program.names[i]), pieces[i].text))
+    return rows
 
 
 def _inline(network: Any, opts: LatexOptions, max_chars: int) -> list[str]:

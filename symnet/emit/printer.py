@@ -29,16 +29,17 @@ SymPy's own printer.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
 
 from ..ops import OPS, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW, Op
 from .notation import latex_style
 from .render import Piece, Style, apply_form, check_digits, number_piece
-from .forms import display_function
+from .forms import display_function, log_layers
+from ..analysis import owners
 
-__all__ = ["ExprPrinter", "row_of", "latex_printer"]
+__all__ = ["ExprPrinter", "row_of", "latex_printer", "layer_pieces"]
 
 _HEADS: dict[str, Any] = {"key": None, "table": {}}
 
@@ -261,6 +262,31 @@ class ExprPrinter:
             return out
 
         return num + den, combine
+
+
+def layer_pieces(program: Any, style: Style, label: Callable[[str], str],
+                 named: Sequence[int]) -> tuple[dict[int, Piece], dict[int, list[tuple[Op, str, tuple[int, ...]]]]]:
+    """How a layered formula writes a cross-entropy computed from the logits, as the chain
+    form of its gradients does: each log-softmax node (:func:`symnet.emit.forms.log_layers`)
+    as ``log(p_3)``, and a line ``p = softmax(z1, z2, z3)`` before the named node whose
+    line first uses it. Returns the nodes' pieces (for :func:`symnet.emit.render.render`'s
+    ``fixed``) and, per named node, the ``(row, name, operands)`` of the vectors to define
+    before its line. ``label`` writes a name in ``style``."""
+    logs = log_layers(program)
+    if not logs:
+        return {}, {}
+    log_row = row_of(sp.log(sp.Symbol("a")))
+    owner = owners(program, named)
+    fixed: dict[int, Piece] = {}
+    before: dict[int, list[tuple[Op, str, tuple[int, ...]]]] = {}
+    seen: set[str] = set()
+    for i, (row, name) in logs.items():
+        k = Piece(label(f"{name}_{program.attrs[i] + 1}"), PREC_ATOM)
+        fixed[i] = apply_form(style.form(log_row), [k], None, style) if log_row is not None else k
+        if name not in seen and owner[i] >= 0:
+            seen.add(name)
+            before.setdefault(owner[i], []).append((row, name, tuple(program.args[i])))
+    return fixed, before
 
 
 def latex_printer(names: Any, times: str = "", digits: int | None = None, known: Any = None) -> ExprPrinter:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, localcontext
-from typing import Callable, Collection, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 from ..program import Program
 from ..errors import ExportLimitError, InputError, shown
@@ -177,12 +177,14 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
 
 def render(program: Program, leaf: Callable[[int], Piece], style: Style = TEXT,
            named: Collection[int] = (), name: Callable[[int], str] | None = None,
-           max_chars: int = DEFAULT_MAX_CHARS) -> list[Piece | None]:
-    """Write every op node, in order; nodes in ``named`` are referenced by name.
+           max_chars: int = DEFAULT_MAX_CHARS, fixed: Mapping[int, Piece] | None = None) -> list[Piece | None]:
+    """Write every op node, in order; nodes in ``named`` are referenced by name, nodes in
+    ``fixed`` are written as the piece given there (``log(p_3)`` for a log-softmax).
 
     Returns one piece per node (``None`` for leaves, which ``leaf`` writes where
     used). Raises ExportLimitError when one expression would exceed ``max_chars``.
     """
+    fixed = fixed or {}
     named = frozenset(named)
     label = name or (lambda i: program.names[i] or f"t{i}")
     pieces: list[Piece | None] = [None] * len(program.nodes)
@@ -194,6 +196,9 @@ def render(program: Program, leaf: Callable[[int], Piece], style: Style = TEXT,
         return leaf(a) if p is None else p
 
     for i in program.op_indices:
+        if i in fixed:
+            pieces[i] = fixed[i]
+            continue
         op = program.ops[i]
         piece = apply_form(style.form(op), [ref(a) for a in program.args[i]], program.attrs[i], style)
         if len(piece.text) > max_chars:

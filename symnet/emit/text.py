@@ -24,7 +24,8 @@ from __future__ import annotations
 from ..program import Program
 from ..ops import PREC_ATOM
 from ..analysis import LAYER_DEPTH, layer_nodes
-from .render import DEFAULT_MAX_CHARS, TEXT, Piece, check_digits, number_piece, render
+from .printer import layer_pieces
+from .render import DEFAULT_MAX_CHARS, TEXT, Piece, apply_form, check_digits, number_piece, render
 
 __all__ = ["to_text"]
 
@@ -60,7 +61,9 @@ def to_text(program: Program, digits: int | None = None, layers: bool = False, *
 
     named = layer_nodes(program, max_depth) if layers else []
     named_set = frozenset(named)
-    pieces = render(program, leaf, TEXT, named, None, max_chars)
+    # a cross-entropy from the logits reads L = -log(p_3) after p = softmax(z1, z2, z3), as its gradients do
+    fixed, before = layer_pieces(program, TEXT, str, named) if layers else ({}, {})
+    pieces = render(program, leaf, TEXT, named, None, max_chars, fixed)
 
     def ref(i: int) -> str:
         if i in named_set:
@@ -68,7 +71,12 @@ def to_text(program: Program, digits: int | None = None, layers: bool = False, *
         p = pieces[i]
         return leaf(i).text if p is None else p.text
 
-    lines = [f"{names[i]} = {pieces[i].text}" for i in named]  # type: ignore[union-attr]
+    lines = []
+    for i in named:
+        for row, name, args in before.get(i, ()):
+            operands = [Piece(ref(a), PREC_ATOM) for a in args]
+            lines.append(f"{name} = {apply_form(TEXT.form(row), operands, None, TEXT).text}")
+        lines.append(f"{names[i]} = {pieces[i].text}")  # type: ignore[union-attr]
     outs = [ref(o) for o in program.outputs]
     if not layers:
         return ", ".join(outs)
