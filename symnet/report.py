@@ -114,8 +114,10 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     matrix = form == "matrix" and bool(layer_view(program))
     rows = equations(net, LatexOptions(digits=digits, symbols_only=True, times=times, width=WIDTH))
     softmax = bool(ex.target_classes) and ex.class_symbol == "p"  # cross-entropy computed from the logits
-    if softmax and len(rows) > 1:  # the probabilities the loss never names, before the loss
-        rows.insert(len(rows) - 1, _softmax_row(program))
+    if softmax and len(rows) > 1:  # the probabilities the loss reads, with their definition, before the loss
+        p_row = _softmax_row(program)
+        rows = [row for row in rows if row[0] != p_row[0]]  # the equations' own p = softmax(z) line
+        rows.insert(len(rows) - 1, p_row)
     if matrix:
         body.append("The layers in matrix form ($W^{(l)}[j, i]$ is the weight from input $i$ to unit $j$):")
         body.append(rf"\[ {net.latex(form='matrix', times=times)} \]")
@@ -178,7 +180,7 @@ def _softmax_note(ex: Any) -> str:
     name = latex_name(ex.output_name)
     return (rf"The loss is the cross-entropy of the class probabilities $p$ (the softmax of the logits $z$) "
             rf"against the target class $c = {c}$, one-hot $y = e_{{c}}$: ${name} = -\sum_{{k}} y_{{k}} \log p_{{k}} "
-            rf"= -\log p_{{{c}}}$, written above with the logits.")
+            rf"= -\log p_{{{c}}}$.")
 
 
 def _has_neurons(net: Any) -> bool:

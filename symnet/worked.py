@@ -34,6 +34,8 @@ from .layerview import layer_view, origins
 from .emit.notation import latex_name, latex_style, visible_width, wrap
 from .emit.render import Piece, apply_form, check_digits, format_number, number_piece, render
 from .ops import OPS, PREC_ATOM
+from .emit.forms import log_layers
+from .emit.printer import layer_pieces
 from . import engine
 from .worked_batch import (BatchPass, batch_pass, bmatrix, build_samples, check_steps, history_table, is_batch,
                            loss_curve, matrix_steps, sgd_history)
@@ -494,9 +496,11 @@ def _num(v: float, digits: int) -> str:
 def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> list[Step]:
     program = net.program
     named = intermediates(program)
+    # a cross-entropy from the logits reads -log(p_c) after the p = softmax(z) step, as the formula does
+    fixed, _ = layer_pieces(program, latex_style(""), lambda i, name: latex_name(name), named)
     sym = render(program, lambda i: Piece(latex_name(program.names[i]) if program.kinds[i] != "constant"
                                           else format_number(vals[i], digits, latex=True), PREC_ATOM),
-                 latex_style(""), named, lambda i: latex_name(program.names[i]))
+                 latex_style(""), named, lambda i: latex_name(program.names[i]), fixed=fixed)
     # the same walk with every leaf and named node replaced by its value (signs and
     # parentheses follow the number, so this cannot reuse render's named references)
     style = latex_style(r"\cdot")
@@ -507,8 +511,12 @@ def _forward_steps(net: Any, vals: Sequence[float], digits: int, out: int) -> li
         p = num[a]
         return number_piece(vals[a], digits, latex=True) if p is None or a in cut else p
 
+    logs = log_layers(program)  # p_c's value: the layer's row at the loss's logits
+    numbers, _ = layer_pieces(program, style, lambda i, name: _num(logs[i][0].forward(
+        tuple(vals[a] for a in program.args[i]), program.attrs[i]), digits), named)
     for i in program.op_indices:
-        num[i] = apply_form(program.ops[i].latex, [ref(a) for a in program.args[i]], program.attrs[i], style)
+        num[i] = numbers.get(i) or apply_form(program.ops[i].latex, [ref(a) for a in program.args[i]],
+                                              program.attrs[i], style)
     steps = []
     for i in named:
         origin = program.origins[i]

@@ -242,3 +242,18 @@ def test_every_finite_number_prints_in_every_notation():
         assert sn.compile(sn.Input("x") * sn.Parameter(v, name="w")).latex(digits=digits)
 
     check()
+
+
+def test_cross_entropy_on_softmax_names_the_probabilities():
+    # issue 12: p = softmax(z) and L = -log(p_c), as the gradients write them; no exp anywhere
+    sn.seed(1)
+    clf = sn.compile(sn.Softmax(sn.Dense([sn.Input("x1"), sn.Input("x2")], 4)))
+    net = clf.with_loss("cross_entropy", 3)
+    tex = net.latex(layers=True)
+    assert (r"p &= \operatorname{softmax}\left(z^{(1)}_{1}, z^{(1)}_{2}, z^{(1)}_{3}, z^{(1)}_{4}\right) \\" + "\n"
+            + r"L &= -\log\left(p_{4}\right)") in tex
+    assert r"\hat{y}_{2} &= \operatorname{softmax}\left(z^{(1)}_{1}, z^{(1)}_{2}, z^{(1)}_{3}, z^{(1)}_{4}\right)_{2}" in \
+        clf.latex(layers=True)
+    for text in (tex, net.latex(), clf.latex(layers=True), net.funcify(), net.funcify(layers=True), str(net)):
+        assert "exp" not in text, text
+    assert str(net).endswith("p = softmax(z1_1, z1_2, z1_3, z1_4)\nL = -log(p_4)")

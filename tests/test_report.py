@@ -373,3 +373,13 @@ def test_exercise_sheet_shows_no_blanked_value_at_other_digits(digits: int) -> N
         forms = _printed(asked[label], digits)
         assert not forms & sheet and forms & key, label
     assert len(scanned) >= len(asked) // 2
+
+
+def test_softmax_report_defines_p_once():
+    sn.seed(1)
+    clf = sn.compile(sn.Softmax(sn.Dense([sn.Input("x1"), sn.Input("x2")], 3)))
+    tex = clf.latex_report([0.2, -0.4], target=2, loss="cross_entropy")
+    network, _, rest = tex.partition(r"\section*{The computation graph}")
+    # the equations' own p line is replaced by the report's, with its definition; the gradients read p
+    assert network.count(r"p &= \operatorname{softmax}") == 1 and r"L &= -\log\left(p_{3}\right)" in network
+    assert r"&= p_{3} - 1" in rest and "exp" not in rest.partition(r"\section*{Worked example}")[0]

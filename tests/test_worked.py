@@ -153,3 +153,23 @@ def test_cross_entropy_states_the_class_and_shows_p() -> None:
     text = str(ex)
     assert "p       = softmax(z^(1)_1, z^(1)_2, z^(1)_3)" in text and "class c = 2 of 3" in text
     assert -math.log(probs[1]) == pytest.approx(next(s.value for s in ex.steps if s.key == "L"))
+
+
+@pytest.mark.parametrize("target", [0, 1, 2])
+def test_softmax_cross_entropy_steps_read_p(target):
+    # issue 12: L = -log(p_c) with p's value, and the deltas p_k - 1[k = c] with p_k's value
+    sn.seed(1)
+    clf = sn.compile(sn.Softmax(sn.Dense([sn.Input("x1"), sn.Input("x2")], 3)))
+    text = str(clf.worked_example([0.2, -0.4], target=target, loss="cross_entropy", lr=0.5))
+    net = clf.with_loss("cross_entropy", target)
+    vals = net.forward_values({"x1": 0.2, "x2": -0.4})
+    z = [vals[a] for a in net.program.args[net.program.op_indices[-2]]]
+    p = [math.exp(v - max(z)) / math.fsum(math.exp(u - max(z)) for u in z) for v in z]
+    c = target + 1
+    assert f"L = -log(p_{c}) = -log({p[target]:.4g}) = " in text
+    grads = net.gradients({"x1": 0.2, "x2": -0.4})
+    for k in range(3):
+        rhs = f"p_{k + 1} - 1 = {p[k]:.4g} - 1" if k == target else f"p_{k + 1} = {p[k]:.4g}"
+        assert f"delta^(1)_{k + 1}       = {rhs} = {format(p[k] - (k == target), '.4g')}" in text, text
+        assert grads[f"b1_{k + 1}"] == pytest.approx(p[k] - (k == target), rel=1e-12)
+    assert "exp" not in text.split("Loss:")[1]

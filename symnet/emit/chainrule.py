@@ -453,9 +453,10 @@ def _sum(terms: Sequence[str]) -> str:
 
 def gradient_rows(network: Any, wrt: Any = None, *, output: int | None = None, times: str = "",
                   digits: int | None = None, ch: Chain | None = None,
-                  max_block_depth: int = MAX_BLOCK_DEPTH) -> list[tuple[str, str]]:
+                  max_block_depth: int = MAX_BLOCK_DEPTH, layers: bool = False) -> list[tuple[str, str]]:
     """``(left, right)`` LaTeX rows: the backprop chain (from the output down), then
-    one row per input or parameter in ``wrt`` (``None``: every parameter)."""
+    one row per input or parameter in ``wrt`` (``None``: every parameter); ``layers``:
+    first the named vectors the rows read (``p = softmax(z)``, see :class:`Layer`)."""
     ch = ch or chain(network, output=output, exact=False, max_block_depth=max_block_depth)
     program = ch.program
     targets = resolve_wrt(network, wrt)
@@ -463,7 +464,7 @@ def gradient_rows(network: Any, wrt: Any = None, *, output: int | None = None, t
     need = _needed(ch, targets)
     out_name = latex_name(program.names[ch.output])
     shown = [v for v in backward_order(ch) if v in need and not ch.hidden(v)]
-    rows = layer_rows(ch, pr, shown + list(targets))  # p = softmax(z) where the adjoints read p
+    rows = layer_rows(ch, pr, shown + list(targets)) if layers else []  # p = softmax(z) where the adjoints read p
     for v in shown:
         left = adjoint_latex(ch, v)
         if left.startswith(r"\delta"):
@@ -550,7 +551,7 @@ def gradient_latex(network: Any, wrt: Any = None, *, output: int | None = None, 
     if form not in ("chain", "scalar"):
         raise InputError(f"form must be 'inline' or 'chain', got {form!r}")
     return aligned(gradient_rows(network, wrt, output=output, times=times, digits=digits,
-                                 max_block_depth=max_block_depth), width, env)
+                                 max_block_depth=max_block_depth, layers=True), width, env)
 
 
 # -- SymPy -----------------------------------------------------------------------

@@ -91,7 +91,7 @@ def equations(network: Any, opts: LatexOptions | None = None,
     named = intermediates(program) if named is None else tuple(named)
     style = latex_style(opts.times)
     # a cross-entropy from the logits reads L = -\log(p_3) after p = softmax(z), as its gradients do
-    fixed, before = layer_pieces(program, style, latex_name, named)
+    fixed, before = layer_pieces(program, style, lambda i, name: latex_name(name), named)
     leaf = leaf_writer(program, opts)
     pieces = render(program, leaf, style, named, lambda i: latex_name(program.names[i]), opts.max_chars, fixed)
     rows = []

@@ -264,14 +264,14 @@ class ExprPrinter:
         return num + den, combine
 
 
-def layer_pieces(program: Any, style: Style, label: Callable[[str], str],
+def layer_pieces(program: Any, style: Style, label: Callable[[int, str], str],
                  named: Sequence[int]) -> tuple[dict[int, Piece], dict[int, list[tuple[Op, str, tuple[int, ...]]]]]:
     """How a layered formula writes a cross-entropy computed from the logits, as the chain
     form of its gradients does: each log-softmax node (:func:`symnet.emit.forms.log_layers`)
     as ``log(p_3)``, and a line ``p = softmax(z1, z2, z3)`` before the named node whose
     line first uses it. Returns the nodes' pieces (for :func:`symnet.emit.render.render`'s
     ``fixed``) and, per named node, the ``(row, name, operands)`` of the vectors to define
-    before its line. ``label`` writes a name in ``style``."""
+    before its line. ``label(i, "p_3")`` writes output ``p_3``, read by node ``i``, in ``style``."""
     logs = log_layers(program)
     if not logs:
         return {}, {}
@@ -281,7 +281,7 @@ def layer_pieces(program: Any, style: Style, label: Callable[[str], str],
     before: dict[int, list[tuple[Op, str, tuple[int, ...]]]] = {}
     seen: set[str] = set()
     for i, (row, name) in logs.items():
-        k = Piece(label(f"{name}_{program.attrs[i] + 1}"), PREC_ATOM)
+        k = Piece(label(i, f"{name}_{program.attrs[i] + 1}"), PREC_ATOM)
         fixed[i] = apply_form(style.form(log_row), [k], None, style) if log_row is not None else k
         if name not in seen and owner[i] >= 0:
             seen.add(name)

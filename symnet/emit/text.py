@@ -62,7 +62,7 @@ def to_text(program: Program, digits: int | None = None, layers: bool = False, *
     named = layer_nodes(program, max_depth) if layers else []
     named_set = frozenset(named)
     # a cross-entropy from the logits reads L = -log(p_3) after p = softmax(z1, z2, z3), as its gradients do
-    fixed, before = layer_pieces(program, TEXT, str, named) if layers else ({}, {})
+    fixed, before = layer_pieces(program, TEXT, lambda i, name: name, named) if layers else ({}, {})
     pieces = render(program, leaf, TEXT, named, None, max_chars, fixed)
 
     def ref(i: int) -> str:
