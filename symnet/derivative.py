@@ -54,6 +54,7 @@ from .network import compile
 from .parse import parse
 from .program import Program, collector_paused
 from .emit.chainrule import inline_text
+from .emit.forms import log_layers
 from .emit.sympy import fold_functions
 from .emit.text import to_text
 from .errors import ExportLimitError, FormulaError, InputError, SymnetError, shown
@@ -588,6 +589,10 @@ def _claim_program(claimed: Any, program: Program, names: dict[str, int],
             if program.names[i] and program.names[i] not in known:
                 known[program.names[i]] = program.nodes[i]
         known.setdefault("yhat", program.nodes[program.outputs[0]])  # the output, as reports write it
+        for i, (row, vec) in log_layers(program).items():  # p_k of p = softmax(z), as the formula prints it
+            zs = tuple(program.nodes[a] for a in program.args[i])
+            for k in range(len(zs)):
+                known.setdefault(f"{vec}_{k + 1}", Node.apply(row.name, zs, attr=k))
         root = _parse(claimed, [whole.names[i] for i in whole.inputs], known)
         label = claimed.strip()
     elif isinstance(claimed, Node):

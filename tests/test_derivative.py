@@ -620,3 +620,16 @@ def test_a_sum_of_2000_terms_is_decided_symbolically(claimed, verdict, method, m
     model = sn.Add([sn.Parameter(0.1, name=f"p{i}") * x for i in range(2000)])  # 6,002 inlined nodes
     v = check_derivative(model, "p7", claimed)
     assert (v.verdict, v.method) == (verdict, method)
+
+
+@pytest.mark.parametrize("target", [0, 2])
+def test_a_claim_may_use_the_probabilities_the_formula_prints(target):
+    # issue 12: the formula of a cross-entropy from the logits prints p = softmax(z); a claim may use p_k
+    sn.seed(1)
+    net = sn.compile(sn.Softmax(sn.Dense([sn.Input("x1"), sn.Input("x2")], 3))).with_loss("cross_entropy", target)
+    assert "p = softmax(z1_1, z1_2, z1_3)" in str(net)
+    c = target + 1
+    assert sn.check_derivative(net, f"b1_{c}", f"p_{c} - 1").correct
+    assert sn.check_derivative(net, "w1_2_2", "x2*p_2").correct is (target != 1)
+    assert not sn.check_derivative(net, f"b1_{c}", f"p_{c}").correct
+    assert sn.check_derivative(net, f"b1_{c}", f"softmax(z1_1, z1_2, z1_3)_{c} - 1").correct
