@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 
+from ..errors import InputError
 from ..ops import OPS, Op
 from ..program import Program
 
@@ -160,7 +161,7 @@ def _make_layer_function(op: Op) -> Any:
 
     def eval_(cls: Any, k: Any, *args: Any) -> Any:
         if not (isinstance(k, sp.Integer) and 0 <= int(k) < len(args)):
-            raise ValueError(f"{op.name}: the output index must be an integer from 0 to {len(args) - 1}, got {k}")
+            raise InputError(f"{op.name}: the output index must be an integer from 0 to {len(args) - 1}, got {k}")
         return None
 
     def _eval_evalf(self: Any, prec: int) -> Any:
