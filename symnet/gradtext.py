@@ -29,8 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InputError
-from .emit.chainrule import (_program, _values, chain, gradient_latex, gradient_sympy, inline_text, known_pieces,
-                              layer_text, resolve_wrt)
+from .emit.chainrule import _program, _values, chain, gradient_latex, gradient_sympy, inline_text, known_pieces, resolve_wrt
+from .emit.vectors import layer_text
 from .emit.printer import ExprPrinter
 from .emit.render import TEXT, check_digits
 

@@ -41,9 +41,10 @@ from ..budgets import MAX_BLOCK_DEPTH, MAX_SIZE, check_block_depth, check_inline
 from .notation import aligned, latex_name, latex_style
 from .printer import ExprPrinter, latex_printer
 from ..ops import PREC_MUL
-from .render import TEXT, Piece, Style, apply_form, check_digits, number_piece, render
+from .render import TEXT, Piece, Style, check_digits, number_piece, render
 from .forms import constant as exact_constant
-from .forms import display, fresh_layer_name, layer_functions, leaf_symbols, local_partial
+from .forms import display, leaf_symbols, local_partial
+from .vectors import Layer, find_layers, layer_rows, symbol_values
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
            "numeric_locals", "printer", "chain_printer", "backward_order", "adjoint_latex", "adjoint_rhs",
@@ -89,34 +90,6 @@ def textbook(expr: Any, max_ops: int = 150) -> Any:
         if sp.count_ops(tried) < sp.count_ops(best):
             best = tried
     return best.xreplace({d: c for c, d in dummies.items()})
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A layerwise op's outputs the network does not name, named in the chain form
-    (softmax: ``p = softmax(z1, z2, z3)``, its outputs ``p_1, p_2, p_3``).
-
-    ``row``: the op; ``name``: the vector's name (the row's ``layer_symbol``);
-    ``symbols``: one per output, in order; ``operands``: the op's operands (SymPy, over
-    the chain's symbols); ``before``: the named node whose definition first uses it.
-    """
-
-    row: Any
-    name: str
-    symbols: tuple[Any, ...]
-    operands: tuple[Any, ...]
-    before: int
-
-    def definitions(self) -> list[tuple[Any, Any]]:
-        """``(p_k, softmax(...)_k)`` for every output, in order."""
-        fn = layer_functions()[self.row]
-        return [(s, fn(sp.Integer(k), *self.operands)) for k, s in enumerate(self.symbols)]
-
-    def values(self, env: dict[Any, float]) -> dict[Any, float]:
-        """Each output's value, the operands evaluated at ``env`` (symbol -> value) and the
-        op computed by its row's own ``forward`` (as the engine does)."""
-        zs = tuple(float(o.xreplace(env)) for o in self.operands)
-        return {s: float(self.row.forward(zs, k)) for k, s in enumerate(self.symbols)}
 
 
 @dataclass
@@ -247,43 +220,12 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True,
     for u in reversed(named):
         if u in live:
             live.update(v for v, _ in locals_[u] if v in locals_)
-    layers, by_name = _layers(program, named, symbols, exprs, locals_)
+    layers, by_name = find_layers(program, named, symbols, exprs, locals_)
     forward = [(u, exprs[u] if by_name.get(exprs[u]) is symbols[u] else exprs[u].xreplace(by_name))
                for u in named]
     for u in named:
         locals_[u] = [(v, d.xreplace(by_name)) for v, d in locals_[u]]
     return Chain(program, out_index, named, symbols, forward, locals_, consumers, live, exprs, layers)
-
-
-def _layers(program: Program, named: tuple[int, ...], symbols: dict[int, Any], exprs: list[Any],
-            locals_: dict[int, list[tuple[int, Any]]]) -> tuple[list[Layer], dict[Any, Any]]:
-    """The layerwise ops' outputs in the chain's expressions, each by name: a named node's
-    symbol where the network names that output (a classifier's ``yhat1``), else one
-    :class:`Layer` per operand list, named by the row's ``layer_symbol`` (softmax: ``p``),
-    so derivatives read ``p_k - 1``. Returns the layers and call -> symbol."""
-    heads = layer_functions()
-    by_name: dict[Any, Any] = {}
-    for u in named:
-        if type(exprs[u]) in heads.values():
-            by_name.setdefault(exprs[u], symbols[u])
-    taken = {program.names[i] for i in range(len(program))} | {str(s) for s in symbols.values()}
-    layers: list[Layer] = []
-    rows = {fn: row for row, fn in heads.items()}
-    for u in named:
-        calls: list[Any] = []
-        for e in [exprs[u]] + [d for _, d in locals_[u]]:
-            calls.extend(c for c in e.atoms(*rows) if c not in by_name)
-        for call in sorted(set(calls), key=sp.default_sort_key):
-            if call in by_name:
-                continue
-            row, operands = rows[type(call)], tuple(call.args[1:])
-            name = fresh_layer_name(row.layer_symbol or row.name, len(operands), taken)
-            syms = tuple(sp.Symbol(f"{name}_{k + 1}", real=True) for k in range(len(operands)))
-            layer = Layer(row, name, syms, operands, u)
-            layers.append(layer)
-            for (_, c), s in zip(layer.definitions(), syms):
-                by_name[c] = s
-    return layers, by_name
 
 
 def _ref(a: int, symbols: dict[int, Any], exprs: list[Any]) -> Any:
@@ -388,34 +330,6 @@ def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | No
                           max_block_depth=max_block_depth).xreplace(values)
     known = known_pieces(program, style, digits, (), values)
     return ExprPrinter(style, name, digits, known).doprint(textbook(expr) if values else expr)
-
-
-def layer_text(pr: ExprPrinter, layer: Layer) -> str:
-    """The right side of ``p = softmax(z1, z2, z3)``: the layer's row over its operands,
-    written by ``pr`` (no output index: the whole vector)."""
-    return apply_form(pr.style.form(layer.row), [pr.piece(o) for o in layer.operands], None, pr.style).text
-
-
-def layer_rows(ch: Chain, pr: ExprPrinter, used: Sequence[int] | None = None) -> list[tuple[str, str]]:
-    r"""``(p, \operatorname{softmax}(...))`` LaTeX rows for the chain's layers; with ``used``
-    only those whose outputs the adjoints of the nodes in ``used`` read."""
-    rows = []
-    for layer in ch.layers:
-        if used is not None:
-            syms = set(layer.symbols)
-            if not any(syms & d.free_symbols for v in used for _, d in ch.terms(v)):
-                continue
-        rows.append((latex_name(layer.name), layer_text(pr, layer)))
-    return rows
-
-
-def symbol_values(ch: Chain, vals: Sequence[float]) -> dict[Any, float]:
-    """Every symbol of the chain at the program's node values ``vals``: inputs, parameters,
-    named nodes and the outputs of its :class:`Layer` s."""
-    env = {s: float(vals[i]) for i, s in ch.symbols.items()}
-    for layer in ch.layers:
-        env.update(layer.values(env))
-    return env
 
 
 def adjoint_latex(ch: Chain, i: int) -> str:
