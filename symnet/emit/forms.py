@@ -154,7 +154,6 @@ def _make_layer_function(op: Op) -> Any:
     """A layerwise row (softmax) as a SymPy function of ``(k, a_1, ..., a_n)``: output ``k``
     (from 0) of the op over the layer ``a``, differentiated by the row's ``layer_derivative``."""
     rule = op.layer_derivative
-    tex = _latex_symbol(op, op.name)
 
     def elementary(self: Any) -> Any:
         return op.sympy(sp, tuple(self.args[1:]), int(self.args[0]))
@@ -179,13 +178,19 @@ def _make_layer_function(op: Op) -> Any:
     def _eval_rewrite_as_elementary(self: Any, *args: Any, **kwargs: Any) -> Any:
         return op.sympy(sp, tuple(args[1:]), int(args[0]))
 
+    # SymPy's printers write it as the row's own text and LaTeX forms do (softmax(a, b)_1)
+    def _written(form: Any, printer: Any, self: Any) -> str:
+        args = [printer._print(a) for a in self.args[1:]]
+        if form.kind == "template":
+            return form.render(args, int(self.args[0]))  # type: ignore[no-any-return]
+        return f"{form.symbol}({', '.join(args)})_{int(self.args[0]) + 1}"
+
     def _latex(self: Any, printer: Any, exp: Any = None) -> str:
-        inner = ", ".join(printer._print(a) for a in self.args[1:])
-        out = rf"{tex}\left({inner}\right)_{{{int(self.args[0]) + 1}}}"
+        out = _written(op.latex, printer, self)
         return out if exp is None else rf"\left({out}\right)^{{{exp}}}"
 
     def _sympystr(self: Any, printer: Any) -> str:
-        return f"{op.name}({', '.join(printer._print(a) for a in self.args[1:])})_{int(self.args[0]) + 1}"
+        return _written(op.text, printer, self)
 
     def _code(self: Any, printer: Any) -> str:
         return printer._print(elementary(self))
