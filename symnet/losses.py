@@ -15,7 +15,7 @@ from .graph import Constant, Input, Node, Origin, Output, as_node, check_name
 from .ops import get_op
 
 __all__ = ["Softmax", "mse", "bce", "cross_entropy", "LOSSES", "loss_by_name", "attach_loss", "Attached",
-           "TARGET_NAMES"]
+           "TARGET_NAMES", "clamped_bce"]
 
 
 def _components(pred: Any) -> list[Node]:
@@ -74,6 +74,32 @@ def bce(pred: Any, target: Any) -> Node:
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and not 0 <= value <= 1:
         raise InputError(f"bce: target must lie in [0, 1], got {shown(value)}")
     return _term("bce", (p, as_node(target, "bce target")), role="loss")
+
+
+def clamped_bce(program: Any, vals: Sequence[float]) -> list[tuple[int, float]]:
+    """The ``bce`` nodes of ``program`` (a :class:`symnet.program.Program`) whose clamp is
+    active at the forward values ``vals``: ``(node, prediction)`` where the prediction is
+    exactly 0 or 1 in float64 and the target weights the log term that is then ``log 0``.
+
+    There the engine's loss uses the floor ``-100`` for that log and its gradient with
+    respect to the prediction is the clamped one (as PyTorch's ``BCELoss``), not the
+    derivative of the formula: a sigmoid of a logit above about 37 is 1.0 in float64.
+
+    >>> import symnet as sn
+    >>> from symnet import engine
+    >>> x, w = sn.Input("x", 80.0), sn.Parameter(0.5, name="w")
+    >>> p = sn.compile(sn.bce((w * x).sigmoid(), 0.0)).program
+    >>> [(p.names[i], v) for i, v in clamped_bce(p, engine.evaluate(p, engine.leaf_template(p)))]
+    [('L', 1.0)]
+    """
+    out = []
+    for i in program.op_indices:
+        if program.ops[i].name != "bce":
+            continue
+        pred, target = (vals[a] for a in program.args[i])
+        if (pred == 1.0 and target != 1.0) or (pred == 0.0 and target != 0.0):
+            out.append((i, pred))
+    return out
 
 
 def _one(pred: Any, what: str) -> list[Node]:
