@@ -17,9 +17,9 @@ import string
 from typing import Any, Callable, Sequence
 
 from .errors import FormulaError, GraphError, SymnetError, shown
-from .graph import Node
+from .graph import RESERVED_NAMES, Node
 from .ops import OPS, Op, call, get_op, register
-from .parse import parse
+from .parse import ALIASES, SUGAR, parse
 
 __all__ = ["define_op", "operand_names", "formula_row"]
 
@@ -197,6 +197,12 @@ def _callable_row(name: str, arity: int, forward: Any, partials: Any, sympy: Any
     )
 
 
+#: Names symnet prints for nodes (inputs ``x``, targets ``y``, sums ``z``, activations ``h``,
+#: probabilities ``p``, the prediction ``yhat``, the loss ``L``, deltas, the learning rate):
+#: an op of that name would make formulas read them as functions.
+SYMNET_NAMES = frozenset({"x", "y", "z", "h", "p", "L", "yhat", "delta", "eta"})
+
+
 def define_op(
     name: str,
     arity: int,
@@ -239,6 +245,12 @@ def define_op(
     """
     if not isinstance(name, str):
         raise GraphError(f"op name {shown(name)} must be an identifier starting with a letter")
+    if name in RESERVED_NAMES or name in ALIASES or name in SUGAR or name in SYMNET_NAMES:
+        raise GraphError(f"op name {name!r} is reserved: formulas read it as "
+                         + ("a constant or a keyword" if name in RESERVED_NAMES else
+                            "a built-in function" if name in ALIASES or name in SUGAR else
+                            "a variable (symnet prints it for its own nodes: inputs, targets, layers, the loss)")
+                         + "; the op table is shared by every formula, so choose another name")
     if method is not None and (not isinstance(method, str) or not method.isidentifier()
                                or method.startswith("_") or hasattr(Node, method)):
         raise GraphError(f"op {name!r}: method {method!r} must be an identifier that nodes do not already have")
