@@ -275,9 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print d output / d NAME (or d loss / d NAME with --loss).")
     _model_options(p)
     p.add_argument("--wrt", required=True, metavar="NAME", help="the parameter or input to differentiate by")
-    _loss_options(p, "the target: a number, or a name for a new input (default y); a class index for cross_entropy")
-    p.add_argument("--latex", action="store_true", help="LaTeX instead of text")
-    p.add_argument("--sympy", action="store_true", help="SymPy's own text instead of symnet's")
+    _loss_options(p, "the target: a number (comma-separated, one per output, for a vector network), or a name "
+                     "for a new input (default y, or the first free of target, y_true); a class index for "
+                     "cross_entropy")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--latex", action="store_true", help="LaTeX instead of text")
+    kind.add_argument("--sympy", action="store_true", help="SymPy's own text instead of symnet's")
     p.add_argument("--form", choices=("inline", "chain"),
                    help="inline (in inputs and parameters) or chain (named intermediates and adjoints)")
     p.add_argument("--digits", type=_digits, metavar="N",
@@ -304,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     p.add_argument("--wrt", required=True, metavar="NAME", help="the variable the claim differentiates by")
     p.add_argument("--claim", required=True, metavar="FORMULA", help="the derivative, e.g. '2*(w*x + b - y)*x'")
-    _loss_options(p, "the target: a number, or a name for a new input (default y)")
+    _loss_options(p, "the target: a number (comma-separated, one per output, for a vector network), or a name "
+                     "for a new input (default y, or the first free of target, y_true)")
     p.add_argument("--points", type=int, default=6, metavar="N", help="random probe points (default 6)")
     p.add_argument("--seed", type=int, default=0, help="seed of the probe points (default 0)")
     p.add_argument("--shape", action="append", metavar="NAME=RxC",

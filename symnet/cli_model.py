@@ -92,10 +92,15 @@ def parse_assignments(texts: Sequence[str] | None, option: str = "--at") -> dict
 
 
 def parse_target(text: str | None, loss: str | None) -> Any:
-    """A ``--target``: a number, a class index for cross-entropy, or a name (a new input).
+    """A ``--target``: a number, comma-separated numbers (one per output of a vector
+    network), a class index for cross-entropy, or a name (a new input). Without
+    ``--target`` the loss's target is a new input named ``y`` (or ``target``,
+    ``y_true``: the first name the model does not use; :func:`symnet.losses.attach_loss`).
 
-    >>> parse_target("1.5", "mse"), parse_target("2", "cross_entropy"), parse_target(None, "mse")
-    (1.5, 2, 'y')
+    >>> parse_target("1.5", "mse"), parse_target("0,1,0", "mse"), parse_target("2", "cross_entropy")
+    (1.5, [0.0, 1.0, 0.0], 2)
+    >>> parse_target("t", "mse"), parse_target(None, "mse") is None
+    ('t', True)
     """
     if loss is None:
         if text is not None:
@@ -106,7 +111,9 @@ def parse_target(text: str | None, loss: str | None) -> Any:
             raise InputError(f"--loss cross_entropy needs --target CLASS_INDEX (0, 1, ...), got {shown(text, 40)}")
         return int(text)
     if text is None:
-        return "y"
+        return None
+    if "," in text:
+        return [_number(part, "--target") for part in text.split(",")]
     if _NAME.match(text.strip()):
         return text.strip()
     return _number(text, "--target")
@@ -294,6 +301,10 @@ def with_loss(net: Network, loss: str | None, target: Any) -> Network:
     model_root(net)
     if isinstance(target, str) and (target in net.input_names or target in net.parameter_names):
         raise InputError(f"--target {target!r} is already a name in the model; choose another")
-    if loss != "cross_entropy" and not isinstance(target, str) and net.n_outputs > 1:
-        target = [target] * net.n_outputs  # one number is the target of every output
+    n = net.n_outputs
+    if loss != "cross_entropy" and target is not None and not isinstance(target, str):
+        given = len(target) if isinstance(target, list) else 1
+        if given != n:
+            raise InputError(f"--target gives {given} value(s) for the network's {n} output(s); give {n}, "
+                             f"comma-separated (e.g. --target {','.join(['0'] * n)}), or a name for new inputs")
     return net.with_loss(loss, target)

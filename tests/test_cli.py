@@ -523,3 +523,25 @@ def test_verify_of_a_vector_network_takes_an_output_index(capsys, tmp_path):
     right = "w2_2_1*x1*(1 - tanh(w1_1_1*x1 + w1_1_2*x2 + b1_1)**2)"
     code, out, _ = run(capsys, "verify", str(path), "--wrt", "w1_1_1", "--claim", right, "--output-index", "1")
     assert code == 0 and " is correct" in out.splitlines()[0]
+
+
+def test_a_vector_network_takes_one_target_per_output(capsys, tmp_path):
+    sn.seed(2)
+    path = tmp_path / "vec.json"
+    sn.save(sn.MLP(2, [2, 3], output_activation="sigmoid"), path)
+    args = ("grad", str(path), "--wrt", "b2_1", "--loss", "mse")
+    code, _, err = run(capsys, *args, "--target", "1")  # never silently the target of every output
+    assert code == 2 and "--target gives 1 value(s) for the network's 3 output(s); give 3" in one_line_error(err)
+    code, out, _ = run(capsys, *args, "--target", "0,1,0", "--form", "inline")
+    net = sn.load(path).with_loss("mse", [0.0, 1.0, 0.0])
+    from symnet.gradtext import gradient_text
+    assert code == 0 and out.strip() == gradient_text(net, "b2_1")  # the CLI and the API agree
+    code, _, err = run(capsys, *args, "--target", "0,1")
+    assert code == 2 and "gives 2 value(s)" in err
+
+
+def test_the_default_target_name_avoids_the_model_s_names(capsys):
+    code, out, err = run(capsys, "grad", "sigmoid(w*y + b)", "--inputs", "y", "--wrt", "w", "--loss", "mse")
+    assert code == 0 and "target" in out and "'y'" not in err  # y is the model's input: the target is 'target'
+    code, _, err = run(capsys, "grad", "w*x", "--inputs", "x", "--wrt", "w", "--latex", "--sympy")
+    assert code == 2 and "not allowed with argument" in err  # one output kind at a time
