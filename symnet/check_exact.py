@@ -38,7 +38,7 @@ from .check_ref import LocalForms, TimeBudget, time_limit
 from .program import Program
 
 __all__ = ["exact_constant", "Structure", "build", "zero_test", "Symbolic", "symbolic_difference",
-           "ExactPoint", "exact_difference_at", "MAX_REGIONS", "MAX_DEPTH", "MAX_TREE", "MAX_DEGREE", "MAX_OPS",
+           "ExactPoint", "exact_difference_at", "kink_cut", "MAX_REGIONS", "MAX_DEPTH", "MAX_TREE", "MAX_DEGREE", "MAX_OPS",
            "SECONDS", "MAX_EXACT_DIGITS"]
 
 MAX_REGIONS = 16
@@ -105,8 +105,33 @@ def _piece_derivatives(form: Any, k: int, expr: Any) -> tuple[Any, ...]:
 
 def kink_key(program: Program, ids: Sequence[int], i: int, pieces: list[tuple[Any, Any]]) -> Any:
     """Kinks that cut the space the same way share a region choice: the same arguments
-    (structurally) and the same piece conditions (relu(z) and step(z) both cut at z > 0)."""
-    return (tuple(ids[a] for a in program.args[i]), tuple(sp.sstr(c) for _, c in pieces))
+    (structurally) and the same piece conditions (relu(z) and step(z) both cut at z > 0).
+    See :func:`kink_cut` for the kinks a sign apart."""
+    return kink_cut(program, ids, i, pieces)[0]
+
+
+def _at_zero(cond: Any) -> bool:
+    """Whether a piece condition is ``a > 0`` for the form's argument symbol ``a``."""
+    return isinstance(cond, sp.StrictGreaterThan) and cond.rhs == 0 and isinstance(cond.lhs, sp.Symbol)
+
+
+def kink_cut(program: Program, ids: Sequence[int], i: int, pieces: list[tuple[Any, Any]]) -> tuple[Any, bool]:
+    """``(key, flipped)``: the region choice a kink shares, and whether its pieces are in the
+    opposite order. A two-piece kink at ``u > 0`` (relu, step) cuts the space where ``-u``
+    and ``b - a`` for ``u = a - b`` cut it too, with the sides swapped: the claim's
+    ``(z >= 0)``, read as ``1 - step(-z)``, shares the model's ``relu(z)`` cut (they differ
+    only on the kink ``z = 0`` itself, which has no volume)."""
+    args = program.args[i]
+    if len(args) != 1 or len(pieces) != 2 or pieces[1][1] is not sp.true or not _at_zero(pieces[0][1]):
+        return (tuple(ids[a] for a in args), tuple(sp.sstr(c) for _, c in pieces)), False
+    a, flipped = args[0], False
+    while program.ops[a] is not None and program.ops[a].name == "neg":
+        a, flipped = program.args[a][0], not flipped
+    op = program.ops[a]
+    if op is not None and op.name == "sub" and len(program.args[a]) == 2:
+        u, v = (ids[k] for k in program.args[a])
+        return ("cut", "difference", min(u, v), max(u, v)), flipped != (u > v)
+    return ("cut", ids[a]), flipped
 
 
 def kinks(forms: LocalForms, program: Program, ids: Sequence[int]) -> dict[Any, int]:
@@ -119,6 +144,20 @@ def kinks(forms: LocalForms, program: Program, ids: Sequence[int]) -> dict[Any, 
         if ps is not None:
             out[kink_key(program, ids, i, ps)] = len(ps)
     return out
+
+
+def _opposite(forms: LocalForms, model: Program, mids: Sequence[int], claim: Program, cids: Sequence[int]) -> bool:
+    """Whether a kink cut appears in the model and in the claim with its sides swapped."""
+    sides: dict[Any, set[bool]] = {}
+    for program, ids in ((model, mids), (claim, cids)):
+        for i in program.op_indices:
+            if forms.folds(program.ops[i], len(program.args[i]), program.attrs[i]):
+                continue
+            ps = _pieces(forms, program, i)
+            if ps is not None:
+                key, flipped = kink_cut(program, ids, i, ps)
+                sides.setdefault(key, set()).add(flipped)
+    return any(len(s) > 1 for s in sides.values())
 
 
 def degrees(forms: LocalForms, program: Program) -> list[int]:
@@ -189,7 +228,8 @@ def build(program: Program, symbols: dict[str, Any], forms: LocalForms, ids: Seq
         if choice is not None:
             pieces = _pieces(forms, program, i)
             if pieces is not None:
-                k = choice[kink_key(program, ids, i, pieces)]
+                key, flipped = kink_cut(program, ids, i, pieces)
+                k = 1 - choice[key] if flipped else choice[key]
                 expr = pieces[k][0]
                 derivs = _piece_derivatives(form, k, expr)
         subs = dict(zip(form.symbols, (vals[a] for a in args)))
@@ -254,6 +294,9 @@ class Symbolic:
     expected: Any = None
     nonzero: list[tuple[dict[int, int], Any]] | None = None
     regions: int = 1
+    #: a cut the model and the claim share with opposite sides (``relu(z)`` and ``(z >= 0)``):
+    #: the two may differ on the kink itself
+    opposite: bool = False
 
 
 def symbolic_difference(model: Program, out: int, claim: Program, claim_out: int, wrt_name: str,
@@ -278,7 +321,7 @@ def symbolic_difference(model: Program, out: int, claim: Program, claim_out: int
     names |= {claim.names[i] for i in claim.inputs + claim.parameters}
     symbols = {n: sp.Symbol(n, real=True) for n in sorted(names)}
     wrt = symbols[wrt_name]
-    found = Symbolic("zero", regions=regions)
+    found = Symbolic("zero", regions=regions, opposite=_opposite(forms, model, mids, claim, cids))
     try:
         with time_limit(SECONDS) as armed:
             if size > (MAX_TREE if armed else MAX_TREE // 8):

@@ -408,6 +408,10 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
         verdict.method = "symbolic"
         if symbolic.regions > 1:
             verdict.notes.append(f"equal in each of the {symbolic.regions} regions the kinks cut the space into")
+        if symbolic.opposite and not at_kink:
+            verdict.notes.append("the claim and SymPy's derivative may differ on a kink itself, where its argument is "
+                                 "exactly 0 (the claim writes the indicator the other way round, as z >= 0 for "
+                                 "z > 0): a convention; symnet's rows take relu'(0) = 0 and step(0) = 0")
     else:
         verdict.method = "probes"
         if symbolic.status == "skipped":

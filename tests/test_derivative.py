@@ -633,3 +633,24 @@ def test_a_claim_may_use_the_probabilities_the_formula_prints(target):
     assert sn.check_derivative(net, "w1_2_2", "x2*p_2").correct is (target != 1)
     assert not sn.check_derivative(net, f"b1_{c}", f"p_{c}").correct
     assert sn.check_derivative(net, f"b1_{c}", f"softmax(z1_1, z1_2, z1_3)_{c} - 1").correct
+
+
+# -- an indicator written the other way round shares the model's kink (issue 12 item 2) --
+
+
+@pytest.mark.parametrize("model, claimed, verdict, note", [
+    ("relu(w*x + b)", "x*(w*x + b >= 0)", "PASS", True),  # 1 - step(-(w x + b)): differs only at the kink
+    ("relu(w*x + b)", "x*(0 <= w*x + b)", "PASS", True),
+    ("relu(w*x + b)", "x*(-(w*x + b) < 0)", "PASS", False),  # the same strict test: no difference at all
+    ("relu(w*x - 5)", "x*(w*x >= 5)", "PASS", True),  # 1 - step(5 - w x) against relu(w x - 5)
+    ("relu(w*x - 5)", "x*(5 - w*x > 0)", "FAIL", False),  # the other side
+    ("relu(w*x + b)", "x*(w*x + b < 0)", "FAIL", False),
+    ("relu(w*x + b)", "x*(w*x + b <= 0)", "FAIL", False),
+    ("w*relu(w*x + b)", "relu(w*x + b) + w*x*(w*x + b >= 0)", "PASS", True),
+])
+def test_an_indicator_the_other_way_round_is_decided_symbolically(model, claimed, verdict, note):
+    v = check_derivative(model, "w", claimed, inputs=["x"])
+    assert v.verdict == verdict
+    if verdict == "PASS":
+        assert v.method == "symbolic"  # each region decided exactly, not by probes
+        assert any("differ on a kink itself" in n for n in v.notes) is note
