@@ -208,20 +208,25 @@ def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | 
 
     X = _cols(bp, views, lambda v: v.inputs)
     step("forward", "x", big("x"), "", "", X)
+    # the prediction (no softmax on top): yhat = h^(L), or yhat = z^(L) for a linear output layer
+    yhat = None if view.head or view.target_class is not None else r"\hat{Y}" if batch else r"\hat{y}"
     for li, layer in enumerate(view.layers):
         l = layer.index
+        top = yhat if li == len(view.layers) - 1 else None
         W = [[vals0[i] for i in row] for row in layer.weights]
         b = [[vals0[i]] for i in layer.biases]
         prev = big("x") if l == 1 else _out(view, l - 1, big)
         prev_rows = X if l == 1 else _cols(bp, views, lambda v, li=li: v.layers[li - 1].outputs)
         Z = _cols(bp, views, lambda v, li=li: v.layers[li].sums)
         ones = r" \mathbf{1}^{\top}" if batch else ""
-        step("forward", f"z{l}", big("z") + f"^{{({l})}}", rf"W^{{({l})}} {prev} + b^{{({l})}}{ones}",
+        zname = big("z") + f"^{{({l})}}"
+        step("forward", f"z{l}", f"{top} = {zname}" if top and layer.activation is None else zname,
+             rf"W^{{({l})}} {prev} + b^{{({l})}}{ones}",
              f"{mat(W)} {mat(prev_rows)} + {mat(b)}{ones}", Z)
         if layer.activation is not None:
             H = _cols(bp, views, lambda v, li=li: v.layers[li].activations)
             zl = big("z") + f"^{{({l})}}"
-            step("forward", f"h{l}", big("h") + f"^{{({l})}}", activation_latex(layer.activation, zl),
+            step("forward", f"h{l}", top or big("h") + f"^{{({l})}}", activation_latex(layer.activation, zl),
                  activation_latex(layer.activation, mat(Z)), H)
     last = view.layers[-1]
     if view.target_class is not None:
