@@ -175,7 +175,9 @@ class WorkedExample:
         return self.latex()
 
     def latex(self, *, blank: Iterable[str] = (), key: bool = False, width: int | None = 70) -> str:
-        """The example as a LaTeX fragment (text and ``align*`` blocks; needs amsmath).
+        """The example as a LaTeX fragment (text and ``align*`` blocks; needs amsmath, and with
+        ``steps=`` the ``longtable`` package for the table of the steps, which breaks across pages;
+        ``\\allowdisplaybreaks`` lets a long block break too).
 
         Steps chosen by ``blank`` show empty boxes instead of numbers; with ``key=True``
         they show the answers, boxed.
@@ -211,7 +213,7 @@ class WorkedExample:
                        rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: the parameters and the "
                        + ("mean " if self.batch > 1 else "") + "loss before each step.")
             out.append(history_table(self.parameter_names, self.history, self.digits,
-                                     rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name)))
+                                     rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name), width))
         return "\n".join(out + self.notes)
 
     def class_sentence(self) -> str:
@@ -250,6 +252,9 @@ class WorkedExample:
 #: Which parts' numbers may print the value of a step of each part (see :meth:`WorkedExample.blanks`).
 _PRINTS = {"forward": ("forward", "loss", "backward"), "loss": ("forward", "loss", "backward"),
            "backward": ("backward", "update"), "update": ()}
+#: Visible characters a line of matrices keeps free (:func:`symnet.emit.linebreak.visible_width`
+#: counts a column gap as 1.5 characters and a minus sign as one; both print wider).
+MATRIX_MARGIN = 8
 #: The box a blanked derivative leaves on a sheet (room for a product of two fractions).
 _FORMULA_BOX = r"\boxed{\phantom{\frac{\partial L}{\partial z} \cdot \frac{\partial L}{\partial z}}}"
 
@@ -293,6 +298,9 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None, hide_numbers: bool = False) -> str:
     value = s.value_tex or format_number(s.value, digits, latex=True)
     numbers, formula = s.numbers, s.formula
+    if s.value_tex and width is not None:
+        # matrices print wider than their characters (column gaps, math minus signs): keep a margin
+        width -= MATRIX_MARGIN
     # a matrix's numbers get a box as tall as the matrix and a little wider (a box the size of
     # a product of matrices would not fit the line); a scalar's a box of fixed size
     scalar_box = (rf"\boxed{{\phantom{{{_NUMBER.sub('-0.000', s.value_tex)}}}\hspace{{5em}}}}" if s.value_tex
