@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 
 from ..ops import OPS
-from .notation import _ACCENTS
+from .notation import ACCENTS
 
 __all__ = ["plain_text", "SYMBOLS"]
 
@@ -51,8 +51,8 @@ SYMBOLS = (
 #: Commands whose one argument is shown as it is.
 _FONTS = ("mathbb", "mathbf", "mathrm", "mathit", "mathsf", "mathcal", "operatorname", "text", "textbf",
           "textit", "boldsymbol", "mathnormal")
-_GROUP = re.compile(r"\\(" + "|".join(_FONTS + tuple(a for a, _ in _ACCENTS)) + r")\{")
-_ACCENT_SUFFIX = dict(_ACCENTS)
+_ACCENT_NAMES = tuple(suffix for suffix, _ in ACCENTS)  # \hat{y} is yhat, as latex_name reads it
+_GROUP = re.compile(r"\\(" + "|".join(_FONTS + _ACCENT_NAMES) + r")\{")
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
 _SCRIPT = re.compile(r"[_^]\{")
 
@@ -115,8 +115,9 @@ def _groups(text: str) -> str:
         if end < 0:
             return text
         inner = text[m.end():end]
-        accent = _ACCENT_SUFFIX.get(m.group(1))
-        text = text[:m.start()] + (inner + accent if accent else inner) + text[end + 1:]
+        if m.group(1) in _ACCENT_NAMES:
+            inner += m.group(1)
+        text = text[:m.start()] + inner + text[end + 1:]
 
 
 def _fractions(text: str) -> str:
