@@ -65,7 +65,7 @@ def _op_words() -> list[tuple[str, str]]:
     return sorted(pairs.items(), key=lambda p: -len(p[0]))
 
 
-def closing(text: str, open_at: int) -> int:
+def _closing(text: str, open_at: int) -> int:
     """The index of the brace closing the one at ``open_at`` (-1 if none)."""
     depth = 0
     for k in range(open_at, len(text)):
@@ -111,7 +111,7 @@ def _groups(text: str) -> str:
         if not found:
             return text
         m = found[-1]  # the last opening is innermost or after every other
-        end = closing(text, m.end() - 1)
+        end = _closing(text, m.end() - 1)
         if end < 0:
             return text
         inner = text[m.end():end]
@@ -123,8 +123,8 @@ def _groups(text: str) -> str:
 def _fractions(text: str) -> str:
     while "\\frac{" in text:  # innermost first
         start = text.rfind("\\frac{")
-        a_end = closing(text, start + 5)
-        b_end = closing(text, a_end + 1) if a_end >= 0 else -1
+        a_end = _closing(text, start + 5)
+        b_end = _closing(text, a_end + 1) if a_end >= 0 else -1
         if b_end < 0:
             break
         num, den = text[start + 6:a_end].strip(), text[a_end + 2:b_end].strip()
@@ -139,7 +139,7 @@ def _scripts(text: str) -> str:
         m = _SCRIPT.search(text)
         if m is None:
             return text
-        end = closing(text, m.end() - 1)
+        end = _closing(text, m.end() - 1)
         if end < 0:
             return text
         inner = text[m.end():end].strip()
