@@ -303,7 +303,7 @@ class Network:
         h1_1 = tanh(z1_1)
         z1_2 = w1_2_1*x1 + w1_2_2*x2 + b1_2
         h1_2 = tanh(z1_2)
-        z2_1 = w2_1_1*h1_1 + w2_1_2*h1_2 + b2_1
+        yhat = w2_1_1*h1_1 + w2_1_2*h1_2 + b2_1
         """
         from .errors import ExportLimitError
 

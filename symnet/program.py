@@ -23,9 +23,14 @@ Names: a name given by the user is kept. An unnamed Input becomes ``x1, x2, ...`
 an unnamed Parameter ``w1, w2, ...``; parameters made by macros keep their
 structured names (``w1_2_1``: layer 1, unit 2, input 1; ``b1_2``). Intermediates
 are named from their origin (``z1_2`` a neuron's weighted sum, ``h1_2`` its
-activation, ``yhat`` the output or the prediction a loss compares, ``L`` the loss)
-or ``t1, t2, ...``. Names never depend on ids or hashing, so they are the same in
-every run.
+activation, ``L`` the loss) or ``t1, t2, ...``. The network's prediction is
+``yhat`` (LaTeX :math:`\\hat{y}`), whatever built it: the prediction a loss
+compares, else the output; an MLP's last activation, or its last weighted sum
+when the output layer is linear (:math:`\\hat{y} = z^{(L)}`). Several predictions
+are ``yhat1, yhat2, ...`` (:math:`\\hat{y}_{1}, \\hat{y}_{2}`), numbered in output
+order. Automatic stems never share a letter-and-number pattern with a name the
+user gave (:func:`free_stems`: ``o`` when the user has a ``yhat``). Names never
+depend on ids or hashing, so they are the same in every run.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from .errors import GraphCycleError, GraphError, InputError, NameConflictError
 from .graph import Node, Origin, check_name
 from .ops import OPS, Op, get_op
-from .provenance import derive_origins
+from .provenance import derive_origins, predictions
 
 __all__ = ["Program", "compile_program", "collect", "collector_paused", "LEAF_KINDS"]
 
@@ -264,7 +269,8 @@ def _compile(roots: list[Node], vector: bool) -> Program:
     ops, args = resolve_ops(order, pos, expanded)
     kinds = ["op" if op is not None else n.kind for n, op in zip(order, ops)]
     origins = derive_origins(kinds, ops, args, [n.origin for n in order], outputs)
-    names, given = assign_names(order, ops, origins, outputs, pos, expanded)
+    names, given = assign_names(order, ops, origins, outputs, pos, expanded,
+                                predictions(ops, args, origins, outputs))
     program = _build(order, pos, ops, args, names, given, origins, outputs, expanded, vector)
     validate(program)
     return program
@@ -373,9 +379,11 @@ class _Names:
 
 def assign_names(order: Sequence[Node], ops: Sequence[Op | None], origins: Sequence[Origin | None],
                  outputs: Sequence[int], pos: Mapping[Node, int],
-                 expanded: Mapping[Node, Node]) -> tuple[list[str | None], list[bool]]:
+                 expanded: Mapping[Node, Node], preds: Sequence[int] = ()) -> tuple[list[str | None], list[bool]]:
     """A name for every non-constant node, and whether the user gave it (see the
-    module docstring for the rules). Nothing is written to the nodes."""
+    module docstring for the rules); ``preds``: the network's predictions
+    (:func:`~symnet.provenance.predictions`), named ``yhat`` or ``yhat1, yhat2, ...``
+    by their position. Nothing is written to the nodes."""
     n = len(order)
     names: list[str | None] = [None] * n
     given = [False] * n
@@ -422,17 +430,16 @@ def assign_names(order: Sequence[Node], ops: Sequence[Op | None], origins: Seque
     for i in leaves:
         if names[i] is None:
             names[i] = fresh("x" if order[i].kind == "input" else "w", numbered=True)
-    single_root = outputs[0] if len(outputs) == 1 else None
     stems = free_stems(owner)
     temp = stems["temporary"]
+    out = stems["output"]
+    pred_name = {i: out if len(preds) == 1 else f"{out}{k}" for k, i in enumerate(preds, start=1)}
     taken = namer.taken
     k = 0  # the counter of temporaries t1, t2, ...: the hot path on long chains
     for i in range(n):
         if names[i] is not None or ops[i] is None:
             continue
-        stem = _origin_name(origins[i], stems)
-        if stem is None and i == single_root:
-            stem = stems["output"]
+        stem = pred_name.get(i) or _origin_name(origins[i], stems)
         if stem is not None:
             names[i] = fresh(stem, numbered=False)
             continue

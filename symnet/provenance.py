@@ -26,7 +26,10 @@ from typing import Sequence
 from .graph import Origin
 from .ops import Op
 
-__all__ = ["derive_origins", "loss_predictions", "neurons"]
+__all__ = ["derive_origins", "loss_predictions", "neurons", "predictions", "LOSS_ROLES"]
+
+#: The roles of the nodes a loss builder (or the recogniser of a hand-built loss) marks.
+LOSS_ROLES = ("loss", "loss_term", "loss_logits")
 
 
 def derive_origins(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple[int, ...]],
@@ -57,6 +60,32 @@ def loss_predictions(ops: Sequence[Op | None], args: Sequence[tuple[int, ...]],
                 if ops[a] is not None and origins[a] is None and a not in preds:
                     preds.append(a)
     _number(sorted(preds), "output", origins)
+
+
+def predictions(ops: Sequence[Op | None], args: Sequence[tuple[int, ...]], origins: Sequence[Origin | None],
+                outputs: Sequence[int]) -> list[int]:
+    """The network's predictions, the nodes named ``yhat`` (``yhat1, yhat2, ...`` when
+    there are several): the nodes marked ``output``, the predictions a loss compares
+    (whatever built them: an MLP's last activation, or its last weighted sum when the
+    output layer is linear), else the output(s) of the network. A loss that reads
+    logits (``loss_logits``) compares no prediction. Order: the outputs in their
+    order, then the others in program order.
+
+    >>> from symnet.ops import OPS
+    >>> ops = [None, None, OPS["mul"], OPS["sigmoid"]]
+    >>> predictions(ops, [(), (), (0, 1), (2,)], [None, None, Origin("sum"), Origin("activation")], [3])
+    [3]
+    """
+    found = {i for i, o in enumerate(origins) if o is not None and o.role == "output"}
+    for i, o in enumerate(origins):
+        if o is not None and o.role in ("loss", "loss_term"):
+            # unmarked ones are marked ``output`` already (:func:`loss_predictions`)
+            found.update(a for a in args[i] if origins[a] is not None and origins[a].role in ("sum", "activation"))
+    if not found:  # a network without a loss: its outputs
+        found.update(i for i in outputs
+                     if ops[i] is not None and (origins[i] is None or origins[i].role not in LOSS_ROLES))
+    first = [i for i in dict.fromkeys(outputs) if i in found]
+    return first + sorted(found.difference(first))
 
 
 def _number(indices: Sequence[int], role: str, origins: list[Origin | None]) -> None:

@@ -32,6 +32,7 @@ __all__ = ["latex_report", "write_report", "run_pdflatex", "PREAMBLE"]
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[a4paper,margin=2cm]{geometry}
 \usepackage{amsmath,amssymb}
+\usepackage{longtable}
 \usepackage{tikz}
 \allowdisplaybreaks
 \setlength{\jot}{6pt}

@@ -32,8 +32,9 @@ from .analysis import intermediates
 from .budgets import MAX_BLOCK_DEPTH
 from .layerview import layer_view, origins
 from .emit.notation import latex_name, latex_style, visible_width, wrap
+from .emit.plaintext import plain_text
 from .emit.render import Piece, apply_form, check_digits, format_number, number_piece, render
-from .ops import OPS, PREC_ATOM
+from .ops import PREC_ATOM
 from .emit.forms import log_layers
 from .emit.printer import layer_pieces
 from . import engine
@@ -151,17 +152,22 @@ class WorkedExample:
                 continue
             out.append(f"{titles[part]}:")
             if part == "loss" and self.target_classes:
-                out.append("  " + _plain(self.class_sentence()).replace("$", ""))
-            lefts = [_plain(s.left) for s in steps]
+                out.append("  " + plain_text(self.class_sentence().replace("$", "")))
+            lefts = [plain_text(s.left) for s in steps]
             width = max(len(x) for x in lefts)
             for left, s in zip(lefts, steps):
                 value = (_plain_matrix(s.value, self.digits) if isinstance(s.value, (tuple, list))
                          else _plain_number(s.value, self.digits))
-                parts = [left.ljust(width)] + [_plain(t) for t in (s.formula, s.numbers) if t] + [value]
-                out.append("  " + " = ".join(parts))
+                out.append("  " + " = ".join([left.ljust(width)] + _plain_parts(s, value) + [value]))
         if self.loss_after is not None:
             out.append(f"After the step the loss is {_plain_number(self.loss_after, self.digits)}.")
-        out.extend(f"Note: {n}" for n in self.notes)
+        if len(self.history) > 1:
+            losses = " -> ".join(_plain_number(loss, self.digits) for _, loss in self.history)
+            out.append(f"The {'mean ' if self.batch > 1 else ''}loss over {len(self.history) - 1} steps of "
+                       f"gradient descent: {losses}.")
+        for note in self.notes:
+            note = plain_text(note.replace("$", ""))
+            out.append(note if note.startswith("Note:") else f"Note: {note}")
         return "\n".join(out)
 
     def _repr_latex_(self) -> str:
@@ -169,7 +175,9 @@ class WorkedExample:
         return self.latex()
 
     def latex(self, *, blank: Iterable[str] = (), key: bool = False, width: int | None = 70) -> str:
-        """The example as a LaTeX fragment (text and ``align*`` blocks; needs amsmath).
+        """The example as a LaTeX fragment (text and ``align*`` blocks; needs amsmath, and with
+        ``steps=`` the ``longtable`` package for the table of the steps, which breaks across pages;
+        ``\\allowdisplaybreaks`` lets a long block break too).
 
         Steps chosen by ``blank`` show empty boxes instead of numbers; with ``key=True``
         they show the answers, boxed.
@@ -205,7 +213,7 @@ class WorkedExample:
                        rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: the parameters and the "
                        + ("mean " if self.batch > 1 else "") + "loss before each step.")
             out.append(history_table(self.parameter_names, self.history, self.digits,
-                                     rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name)))
+                                     rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name), width))
         return "\n".join(out + self.notes)
 
     def class_sentence(self) -> str:
@@ -244,6 +252,9 @@ class WorkedExample:
 #: Which parts' numbers may print the value of a step of each part (see :meth:`WorkedExample.blanks`).
 _PRINTS = {"forward": ("forward", "loss", "backward"), "loss": ("forward", "loss", "backward"),
            "backward": ("backward", "update"), "update": ()}
+#: Visible characters a line of matrices keeps free (:func:`symnet.emit.linebreak.visible_width`
+#: counts a column gap as 1.5 characters and a minus sign as one; both print wider).
+MATRIX_MARGIN = 8
 #: The box a blanked derivative leaves on a sheet (room for a product of two fractions).
 _FORMULA_BOX = r"\boxed{\phantom{\frac{\partial L}{\partial z} \cdot \frac{\partial L}{\partial z}}}"
 
@@ -287,6 +298,9 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 def _line(s: Step, blank: bool, key: bool, digits: int, width: int | None, hide_numbers: bool = False) -> str:
     value = s.value_tex or format_number(s.value, digits, latex=True)
     numbers, formula = s.numbers, s.formula
+    if s.value_tex and width is not None:
+        # matrices print wider than their characters (column gaps, math minus signs): keep a margin
+        width -= MATRIX_MARGIN
     # a matrix's numbers get a box as tall as the matrix and a little wider (a box the size of
     # a product of matrices would not fit the line); a scalar's a box of fixed size
     scalar_box = (rf"\boxed{{\phantom{{{_NUMBER.sub('-0.000', s.value_tex)}}}\hspace{{5em}}}}" if s.value_tex
@@ -459,13 +473,13 @@ def _batch_scalar_steps(bp: BatchPass, digits: int, lr: float | None,
             name = p.names[i] or "yhat"
             steps.append(Step("forward", f"{name}[{k}]", rf"{{{latex_name(name)}}}^{{[{k}]}}", "", "", s.vals[i]))
         steps.append(Step("loss", f"{program.names[first.output]}[{k}]", rf"{lname}^{{[{k}]}}", "", "", s.vals[s.output]))
-    total = " + ".join(_num(s.vals[s.output], digits) for s in bp.samples)
+    total = _sum_of([s.vals[s.output] for s in bp.samples], digits)
     steps.append(Step("loss", program.names[first.output] or "L", rf"\bar{{{lname}}}",
                       rf"\frac{{1}}{{{n}}} \sum_{{k=1}}^{{{n}}} {lname}^{{[k]}}",
                       rf"\frac{{1}}{{{n}}} \left({total}\right)", bp.loss))
     for k, name in enumerate(first.net.parameter_names):
         tex = latex_name(name)
-        grads = " + ".join(_num(s.adj[s.net.program.parameters[k]], digits) for s in bp.samples)
+        grads = _sum_of([s.adj[s.net.program.parameters[k]] for s in bp.samples], digits)
         steps.append(Step("backward", name, rf"\frac{{\partial \bar{{{lname}}}}}{{\partial {tex}}}",
                           rf"\frac{{1}}{{{n}}} \sum_{{k=1}}^{{{n}}} \frac{{\partial {lname}^{{[k]}}}}{{\partial {tex}}}",
                           rf"\frac{{1}}{{{n}}} \left({grads}\right)", bp.gradients[name]))
@@ -486,6 +500,11 @@ def _predictions(sample: Any) -> list[int]:
     org = origins(p)
     marked = [i for i in p.op_indices if i != sample.output and org[i] is not None and org[i].role == "output"]
     return marked or [sample.output]
+
+
+def _sum_of(values: Sequence[float], digits: int) -> str:
+    """``a + (-b) + c``: numbers summed in LaTeX, a negative one in parentheses unless it is first."""
+    return " + ".join([format_number(values[0], digits, latex=True)] + [_num(v, digits) for v in values[1:]])
 
 
 def _num(v: float, digits: int) -> str:
@@ -570,8 +589,10 @@ def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: S
                     digits: int) -> list[Step]:
     program = ch.program
     pr = chainrule.chain_printer(ch, "", digits)
-    numbers = chainrule.printer({s: _num(v, digits) for s, v in chainrule.symbol_values(ch, vals).items()},
-                                r"\cdot", digits)  # with p_k of p = softmax(z)
+    # each named node (and p_k of p = softmax(z)) as its value, parenthesised only where its sign
+    # needs it (exp(-0.2), not exp((-0.2)))
+    numbers = chainrule.printer({}, r"\cdot", digits, {s: number_piece(v, digits, latex=True)
+                                                       for s, v in chainrule.symbol_values(ch, vals).items()})
     out_name = latex_name(program.names[ch.output])
     steps = []
     for v in chainrule.backward_order(ch) + list(program.parameters):
@@ -585,59 +606,15 @@ def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: S
     return steps
 
 
-#: Notation of the worked examples' LaTeX that is not an op (ops come from their rows).
-_PLAIN = (("\\mathbf{1}", "1"), ("^{\\top}", "^T"), ("\\top", "T"), ("\\odot", "*"), ("\\dots", "..."),
-          ("\\bar{L}", "Lbar"), ("\\sum", "sum"), ("\\left", ""), ("\\right", ""), ("\\cdot", "*"),
-          ("\\hat{y}", "yhat"), ("\\partial ", "d"), ("\\partial", "d"), ("\\delta", "delta"), ("\\eta", "eta"),
-          ("\\,", " "))
-
-
-def _op_words() -> list[tuple[str, str]]:
-    """Each row's LaTeX function name and its text name (``\\sigma`` -> ``sigmoid``), longest
-    first, read from the op table so that a new row needs no edit here."""
-    pairs = {row.latex.symbol: row.text.symbol for row in OPS.values()
-             if row.latex.kind == "call" and row.text.kind == "call" and row.latex.symbol.startswith("\\")}
-    return sorted(pairs.items(), key=lambda p: -len(p[0]))
-
-
-def _plain(tex: str) -> str:
-    """A LaTeX fragment of a worked example as readable plain text (fractions as a/b,
-    sub- and superscripts flattened)."""
-    text = tex
-    while "\\begin{bmatrix}" in text:  # a matrix as [[a, b], [c, d]]
-        start = text.find("\\begin{bmatrix}")
-        end = text.find("\\end{bmatrix}", start)
-        if end < 0:
-            break
-        body = text[start + len("\\begin{bmatrix}"):end]
-        rows = [", ".join(c.strip() for c in row.split("&")) for row in body.split("\\\\")]
-        text = text[:start] + "[" + ", ".join(f"[{r}]" for r in rows) + "]" + text[end + len("\\end{bmatrix}"):]
-    for a, b in _op_words() + list(_PLAIN) + [("\\operatorname", "")]:
-        text = text.replace(a, b)
-    # \frac{a}{b} -> (a)/(b), innermost first, without recursion
-    while "\\frac{" in text:
-        start = text.rfind("\\frac{")
-        a_end = _closing(text, start + 5)
-        b_end = _closing(text, a_end + 1)
-        if a_end < 0 or b_end < 0:
-            break
-        num, den = text[start + 6:a_end], text[a_end + 2:b_end]
-        text = text[:start] + f"({num})/({den})" + text[b_end + 1:]
-    text = text.replace("_{", "_").replace("^{", "^").replace("{", "").replace("}", "").replace("\\", "")
-    return " ".join(text.split())
-
-
-def _closing(text: str, open_at: int) -> int:
-    """The index of the brace closing the one at ``open_at`` (-1 if none)."""
-    depth = 0
-    for k in range(open_at, len(text)):
-        if text[k] == "{":
-            depth += 1
-        elif text[k] == "}":
-            depth -= 1
-            if depth == 0:
-                return k
-    return -1
+def _plain_parts(s: Step, value: str) -> list[str]:
+    """The formula and numbers of a step in plain text, each once, and neither when it only
+    repeats the value (``delta = 0.48 = 0.48``, ``= (-0.52) = -0.52``)."""
+    parts: list[str] = []
+    for tex in (s.formula, s.numbers):
+        text = plain_text(tex) if tex else ""
+        if text and text not in parts and text not in (value, f"({value})"):
+            parts.append(text)
+    return parts
 
 
 def _plain_number(value: float, digits: int) -> str:

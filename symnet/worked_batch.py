@@ -148,23 +148,31 @@ def bmatrix(rows: Sequence[Sequence[float]], digits: int | None = 4) -> str:
 
 
 def history_table(names: Sequence[str], history: Sequence[tuple[Sequence[float], float]], digits: int = 4,
-                  loss_name: str = r"\bar{L}") -> str:
-    """A ``tabular`` of the parameters and the loss per SGD step: one column per step
-    up to 7 steps, else one row per step."""
-    steps = len(history)
+                  loss_name: str = r"\bar{L}", width: int | None = None) -> str:
+    """The parameters and the loss per SGD step as ``longtable`` blocks (they break across
+    pages; needs ``\\usepackage{longtable}``). One column per step and one row per
+    parameter when the steps fit across a line of ``width`` visible characters (``None``:
+    up to 7 steps); else one row per step, with the parameters (and the loss) in groups of
+    as many columns as fit, one table per group."""
     heads = [f"${latex_name(n)}$" for n in names] + [f"${loss_name}$"]
-    cells = [[format_number(v, digits, latex=True) for v in params] + [format_number(loss, digits, latex=True)] for params, loss in history]
-    if steps <= 7:
-        lines = ["parameter & " + " & ".join(str(k) for k in range(steps)) + r" \\ \hline"]
-        lines += [f"{h} & " + " & ".join(f"${cells[k][r]}$" for k in range(steps)) + r" \\"
-                  for r, h in enumerate(heads)]
-        spec = "l" + "r" * steps
-    else:
-        lines = ["step & " + " & ".join(heads) + r" \\ \hline"]
-        lines += [f"{k} & " + " & ".join(f"${c}$" for c in row) + r" \\" for k, row in enumerate(cells)]
-        spec = "r" + "r" * len(heads)
-    return ("\\begin{center}\\small\n\\begin{tabular}{" + spec + "}\n" + "\n".join(lines)
-            + "\n\\end{tabular}\n\\end{center}")
+    cells = [[format_number(v, digits, latex=True) for v in params] + [format_number(loss, digits, latex=True)]
+             for params, loss in history]
+    across = 7 if width is None else max(1, (width - 10) // (digits + 7))  # a number is up to digits + 7 wide
+    steps = len(history)
+    if steps <= across:
+        return _longtable("parameter", [str(k) for k in range(steps)],
+                          [(h, [cells[k][r] for k in range(steps)]) for r, h in enumerate(heads)])
+    return "\n".join(_longtable("step", heads[start:start + across],
+                                [(str(k), row[start:start + across]) for k, row in enumerate(cells)])
+                     for start in range(0, len(heads), across))
+
+
+def _longtable(corner: str, columns: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """A small-print ``longtable``, its head repeated on every page it runs onto."""
+    head = f"{corner} & " + " & ".join(columns) + r" \\ \hline"
+    body = [f"{label} & " + " & ".join(f"${c}$" for c in cells) + r" \\" for label, cells in rows]
+    return ("\\begingroup\\small\n\\begin{longtable}{" + "l" + "r" * len(columns) + "}\n" + head + "\n\\endhead\n"
+            + "\n".join(body) + "\n\\end{longtable}\n\\endgroup")
 
 
 def loss_curve(history: Sequence[tuple[Sequence[float], float]], digits: int = 6) -> str:
@@ -208,20 +216,25 @@ def matrix_steps(bp: BatchPass, lr: float | None, new_params: Sequence[float] | 
 
     X = _cols(bp, views, lambda v: v.inputs)
     step("forward", "x", big("x"), "", "", X)
+    # the prediction (no softmax on top): yhat = h^(L), or yhat = z^(L) for a linear output layer
+    yhat = None if view.head or view.target_class is not None else r"\hat{Y}" if batch else r"\hat{y}"
     for li, layer in enumerate(view.layers):
         l = layer.index
+        top = yhat if li == len(view.layers) - 1 else None
         W = [[vals0[i] for i in row] for row in layer.weights]
         b = [[vals0[i]] for i in layer.biases]
         prev = big("x") if l == 1 else _out(view, l - 1, big)
         prev_rows = X if l == 1 else _cols(bp, views, lambda v, li=li: v.layers[li - 1].outputs)
         Z = _cols(bp, views, lambda v, li=li: v.layers[li].sums)
         ones = r" \mathbf{1}^{\top}" if batch else ""
-        step("forward", f"z{l}", big("z") + f"^{{({l})}}", rf"W^{{({l})}} {prev} + b^{{({l})}}{ones}",
+        zname = big("z") + f"^{{({l})}}"
+        step("forward", f"z{l}", f"{top} = {zname}" if top and layer.activation is None else zname,
+             rf"W^{{({l})}} {prev} + b^{{({l})}}{ones}",
              f"{mat(W)} {mat(prev_rows)} + {mat(b)}{ones}", Z)
         if layer.activation is not None:
             H = _cols(bp, views, lambda v, li=li: v.layers[li].activations)
             zl = big("z") + f"^{{({l})}}"
-            step("forward", f"h{l}", big("h") + f"^{{({l})}}", activation_latex(layer.activation, zl),
+            step("forward", f"h{l}", top or big("h") + f"^{{({l})}}", activation_latex(layer.activation, zl),
                  activation_latex(layer.activation, mat(Z)), H)
     last = view.layers[-1]
     if view.target_class is not None:

@@ -55,7 +55,7 @@ def test_intermediates_are_outputs_shared_nodes_named_nodes_and_neurons():
     assert [p.names[i] for i in analysis.intermediates(p)] == ["t1", "yhat"]
     net = sn.compile(sn.MLP(2, [2, 1], activation="tanh"))
     names = [net.program.names[i] for i in analysis.intermediates(net.program)]
-    assert names == ["z1_1", "h1_1", "z1_2", "h1_2", "z2_1"]
+    assert names == ["z1_1", "h1_1", "z1_2", "h1_2", "yhat"]  # a linear output layer: yhat = z^(2)_1
 
 
 def test_owners_put_each_op_in_the_block_of_the_named_node_that_uses_it():

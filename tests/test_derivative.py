@@ -336,14 +336,33 @@ def test_wrong_indicator_claims_fail(claimed):
     assert check_derivative("relu(z)", "z", claimed).verdict == "FAIL"
 
 
+def test_claims_may_use_the_prediction_names_the_model_prints():
+    # the output of an MLP is yhat (yhat1, yhat2, ... for several), also under a loss and
+    # when the output layer is linear; a claim names it as the printouts do
+    sn.seed(0)
+    bce = sn.compile(sn.bce(sn.MLP(2, [2, 1], activation="tanh", output_activation="sigmoid"), sn.Input("y")))
+    assert "yhat = sigmoid(z2_1)" in str(bce)
+    assert check_derivative(bce, "b2_1", "yhat - y").correct
+    assert check_derivative(bce, "w2_1_1", "(yhat - y)*h1_1").correct
+    assert not check_derivative(bce, "w2_1_1", "(yhat - y)*h1_2").correct
+    linear = sn.compile(sn.mse(sn.MLP(2, [3, 1], activation="relu"), sn.Input("y")))
+    assert "yhat = w2_1_1*h1_1" in str(linear)
+    assert check_derivative(linear, "w2_1_2", "2*(yhat - y)*h1_2").correct
+    assert not check_derivative(linear, "w2_1_2", "(yhat - y)*h1_2").correct
+    two = sn.compile(sn.mse(sn.MLP(2, [2, 2], activation="tanh"), [sn.Input("y1"), sn.Input("y2")]))
+    assert {"yhat1", "yhat2"} <= set(two.program.names)
+    assert check_derivative(two, "b2_2", "yhat2 - y2").correct  # the mean over 2 outputs halves 2(yhat - y)
+    assert not check_derivative(two, "b2_2", "yhat1 - y1").correct
+
+
 def test_claims_may_use_the_models_named_intermediates():
     sn.seed(0)
     net = sn.compile(sn.MLP(2, [2, 1], activation="tanh", output_activation="sigmoid"))
     names = set(net.program.names)
-    assert {"z1_1", "h1_1", "z2_1", "h2_1"} <= names
+    assert {"z1_1", "h1_1", "z2_1", "yhat"} <= names and "h2_1" not in names
     v = check_derivative(net, "w2_1_1", "yhat*(1 - yhat)*h1_1")  # yhat: the output, as reports write it
     assert v.correct, str(v)
-    assert check_derivative(net, "w2_1_1", "h2_1*(1 - h2_1)*h1_1").correct
+    assert not check_derivative(net, "w2_1_1", "yhat*(1 - yhat)*h1_2").correct
     assert check_derivative(net, "b2_1", "sigmoid(z2_1)*(1 - sigmoid(z2_1))").correct
     v = check_derivative(net, "b1_1", "yhat*(1 - yhat)*w2_1_1*(1 - h1_1**2)")
     assert v.correct, str(v)

@@ -86,7 +86,7 @@ def test_numeric_locals_chain_to_engine_gradients() -> None:
 
 
 BCE_ALL = r"""\begin{aligned}
-\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= h^{(2)}_{1} - y \\
+\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= \hat{y} - y \\
 \frac{\partial L}{\partial h^{(1)}_{1}} &= w^{(2)}_{1,1} \delta^{(2)}_{1} \\
 \delta^{(1)}_{1} = \frac{\partial L}{\partial z^{(1)}_{1}} &= \mathbb{1}[z^{(1)}_{1} > 0] \frac{\partial L}{\partial h^{(1)}_{1}} \\
 \frac{\partial L}{\partial w^{(1)}_{1,1}} &= x_{1} \delta^{(1)}_{1} \\

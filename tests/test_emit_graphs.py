@@ -50,12 +50,12 @@ def test_named_view_of_mlp() -> None:
     net = sn.compile(sn.MLP(2, [3, 1]))
     v = view(net.program, "named")
     names = [net.program.names[i] for i in v.nodes]
-    assert names == ["x1", "x2", "z1_1", "h1_1", "z1_2", "h1_2", "z1_3", "h1_3", "z2_1"]
+    assert names == ["x1", "x2", "z1_1", "h1_1", "z1_2", "h1_2", "z1_3", "h1_3", "yhat"]
     edges = {(net.program.names[a], net.program.names[b]) for a, b in v.edges}
-    assert ("x1", "z1_1") in edges and ("h1_3", "z2_1") in edges and len(edges) == 6 + 3 + 3
+    assert ("x1", "z1_1") in edges and ("h1_3", "yhat") in edges and len(edges) == 6 + 3 + 3
     pos = layout(v)
     cols = {net.program.names[i]: c for i, (c, _) in pos.items()}
-    assert cols == {"x1": 0, "x2": 0, "z1_1": 1, "z1_2": 1, "z1_3": 1, "h1_1": 2, "h1_2": 2, "h1_3": 2, "z2_1": 3}
+    assert cols == {"x1": 0, "x2": 0, "z1_1": 1, "z1_2": 1, "z1_3": 1, "h1_1": 2, "h1_2": 2, "h1_3": 2, "yhat": 3}
     assert "level" in str(pytest.raises(sn.InputError, view, net.program, "everything").value)
 
 

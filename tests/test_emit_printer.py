@@ -126,7 +126,7 @@ def test_an_op_the_model_lacks_never_appears_expanded(key):
 
 def test_textbook_identities_in_the_chain_form():
     tex = MODELS["bce-sigmoid"].gradient_latex("w2_1_1")
-    assert r"\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= h^{(2)}_{1} - y" in tex  # yhat - y
+    assert r"\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= \hat{y} - y" in tex  # yhat - y
     assert r"1 - \left(h^{(1)}_{1}\right)^{2}" in MODELS["bce-sigmoid"].gradient_latex("w1_1_1")  # tanh' = 1 - h^2
     assert r"\mathbb{1}[z^{(1)}_{1} > 0]" in MODELS["relu"].gradient_latex("w1_1_1")  # relu'
     text = gradient_text(MODELS["relu"], "w1_1_1")

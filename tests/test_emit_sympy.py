@@ -103,7 +103,7 @@ def test_symbols_are_real_and_named_as_the_network_names_them():
     assert names == sorted(net.input_names + net.parameter_names)
     assert all(s.is_real for s in expr.free_symbols)
     defs, out = net.to_sympy(form="let")
-    assert [str(s) for s, _ in defs] == ["z1_1", "h1_1", "z1_2", "h1_2", "z2_1"] and out == defs[-1][0]
+    assert [str(s) for s, _ in defs] == ["z1_1", "h1_1", "z1_2", "h1_2", "yhat"] and out == defs[-1][0]
     assert all(s.is_real for s, _ in defs)
 
 

@@ -111,7 +111,7 @@ def test_layers_mlp_golden():
         z1_2 = w1_2_1*x1 + w1_2_2*x2 + b1_2
         h1_2 = relu(z1_2)
         z2_1 = w2_1_1*h1_1 + w2_1_2*h1_2 + b2_1
-        h2_1 = sigmoid(z2_1)""")
+        yhat = sigmoid(z2_1)""")
     assert net.funcify() == ("sigmoid(w2_1_1*relu(w1_1_1*x1 + w1_1_2*x2 + b1_1) "
                              "+ w2_1_2*relu(w1_2_1*x1 + w1_2_2*x2 + b1_2) + b2_1)")
 
@@ -119,7 +119,8 @@ def test_layers_mlp_golden():
 def test_layers_vector_output_ends_with_the_outputs():
     sn.seed(0)
     text = sn.compile(sn.MLP(1, [2])).funcify(layers=True)
-    assert text.splitlines() == ["z1_1 = w1_1_1*x1 + b1_1", "z1_2 = w1_2_1*x1 + b1_2", "z1_1, z1_2"]
+    assert text.splitlines() == ["yhat1 = w1_1_1*x1 + b1_1", "yhat2 = w1_2_1*x1 + b1_2",
+                                 "yhat1, yhat2"]
 
 
 def test_layers_names_shared_nodes_and_prints_each_once():
@@ -138,7 +139,7 @@ def test_layers_with_digits():
     sn.seed(3)
     net = sn.compile(sn.MLP(1, [1]))
     (wv, bv) = (p.value for p in net.parameters)
-    assert net.funcify(digits=2, layers=True) == f"z1_1 = {format_number(wv, 2)}*x1 + {format_number(bv, 2)}"
+    assert net.funcify(digits=2, layers=True) == f"yhat = {format_number(wv, 2)}*x1 + {format_number(bv, 2)}"
 
 
 def test_inline_text_of_a_deep_shared_graph_hits_the_limit_with_a_hint():

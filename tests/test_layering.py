@@ -242,7 +242,7 @@ EMITTERS = {"symnet.emit.text": "text", "symnet.emit.latex": "latex", "symnet.em
             "symnet.emit.graphs": "graphs", "symnet.emit.matrix": "matrix"}
 #: What the emitters share instead of importing each other.
 SHARED = {"symnet.emit", "symnet.emit.render", "symnet.emit.printer", "symnet.emit.notation", "symnet.emit.linebreak",
-          "symnet.emit.forms"}
+          "symnet.emit.forms", "symnet.emit.plaintext"}
 
 
 def emitter_of(module: str) -> str | None:

@@ -115,5 +115,5 @@ def test_str_is_the_formula_or_its_layers():
     deep = str(sn.compile(sn.MLP(3, [4, 4, 1])))
     lines = deep.splitlines()
     assert lines[0] == "z1_1 = w1_1_1*x1 + w1_1_2*x2 + w1_1_3*x3 + b1_1"
-    assert lines[-1] == "z3_1 = w3_1_1*h2_1 + w3_1_2*h2_2 + w3_1_3*h2_3 + w3_1_4*h2_4 + b3_1"
+    assert lines[-1] == "yhat = w3_1_1*h2_1 + w3_1_2*h2_2 + w3_1_3*h2_3 + w3_1_4*h2_4 + b3_1"
     assert len(lines) == 17

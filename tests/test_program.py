@@ -47,7 +47,7 @@ def test_mlp_has_structured_names_and_337_parameters():
     assert net.parameter_names[:5] == ["w1_1_1", "w1_1_2", "b1_1", "w1_2_1", "w1_2_2"]
     assert net.parameter_names[-1] == "b3_1"
     names = set(net.program.names)
-    assert {"z1_1", "h1_1", "z2_16", "h2_16", "z3_1"} <= names
+    assert {"z1_1", "h1_1", "z2_16", "h2_16", "yhat"} <= names and "z3_1" not in names
 
 
 def test_weighted_sum_is_one_nary_add():
@@ -127,3 +127,49 @@ def test_user_macro():
     assert sq.forward() == 9.0
     sq.backward()
     assert x.grad == 6.0
+
+
+def _op_names(net):
+    return [net.program.names[i] for i in net.program.op_indices]
+
+
+@pytest.mark.parametrize("build, expected", [
+    # the output activation of an MLP, alone or under a loss
+    (lambda: sn.MLP(2, [2, 1], activation="tanh", output_activation="sigmoid"), ["yhat"]),
+    (lambda: sn.bce(sn.MLP(2, [2, 1], activation="tanh", output_activation="sigmoid"), sn.Input("y")),
+     ["yhat", "L"]),
+    # a linear output layer: yhat is the last weighted sum
+    (lambda: sn.mse(sn.MLP(2, [3, 1], activation="relu"), sn.Input("y")), ["yhat", "L"]),
+    (lambda: sn.Dense([sn.Input("x1"), sn.Input("x2")], 1, activation="sigmoid"), ["yhat"]),
+    # several outputs: yhat1, yhat2 in output order
+    (lambda: sn.MLP(2, [2, 2], activation="tanh"), ["yhat1", "yhat2"]),
+    (lambda: sn.mse(sn.MLP(2, [2, 2], output_activation="sigmoid"), [sn.Input("y1"), sn.Input("y2")]),
+     ["yhat1", "yhat2", "L"]),
+])
+def test_the_prediction_is_named_yhat(build, expected):
+    sn.seed(0)
+    net = sn.compile(build())
+    names = _op_names(net)
+    assert [n for n in names if n.startswith("yhat") or n == "L"] == expected
+    assert not any(n.startswith("h2_") or n.startswith("z3_") for n in names)
+    if len(expected) > 1 and expected[1] == "yhat2":
+        assert r"\hat{y}_{1} &= " in net.latex(layers=True) and r"\hat{y}_{2} &= " in net.latex(layers=True)
+    elif "yhat" in expected:
+        assert "\n" + r"\hat{y} &= " in net.latex(layers=True)
+
+
+def test_the_prediction_keeps_the_users_name_and_never_takes_one():
+    sn.seed(0)
+    x = sn.Input("x")
+    named = sn.compile(sn.mse(sn.Dense([x], 1, activation="tanh"), sn.Input("y")))
+    assert "yhat" in _op_names(named)
+    w, b = sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b")
+    user = sn.compile(sn.mse(sn.Tanh([w * x + b], name="guess"), sn.Input("y")))
+    assert "guess" in _op_names(user) and "yhat" not in _op_names(user)
+    # a user's node called yhat (or yhat1) moves the automatic names to o, o1, o2
+    taken = sn.Parameter(1.0, name="yhat")
+    net = sn.compile(sn.mse(sn.MLP(2, [2, 1], output_activation="sigmoid"), sn.Input("y")) + 0 * taken)
+    assert "o" in _op_names(net) and net.program.names.count("yhat") == 1
+    taken = sn.Parameter(1.0, name="yhat1")
+    net = sn.compile(sn.mse(sn.MLP(2, [2, 2]), [sn.Input("y1"), sn.Input("y2")]) + 0 * taken)
+    assert {"o1", "o2"} <= set(_op_names(net)) and net.program.names.count("yhat1") == 1

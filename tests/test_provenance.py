@@ -76,7 +76,8 @@ def test_macro_networks_keep_their_names():
     sn.seed(0)
     net = sn.compile(sn.MLP(2, [2, 1], activation="tanh", output_activation="sigmoid"))
     assert [net.program.names[i] for i in net.program.op_indices if net.program.names[i][0] in "zh"] == [
-        "z1_1", "h1_1", "z1_2", "h1_2", "z2_1", "h2_1"]
+        "z1_1", "h1_1", "z1_2", "h1_2", "z2_1"]
+    assert net.program.names[net.program.outputs[0]] == "yhat"  # the output is the prediction
 
 
 @pytest.mark.parametrize("user, role, stem", [

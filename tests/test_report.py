@@ -15,7 +15,7 @@ import pytest
 import symnet as sn
 from symnet.emit.chainrule import gradient_latex
 from symnet.emit.graphs import to_tikz
-from symnet.report import latex_report, run_pdflatex, write_report
+from symnet.report import PREAMBLE, WIDTH, latex_report, run_pdflatex, write_report
 from symnet.worked import worked_example
 
 PDFLATEX = shutil.which("pdflatex")
@@ -58,7 +58,26 @@ def documents() -> dict[str, str]:
                                         form="matrix"),
         "exercise-softmax": latex_report(_dense_softmax(3), [0.2, -0.4], target=0, loss="cross_entropy", lr=0.1,
                                          exercise=True),
+        # long reports: the table of 30 SGD steps, and a wide network's 25 parameters over 10 steps,
+        # in scalar and matrix form, must break across pages and fit the line
+        "steps-30": latex_report(_mlp221(), [0.5, -1.0], target=1.0, loss="bce", lr=0.5, steps=30),
+        "wide-steps-10": latex_report(_mlp281(), [0.5, -1.0], target=1.0, loss="bce", lr=0.5, steps=10),
+        # a worked example alone (no pgfplots), its table of 80 steps longer than a page
+        "steps-80": PREAMBLE + "\\begin{document}\n" + worked_example(
+            _mlp221(), [0.5, -1.0], target=1.0, loss="bce", lr=0.5, steps=80).latex(width=WIDTH) + "\n\\end{document}\n",
+        "wide-matrix-steps-10": latex_report(_mlp281(), [[0.5, -1.0], [1.0, 2.0]], target=[1.0, 0.0], loss="bce",
+                                             lr=0.5, steps=10, form="matrix"),
     }
+
+
+def _mlp221() -> sn.Network:
+    sn.seed(0)
+    return sn.compile(sn.MLP(2, [2, 1], activation="tanh", output_activation="sigmoid"))
+
+
+def _mlp281() -> sn.Network:
+    sn.seed(0)
+    return sn.compile(sn.MLP(2, [8, 1], activation="tanh", output_activation="sigmoid"))
 
 
 def _dense_softmax(classes: int) -> sn.Network:
@@ -116,11 +135,13 @@ def compiled() -> dict[str, tuple[int, str]]:
 @needs_tex
 @pytest.mark.parametrize("name", [f"doc:{k}" for k in ("celsius", "classifier", "mlp441", "exercise", "key",
                                                          "softmax", "softmax-dense", "exercise-partial",
-                                                         "exercise-matrix", "exercise-softmax")])
+                                                         "exercise-matrix", "exercise-softmax", "steps-30",
+                                                         "steps-80", "wide-steps-10", "wide-matrix-steps-10")])
 def test_documents_compile_without_overfull_lines(compiled: dict, name: str) -> None:
     code, log = compiled[name]
     assert code == 0, log[-3000:]
     assert "Overfull \\hbox" not in log, re.findall(r"Overfull.*", log)
+    assert "Overfull \\vbox" not in log, re.findall(r"Overfull.*", log)  # nothing runs past the page's foot
 
 
 @needs_tex

@@ -4,6 +4,7 @@ against the engine, SymPy's derivative of the mean loss and central finite diffe
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 
@@ -12,6 +13,7 @@ import pytest
 import sympy as sp
 
 import symnet as sn
+from symnet.emit.render import format_number
 from symnet.emit.sympy import elementary_nodes, leaf_symbols
 from symnet.worked import with_loss
 from symnet.worked_batch import build_samples
@@ -153,7 +155,7 @@ def test_steps_are_sgd_updates_with_a_table():
     assert ex.history[-1][1] < ex.history[0][1]  # a small step on this batch lowers the loss
     assert [p.value for p in net.parameters] == ex.history[0][0]  # the network is not changed
     tex = ex.latex()
-    assert r"\textbf{4 steps of gradient descent}" in tex and r"\begin{tabular}{lrrrrr}" in tex
+    assert r"\textbf{4 steps of gradient descent}" in tex and r"\begin{longtable}{lrrrrr}" in tex
     assert "coordinates {(0," in ex.loss_curve()
 
 
@@ -249,3 +251,23 @@ def test_wide_matrices_fit_the_report(tmp_path):
                          capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-3000:]
     assert "Overfull \\hbox" not in (tmp_path / "r.log").read_text(encoding="latin-1")
+
+
+def test_history_table_breaks_across_pages_and_splits_wide_rows():
+    from symnet.worked_batch import history_table
+
+    names = [f"w{k}" for k in range(1, 26)]  # 25 parameters and the loss: 26 columns
+    history = [([k + j / 100 for j in range(25)], 1.0 / (k + 1)) for k in range(11)]
+    tex = history_table(names, history, 4, "L", width=78)
+    tables = tex.split(r"\end{longtable}")[:-1]
+    across = (78 - 10) // (4 + 7)
+    assert len(tables) == -(-26 // across)  # ceil: the columns in groups that fit the line
+    for table in tables:
+        spec = re.search(r"\\begin\{longtable\}\{(l(r+))\}", table).group(2)
+        assert len(spec) <= across and r"\endhead" in table  # the head repeats on every page
+        assert table.count(r"\\") == 1 + len(history)  # one row per step
+    for params, loss in history:
+        for v in params + [loss]:
+            assert f"${format_number(v, 4, latex=True)}$" in tex
+    few = history_table(["w", "b"], history[:3], 4, "L", width=78)
+    assert few.count(r"\begin{longtable}{lrrr}") == 1 and few.count(r"\\") == 4  # steps across, a row each

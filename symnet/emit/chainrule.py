@@ -447,7 +447,7 @@ def gradient_latex(network: Any, wrt: Any = None, *, output: int | None = None, 
     >>> sn.seed(0); net = sn.compile(sn.bce(sn.MLP(1, [1, 1], output_activation="sigmoid"), sn.Input("y")))
     >>> print(gradient_latex(net, "w1_1_1"))
     \\begin{aligned}
-    \\delta^{(2)}_{1} = \\frac{\\partial L}{\\partial z^{(2)}_{1}} &= h^{(2)}_{1} - y \\\\
+    \\delta^{(2)}_{1} = \\frac{\\partial L}{\\partial z^{(2)}_{1}} &= \\hat{y} - y \\\\
     \\frac{\\partial L}{\\partial h^{(1)}_{1}} &= w^{(2)}_{1,1} \\delta^{(2)}_{1} \\\\
     \\delta^{(1)}_{1} = \\frac{\\partial L}{\\partial z^{(1)}_{1}} &= \\mathbb{1}[z^{(1)}_{1} > 0] \\frac{\\partial L}{\\partial h^{(1)}_{1}} \\\\
     \\frac{\\partial L}{\\partial w^{(1)}_{1,1}} &= x_{1} \\delta^{(1)}_{1}

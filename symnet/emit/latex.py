@@ -134,7 +134,7 @@ def to_latex(network: Any, *, digits: int | None = None, symbols_only: bool | No
     \\begin{aligned}
     z^{(1)}_{1} &= w^{(1)}_{1,1} x_{1} + b^{(1)}_{1} \\\\
     h^{(1)}_{1} &= \\operatorname{ReLU}\\left(z^{(1)}_{1}\\right) \\\\
-    z^{(2)}_{1} &= w^{(2)}_{1,1} h^{(1)}_{1} + b^{(2)}_{1}
+    \\hat{y} &= w^{(2)}_{1,1} h^{(1)}_{1} + b^{(2)}_{1}
     \\end{aligned}
     """
     opts = LatexOptions(digits, symbols_only, times, layers, width, max_chars)

@@ -18,7 +18,7 @@ from ..ops import PREC_MUL
 from .linebreak import visible_width, wrap
 from .render import Style
 
-__all__ = ["TIMES", "latex_name", "latex_style", "visible_width", "wrap", "aligned"]
+__all__ = ["TIMES", "ACCENTS", "latex_name", "latex_style", "visible_width", "wrap", "aligned"]
 
 #: The multiplication signs ``times=`` accepts: juxtaposition, a centred dot, a cross.
 TIMES = ("", r"\cdot", r"\times")
@@ -28,7 +28,8 @@ _GREEK = frozenset((
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa mu nu xi "
     "lambda pi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega "
     "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega").split())
-_ACCENTS = (("hat", r"\hat"), ("bar", r"\bar"), ("tilde", r"\tilde"), ("dot", r"\dot"), ("vec", r"\vec"))
+#: Name suffixes written as accents (``yhat`` is :math:`\\hat{y}`), and their LaTeX commands.
+ACCENTS = (("hat", r"\hat"), ("bar", r"\bar"), ("tilde", r"\tilde"), ("dot", r"\dot"), ("vec", r"\vec"))
 _INDEXED = re.compile(r"([A-Za-z]+?)_?([0-9]+(?:_[0-9]+)*)\Z")
 
 
@@ -37,7 +38,7 @@ def _stem(stem: str) -> str:
         return "\\" + stem
     if len(stem) == 1:
         return stem
-    for suffix, accent in _ACCENTS:
+    for suffix, accent in ACCENTS:
         if stem.endswith(suffix) and len(stem) > len(suffix):
             return f"{accent}{{{_stem(stem[:-len(suffix)])}}}"
     return rf"\mathit{{{stem}}}"

@@ -48,7 +48,7 @@ def to_text(program: Program, digits: int | None = None, layers: bool = False, *
     >>> print(to_text(sn.compile(sn.MLP(1, [1, 1])).program, layers=True))
     z1_1 = w1_1_1*x1 + b1_1
     h1_1 = relu(z1_1)
-    z2_1 = w2_1_1*h1_1 + b2_1
+    yhat = w2_1_1*h1_1 + b2_1
     """
     check_digits(digits)
     names = program.names
