@@ -24,9 +24,12 @@ __all__ = ["TIMES", "ACCENTS", "latex_name", "latex_style", "visible_width", "wr
 TIMES = ("", r"\cdot", r"\times")
 
 
+#: Greek letter names written as the letter. Not ``delta``, ``eta`` and ``sigma``: symnet's own
+#: notation uses those letters (the adjoints delta = dL/dz, the learning rate eta, the sigmoid
+#: sigma), so a user's node of that name is written as a word, never as the same letter.
 _GREEK = frozenset((
-    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa mu nu xi "
-    "lambda pi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega "
+    "alpha beta gamma epsilon varepsilon zeta theta vartheta iota kappa mu nu xi "
+    "lambda pi rho varrho varsigma tau upsilon phi varphi chi psi omega "
     "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega").split())
 #: Name suffixes written as accents (``yhat`` is :math:`\\hat{y}`), and their LaTeX commands.
 ACCENTS = (("hat", r"\hat"), ("bar", r"\bar"), ("tilde", r"\tilde"), ("dot", r"\dot"), ("vec", r"\vec"))
@@ -53,6 +56,11 @@ def latex_name(name: str) -> str:
 
     >>> [latex_name(n) for n in ("x1", "w1_2_1", "b2_1", "yhat", "theta", "w", "alpha_3", "lr")]
     ['x_{1}', 'w^{(1)}_{2,1}', 'b^{(2)}_{1}', '\\\\hat{y}', '\\\\theta', 'w', '\\\\alpha_{3}', '\\\\mathit{lr}']
+
+    The letters symnet's notation uses (delta, eta, sigma) stay words in a user's name:
+
+    >>> latex_name("delta"), latex_name("sigma_2")
+    ('\\\\mathit{delta}', '\\\\mathit{sigma}_{2}')
     """
     m = _INDEXED.match(name)
     if m:
