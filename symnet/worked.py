@@ -111,8 +111,15 @@ class WorkedExample:
             if (part and part not in PARTS) or (name and name not in keys):
                 raise InputError(f"cannot blank {item!r}: use a part ({', '.join(PARTS)}), a name "
                                  f"({', '.join(sorted(keys))}) or part:name")
-            chosen.update(k for k, s in enumerate(self.steps)
-                          if (not part or s.part == part) and (not name or s.key == name))
+            picked = {k for k, s in enumerate(self.steps)
+                      if (not part or s.part == part) and (not name or s.key == name)}
+            if not picked and name:  # a typo must not silently hand out a sheet with that answer on it
+                names = sorted({s.key for s in self.steps if s.part == part})
+                raise InputError(f"cannot blank {item!r}: the {part} part has no step {name!r}"
+                                 + (f"; its steps are {', '.join(names)}" if names else
+                                    f"; this example has no {part} part"
+                                    + (" (an update needs a learning rate, lr=)" if part == "update" else "")))
+            chosen |= picked
         return chosen
 
     def blanks(self, blank: Iterable[str]) -> "Blanks":

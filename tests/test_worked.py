@@ -84,6 +84,23 @@ def test_bad_blank(bad: list[str]) -> None:
         ex.latex(blank=bad)
 
 
+@pytest.mark.parametrize("bad, message", [
+    (["update:yhat"], "the update part has no step 'yhat'; its steps are b, w"),  # a name of another part
+    (["loss:w"], "the loss part has no step 'w'; its steps are L"),
+    (["backward", "forward:L"], "the forward part has no step 'L'"),  # one bad item among good ones
+])
+def test_a_blank_that_selects_nothing_is_refused(bad: list[str], message: str) -> None:
+    """A typo never hands out an "exercise" with nothing blanked and every answer on it."""
+    ex = worked_example(_celsius(), {"x": 1.0}, target=1.0, loss="mse", lr=0.1)
+    with pytest.raises(sn.InputError) as info:
+        ex.latex(blank=bad)
+    assert message in str(info.value)
+    no_update = worked_example(_celsius(), {"x": 1.0}, target=1.0, loss="mse")
+    with pytest.raises(sn.InputError, match="this example has no update part"):
+        no_update.latex(blank=["update:w"])
+    assert no_update.blanked(["update"]) == set()  # a whole part that is absent hides nothing, and leaks nothing
+
+
 def test_cross_entropy_and_vector_targets() -> None:
     sn.seed(2)
     ex = worked_example(sn.compile(sn.MLP(2, [3], output_activation="softmax")), [0.1, 0.2], target=1,
