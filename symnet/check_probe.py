@@ -39,7 +39,7 @@ from .check_ref import DPS, ONE, LocalForms, hp
 from .program import Program
 from .errors import SymnetError
 
-__all__ = ["Probe", "Value", "probes", "landmarks", "evaluate", "agree", "close", "TOL_DIGITS", "SAFETY", "LANDMARK_NODES",
+__all__ = ["Probe", "Value", "probes", "landmarks", "between_kinks", "evaluate", "agree", "close", "TOL_DIGITS", "SAFETY", "LANDMARK_NODES",
            "SCALES", "digits_apart"]
 
 #: Agreement to this many significant digits of the terms involved ...
@@ -109,7 +109,7 @@ def _distance(program: Program, vals: Sequence[Any], i: int) -> float | None:
     if any(x is None for x in xs):
         return None
     try:
-        z = op.kink(xs, program.attrs[i]) if op.kink is not None else xs[0]
+        z = op.kink(xs, program.attrs[i]) if op.kink is not None else xs[1] if op.name == "div" else xs[0]
     except Exception:  # a user's kink function
         return None
     return None if z is None or not math.isfinite(z) else float(z)
@@ -141,6 +141,8 @@ def landmarks(program: Program, base: dict[str, float], order: Sequence[str], la
     kinks = [i for i in p.op_indices if p.ops[i].kink is not None]
     smooth = [i for i in p.op_indices if p.ops[i].kink is None and len(p.args[i]) == 1
               and p.kinds[p.args[i][0]] != "constant"]
+    # a denominator's root: where a claim such as x*w/w is undefined though it simplifies away
+    smooth += [i for i in p.op_indices if p.ops[i].name == "div" and p.kinds[p.args[i][1]] != "constant"]
     nodes = kinks[:LANDMARK_NODES] + smooth[:LANDMARK_NODES]
     floats = _Floats(p)
     out: list[Probe] = []
@@ -148,23 +150,25 @@ def landmarks(program: Program, base: dict[str, float], order: Sequence[str], la
     for var in [v for v in order if v in floats.slots][:3]:
         if not pending or floats.work > LANDMARK_WORK:
             break
-        grid = []
-        for g in _GRID:
-            vals = floats.run({**base, var: g})
-            grid.append((g, vals))
-        found = []
-        for i in pending:
-            zs = [(g, None if vals is None else _distance(p, vals, i)) for g, vals in grid]
-            bracket = next(((a, za, b, zb) for (a, za), (b, zb) in zip(zs, zs[1:])
-                            if za is not None and zb is not None and (za < 0) != (zb < 0)), None)
+        grid = [(g, floats.run({**base, var: g})) for g in _GRID]
+        found: list[int] = []
+        roots: list[float] = []
+        for i in _twice(pending, found):
+            if i is None:  # the second pass: the roots found join the grid, so a kink that lives
+                grid = sorted(grid + [(r, floats.run({**base, var: r})) for r in roots])  # near another is seen
+                continue
+            zs = [(g, z) for g, vals in grid if vals is not None and (z := _distance(p, vals, i)) is not None]
+            bracket = next(((a, za, b, zb) for (a, za), (b, zb) in zip(zs, zs[1:]) if (za < 0) != (zb < 0)), None)
             if bracket is None or floats.work > LANDMARK_WORK:
                 continue
             root = _bisect(floats, base, var, i, *bracket)
             if root is None:
                 continue
             found.append(i)
+            roots.append(root)
             name = p.names[i] or f"#{i}"
-            what = f"{'kink' if p.ops[i].kink is not None else 'linear region'} of `{name}` ({p.ops[i].name}) in {label}"
+            what = (f"{'kink' if p.ops[i].kink is not None else 'denominator root' if p.ops[i].name == 'div' else 'linear region'}"
+                    f" of `{name}` ({p.ops[i].name}) in {label}")
             if p.ops[i].kink is not None:
                 step = 1e-4 * max(abs(root), 1e-3)
                 out.append(Probe({**base, var: root - step}, f"{what}, {var} below the root {root:.6g}"))
@@ -173,6 +177,35 @@ def landmarks(program: Program, base: dict[str, float], order: Sequence[str], la
             else:
                 out.append(Probe({**base, var: root}, f"{what}, {var} = {root:.6g}"))
         pending = [i for i in pending if i not in found]
+    return out
+
+
+def _twice(pending: list[int], found: list[int]) -> Any:
+    """The pending nodes, then ``None`` (a marker), then those still not found."""
+    yield from pending
+    yield None
+    yield from [i for i in pending if i not in found]
+
+
+def between_kinks(found: Sequence[Probe], base: dict[str, float]) -> list[Probe]:
+    """Points halfway between neighbouring kink roots along each variable (of the model and
+    the claim together): a claim that differs from the truth only between two close kinks
+    (``relu(w - 1e-7)`` against ``(w > 0)``) differs there, where no other probe may fall."""
+    roots: dict[str, set[float]] = {}
+    for pr in found:
+        if pr.on_kink:
+            moved = [n for n, v in pr.point.items() if v != base.get(n)]
+            if len(moved) == 1:
+                roots.setdefault(moved[0], set()).add(pr.point[moved[0]])
+            elif not moved:  # the root is the base point's own coordinate: unknown variable, skip
+                continue
+    out = []
+    for var in sorted(roots):
+        rs = sorted(roots[var])
+        for a, b in zip(rs, rs[1:]):
+            m = a + (b - a) / 2
+            if a < m < b:
+                out.append(Probe({**base, var: m}, f"between the kinks at {var} = {a:.6g} and {b:.6g}"))
     return out
 
 
@@ -185,8 +218,8 @@ def _bisect(floats: _Floats, base: dict[str, float], var: str, i: int, a: float,
             m = 0.5 * (a + b)
         vals = floats.run({**base, var: m})
         zm = None if vals is None else _distance(floats.program, vals, i)
-        if zm is None:
-            return None
+        if zm is None:  # undefined exactly there: a denominator's root (0/0), else give up
+            return m if floats.program.ops[i].name == "div" else None
         if zm == 0 or abs(b - a) <= 4 * math.ulp(max(abs(a), abs(b))):
             return m
         if (zm < 0) == (za < 0):

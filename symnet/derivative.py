@@ -46,7 +46,7 @@ import sympy as sp
 from .check_exact import ExactPoint, Symbolic, exact_difference_at, expected_expression, symbolic_difference
 from . import engine
 from .check_fd import kink_distances
-from .check_probe import Probe, Value, agree, close, digits_apart, evaluate, landmarks, probes
+from .check_probe import Probe, Value, agree, between_kinks, close, digits_apart, evaluate, landmarks, probes
 from .analysis import depths, intermediates, tree_sizes
 from .check_exact import SECONDS
 from .check_ref import DPS, LocalForms, hp, time_limit
@@ -321,7 +321,8 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
     found = probes(names, points, rng)
     first = found[0].point
     order = [wrt] + [n for n in names if n != wrt]
-    found += landmarks(model, first, order, "the model") + landmarks(claim, first, order, "the claim")
+    marks = landmarks(model, first, order, "the model") + landmarks(claim, first, order, "the claim")
+    found += marks + between_kinks(marks, first)
     undefined: Counterexample | None = None
     witness: Counterexample | None = None
     witness_why = ""
@@ -335,7 +336,11 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
         c = e.claimed(pr.point)
         if pr.on_kink or t.on_kink or c.on_kink:
             # on a kink the value is a convention (relu'(0) = 0): a difference there only, and not
-            # at points just beside it, is only noted
+            # at points just beside it, is only noted; so is a claim undefined on the kink alone
+            # (x*relu(w*x)/(w*x) at w*x = 0) that is defined and equal just beside it
+            if c.value is None and _agrees_beside(e, pr.point, rng):
+                at_kink.append((pr, c, t))
+                continue
             if c.value is not None and not _same(e, pr.point, c, t)[0]:
                 beside = _beside(e, pr.point, rng)
                 if beside is None:
@@ -438,6 +443,16 @@ def _beside(e: Entry, point: dict[str, float], rng: random.Random) -> tuple[Prob
         if not _same(e, near, c, t)[0]:
             return Probe(near, "beside a kink"), c, t
     return None
+
+
+def _agrees_beside(e: Entry, point: dict[str, float], rng: random.Random) -> bool:
+    """Whether the claim is defined and equal to the truth at two points just beside ``point``."""
+    for _ in range(2):
+        near = {n: v + rng.choice((-1.0, 1.0)) * 1e-7 * max(abs(v), 1e-3) for n, v in point.items()}
+        t, c = e.truth(near), e.claimed(near)
+        if t.value is None or c.value is None or not _same(e, near, c, t)[0]:
+            return False
+    return True
 
 
 def _exact_search(e: Entry, found: Sequence[Probe]) -> tuple[Counterexample | None, str]:

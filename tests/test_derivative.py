@@ -673,3 +673,33 @@ def test_an_indicator_the_other_way_round_is_decided_symbolically(model, claimed
     if verdict == "PASS":
         assert v.method == "symbolic"  # each region decided exactly, not by probes
         assert any("differ on a kink itself" in n for n in v.notes) is note
+
+
+# -- probes between close kinks, and at the roots of denominators (fresh-user trial of issue 13) --
+
+
+@pytest.mark.parametrize("model, claimed, inputs", [
+    ("relu(w - 1e-7)", "(w > 0)", []),  # wrong only on 0 < w < 1e-7
+    ("relu(w)", "(w > 1e-9)", []),
+    ("relu(w*x)", "x*(w*x > 1e-9)", ["x"]),
+    ("relu(w - 1000)", "(w > 1000.001)", []),
+    ("relu(w - 3)", "(w > 3) + step(1e-7 - abs(w - 3.5))", []),  # a kink that lives beside another
+])
+def test_a_claim_wrong_only_between_close_kinks_is_wrong(model, claimed, inputs):
+    v = check_derivative(model, "w", claimed, inputs=inputs)
+    assert v.verdict == "FAIL", str(v)
+    ce = v.counterexample
+    assert abs(ce.claimed - ce.true) >= 0.5  # a true difference of 1 (or x), found where it lives
+
+
+@pytest.mark.parametrize("model, claimed, inputs", [
+    ("w*x", "x*w/w", ["x"]), ("w*x", "x*(w - 1)/(w - 1)", ["x"]), ("w", "1 + 0/(w - 2.5)", []),
+])
+def test_a_removable_division_by_zero_is_undefined(model, claimed, inputs):
+    v = check_derivative(model, "w", claimed, inputs=inputs)
+    assert v.verdict == "UNDEFINED" and "denominator root" in v.reason, str(v)
+
+
+def test_a_claim_undefined_only_on_a_kink_passes_with_a_note():
+    v = check_derivative("relu(w*x)", "w", "x*relu(w*x)/(w*x)", inputs=["x"])
+    assert v.verdict == "PASS" and any("only on a kink" in n for n in v.notes)
