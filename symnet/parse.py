@@ -101,16 +101,29 @@ class Exact(float):
         return obj
 
 
+#: A folded constant keeps its exact value while its numerator and denominator have at most
+#: this many bits in all (about 600 digits); past it the constant is its float, as a Python
+#: float constant is (repeated squaring, ``((1.0000001**64)**64)**64``, doubles the digits).
+MAX_EXACT_BITS = 2_000
+
+
+def _bits(q: Fraction) -> int:
+    return q.numerator.bit_length() + q.denominator.bit_length()
+
+
 def _exact_fold(fn: Any, a: Any, b: Any, power: bool) -> Fraction | None:
-    """``fn`` on the exact values of two formula numbers, when both have one."""
+    """``fn`` on the exact values of two formula numbers, when both have one and the result
+    stays within :data:`MAX_EXACT_BITS` (estimated before a power is computed)."""
     if not (isinstance(a, Exact) and isinstance(b, Exact)):
         return None
     try:
         if power:
-            if b.exact.denominator != 1 or abs(b.exact) > 1024:
+            if b.exact.denominator != 1 or abs(b.exact) > 1024 or _bits(a.exact) * abs(int(b.exact)) > MAX_EXACT_BITS:
                 return None
-            return a.exact ** int(b.exact)
-        return Fraction(fn(a.exact, b.exact))
+            out = a.exact ** int(b.exact)
+        else:
+            out = Fraction(fn(a.exact, b.exact))
+        return out if _bits(out) <= MAX_EXACT_BITS else None
     except (ZeroDivisionError, TypeError, ValueError, OverflowError):
         return None
 

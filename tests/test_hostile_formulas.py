@@ -356,3 +356,20 @@ def test_pasted_claims_give_a_verdict_or_a_symnet_error(text):
     except sn.SymnetError:
         return
     assert verdict.verdict in ("PASS", "FAIL", "UNDEFINED")
+
+
+def test_constant_folding_stays_bounded():
+    """Exact folding of literals stops at parse.MAX_EXACT_BITS (repeated squaring doubles the digits;
+    it hung for minutes): past it the constant is its float, as a Python float constant is."""
+    from symnet.parse import MAX_EXACT_BITS, Exact
+
+    net = sn.compile(sn.parse("x*((((1.0000001**64)**64)**64)**64)", inputs=["x"]))
+    assert net.predict([1.0]) == pytest.approx(1.0000001 ** (64 ** 4), rel=1e-9)
+    lines = ["a0 = 1.0000001"] + [f"a{k} = a{k - 1}*a{k - 1}" for k in range(1, 31)] + ["x*a30"]
+    net = sn.compile(sn.parse("\n".join(lines), inputs=["x"]))  # returns at once (30 squarings)
+    assert net.predict([1.0]) == pytest.approx(1.0000001 ** (2 ** 30), rel=1e-6)
+    v = sn.check_derivative("w*x", "w", "x*((((1.0000001**64)**64)**64)**64)", inputs=["x"])
+    assert v.verdict == "FAIL"
+    assert MAX_EXACT_BITS >= 1000 and issubclass(Exact, float)
+    assert sn.check_derivative("w*(1/3)**3", "w", "1/27").verdict == "PASS"  # small folds stay exact
+    assert sn.check_derivative("w*(1/3)**3", "w", "0.037037037037037035").verdict == "FAIL"
