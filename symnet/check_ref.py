@@ -148,10 +148,33 @@ def _sign(x: Any) -> Any:
     return mpmath.mpf((x > 0) - (x < 0))
 
 
+#: ``exp``, ``sinh``, ``cosh`` of an argument beyond this (and powers whose result would have
+#: more than about this many binary digits of exponent) are undefined here: their values
+#: (10**(4e8) and beyond) are representable only at a cost that grows with the argument
+#: (``exp(exp(exp(w)))`` at w = 200 ran for minutes), and no float64 computation comes near them.
+MAX_EXP_ARG = 1e8
+
+
+def _bounded(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def bounded(x: Any) -> Any:
+        if abs(x) > MAX_EXP_ARG:
+            raise ValueError(f"argument {mpmath.nstr(x, 5)} beyond MAX_EXP_ARG")
+        return fn(x)
+    return bounded
+
+
+def _power(base: Any, ex: Any) -> Any:
+    b = abs(base)
+    if b != 0 and b != 1 and abs(ex * mpmath.log(b)) > MAX_EXP_ARG:
+        raise ValueError("a power beyond MAX_EXP_ARG")
+    return mpmath.power(base, ex)
+
+
 #: SymPy functions and the mpmath functions that evaluate them. A function not listed
 #: here is evaluated by SymPy itself (``evalf``), which is slower but still exact.
 FUNCTIONS: dict[Any, Callable[..., Any]] = {
-    sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.sinh: mpmath.sinh, sp.cosh: mpmath.cosh,
+    sp.exp: _bounded(mpmath.exp), sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.sinh: _bounded(mpmath.sinh),
+    sp.cosh: _bounded(mpmath.cosh),
     sp.sin: mpmath.sin, sp.cos: mpmath.cos, sp.tan: mpmath.tan, sp.atan: mpmath.atan, sp.erf: mpmath.erf,
     sp.Abs: mpmath.fabs, sp.sign: _sign, sp.Heaviside: _heaviside, sp.DiracDelta: _dirac,
 }
@@ -218,7 +241,7 @@ def _node(e: Any, index: dict[Any, int], fs: list[Callable[[Sequence[Any]], Any]
         if e.exp.is_Integer:
             n = int(e.exp)
             return lambda xs: base(xs) ** n if n >= 0 else 1 / base(xs) ** (-n)
-        return lambda xs: mpmath.power(base(xs), ex(xs))
+        return lambda xs: _power(base(xs), ex(xs))
     if isinstance(e, sp.Piecewise):
         pairs = [(fs[2 * k], fs[2 * k + 1]) for k in range(len(e.args))]
 

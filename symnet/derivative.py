@@ -390,6 +390,18 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
         exact = witness is not None
     if witness is None and symbolic.status == "nonzero":
         witness, witness_why = _search(e, names, rng)
+    if witness is not None and symbolic.status == "zero":
+        # SymPy proved the claim equal; a 50-digit disagreement is an ill-conditioned evaluation
+        # (exp(exp(w)) at w = 200) unless the exact difference at that point is proved nonzero
+        ex = exact_difference_at(e.model, e.out, e.claim, e.cout, e.wrt, e.forms, witness.point)
+        if ex is None:
+            verdict.notes.append(f"the 50-digit values differ at {', '.join(f'{k}={v:.10g}' for k, v in witness.point.items())}"
+                                 " by more than their "
+                                 "error estimate, but SymPy's exact difference there is 0 or not provably nonzero: "
+                                 "the evaluation is ill-conditioned there; SymPy's proof decides")
+            witness = None
+        else:
+            witness, exact = _exact_counterexample(witness.point, ex), True
     if witness is not None:
         verdict.verdict, verdict.counterexample = "FAIL", witness
         verdict.method = (EXACT_METHOD if exact else
@@ -401,7 +413,8 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
         if symbolic.status == "skipped":
             verdict.notes.append(f"SymPy could not decide ({symbolic.reason}); the probes decided")
         elif symbolic.status == "zero":
-            verdict.notes.append("SymPy simplified the difference to 0, but the 50-digit values differ")
+            verdict.notes.append("SymPy simplified the difference to 0, but its exact value at the counterexample "
+                                 "is proved nonzero")
         return
     if len(verdict.points) < points:
         verdict.verdict = "UNDEFINED"

@@ -703,3 +703,30 @@ def test_a_removable_division_by_zero_is_undefined(model, claimed, inputs):
 def test_a_claim_undefined_only_on_a_kink_passes_with_a_note():
     v = check_derivative("relu(w*x)", "w", "x*relu(w*x)/(w*x)", inputs=["x"])
     assert v.verdict == "PASS" and any("only on a kink" in n for n in v.notes)
+
+
+def test_a_symbolic_proof_is_not_overturned_by_an_ill_conditioned_probe(monkeypatch):
+    """A 50-digit disagreement where SymPy proved the claim equal is checked exactly at that point:
+    0 there means the evaluation was ill-conditioned (exp(exp(w)) at w = 200), and the claim passes."""
+    from symnet import derivative
+
+    real = derivative._same
+    calls = []
+
+    def disagree_once(e, point, c, t):
+        calls.append(point)
+        return (False, c, t) if len(calls) == 1 else real(e, point, c, t)
+
+    monkeypatch.setattr(derivative, "_same", disagree_once)
+    v = check_derivative("exp(exp(w))", "w", "exp(w + exp(w))")
+    assert v.verdict == "PASS" and v.method == "symbolic"
+    assert any("ill-conditioned" in n for n in v.notes)
+    monkeypatch.setattr(derivative, "_same", real)
+    assert check_derivative("exp(exp(w))", "w", "exp(w + exp(w))").verdict == "PASS"
+    assert check_derivative("exp(exp(w))", "w", "exp(w + exp(w))*(1 + 1e-45)").verdict == "FAIL"
+
+
+@pytest.mark.parametrize("claimed", ["x + 0*exp(exp(exp(w)))", "x*exp(exp(exp(1000)))"])
+def test_towers_of_exponentials_are_undefined_at_once(claimed):
+    v = check_derivative("w*x", "w", claimed, inputs=["x"])  # ran for minutes at w = 200
+    assert v.verdict == "UNDEFINED"
