@@ -157,7 +157,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.shape:
         from .matrix_claims import parse_shape
 
-        shapes = dict(parse_shape(text) for text in args.shape)
+        ignored = [opt for opt, given in (("--loss", args.loss), ("--target", args.target), ("--set", args.set_values),
+                                          ("--output-index", args.output_index), ("--op", args.ops)) if given]
+        if ignored:
+            raise InputError(f"--shape reads MODEL as a matrix formula, which {ignored[0]} does not apply to: write "
+                             "the loss in the formula, e.g. 'sum((W@x + b - y)**2)'")
+        pairs = [parse_shape(text) for text in args.shape]
+        names = [name for name, _ in pairs]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise InputError(f"--shape gives {twice!r} twice ({', '.join(t for t in args.shape if t.split('=')[0].strip() == twice)}); give each matrix once")
+        shapes = dict(pairs)
         verdict = check_derivative(args.model, args.wrt, args.claim, shapes=shapes, inputs=parse_names(args.inputs),
                                    points=args.points, seed=args.seed)
         _out(str(verdict))

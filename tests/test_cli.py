@@ -545,3 +545,15 @@ def test_the_default_target_name_avoids_the_model_s_names(capsys):
     assert code == 0 and "target" in out and "'y'" not in err  # y is the model's input: the target is 'target'
     code, _, err = run(capsys, "grad", "w*x", "--inputs", "x", "--wrt", "w", "--latex", "--sympy")
     assert code == 2 and "not allowed with argument" in err  # one output kind at a time
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--loss", "bce", "--target", "7"], "which --loss does not apply to"),
+    (["--set", "b=1"], "which --set does not apply to"),
+    (["--shape", "W=3x2"], "--shape gives 'W' twice (W=2x3, W=3x2)"),
+])
+def test_verify_with_shapes_refuses_what_it_would_ignore(capsys, extra, message):
+    args = ["verify", "sum(W@x + b)", "--inputs", "x", "--wrt", "W", "--claim", "x.T + 0*W",
+            "--shape", "W=2x3", "--shape", "x=3x1", "--shape", "b=2x1"]
+    code, _, err = run(capsys, *args, *extra)
+    assert code == 2 and message in one_line_error(err)
