@@ -89,10 +89,8 @@ class ParameterValues:
         self.values = values
         if node is None:
             self.net.program = self.net.program.with_parameter_values(values)
-        else:
-            for p, v in zip(self.net.parameters, values):
-                p.value = v
-            node.compile()  # reads the leaves that changed into this same network
+        else:  # the nodes and their network (this one) in one write
+            node._session().write_parameters(values)
         self.net._compiled["trained"] = (self.net.program, values)
 
 
@@ -241,7 +239,7 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     store = ParameterValues(net)
     trainer, user_code = _make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
     out = sys.stdout if out is None else out
-    order = list(range(len(data)))
+    order: Sequence[int] = list(range(len(data))) if shuffle else range(len(data))  # a slice of a range is a range
     history: list[float] = []
     step = 0
     user_code = user_code or bool(cfg.print_every) or (shuffle and rng is not None and type(rng) is not random.Random)
@@ -337,6 +335,18 @@ def _numpy_available() -> bool:
     return _NUMPY[0]
 
 
+_STEPS_FOR: list[Callable[[Any], Any]] = []
+
+
+def _numpy_steps() -> Callable[[Any], Any]:
+    """:func:`symnet.backends.numpy_train.steps_for` (imported on first use: NumPy is optional)."""
+    if not _STEPS_FOR:
+        from .backends.numpy_train import steps_for
+
+        _STEPS_FOR.append(steps_for)
+    return _STEPS_FOR[0]
+
+
 def choose_engine(engine: str, loss: Any, batch: int, op_nodes: int) -> str:
     """The engine ``engine="auto"`` stands for (other values are returned as they are).
 
@@ -403,9 +413,7 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
     if engine == "numpy":
         if not numpy_ok:
             raise InputError("engine='numpy' needs NumPy: pip install 'symnet[numpy]'")
-        from .backends.numpy_train import steps_for
-
-        return Compiled(interpreted, store, steps_for(rows)), user_code
+        return Compiled(interpreted, store, _numpy_steps()(rows)), user_code
     return Compiled(interpreted, store, PythonSteps(rows)), user_code
 
 
