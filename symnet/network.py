@@ -580,9 +580,11 @@ class NodeSession:
         self.program = compile_program(root)
         self.cache = engine.Cache(self.program)
         self._network: Network | None = None
-        self._versions: list[int] = []
         #: :func:`symnet.graph.leaf_writes` when the leaves were last read
         self._seen = -1
+        nodes = self.program.nodes
+        #: the leaves' versions when their values were read (here, by the compiler)
+        self._versions = [nodes[i]._version for i in self.program.inputs + self.program.parameters]
 
     def network(self) -> Network:
         """The root's Network, with the values of leaves that changed since the last call
@@ -595,11 +597,12 @@ class NodeSession:
         nodes = p.nodes
         if self._network is None:
             self._network = Network(p, self.root)
-        else:
-            changed = {i: nodes[i]._value for i, was in zip(leaves, self._versions)
-                       if nodes[i]._version != was and nodes[i]._value is not None}
-            if changed:
-                self._network.program = self._network.program.with_values(changed)
+        # a leaf written since the compiler or the last call read it (also when the network
+        # is built only now, the session having been made by forward())
+        changed = {i: nodes[i]._value for i, was in zip(leaves, self._versions)
+                   if nodes[i]._version != was and nodes[i]._value is not None}
+        if changed:
+            self._network.program = self._network.program.with_values(changed)
         self._versions = [nodes[i]._version for i in leaves]
         self._seen = seen
         return self._network

@@ -139,9 +139,9 @@ class Program:
         return new
 
     def with_parameter_values(self, values: Sequence[float]) -> Program:
-        """A copy with every parameter's value replaced, in ``parameters`` order (the
-        values are trusted: callers check them, as ``Network.set_parameters`` does, and
-        must not change them afterwards).
+        """A copy with every parameter's value replaced, in ``parameters`` order: floats,
+        or a float64 array (the values are trusted: callers check them, as
+        ``Network.set_parameters`` does, and must not change them afterwards).
 
         The copy's ``values`` tuple is assembled when it is first read, so that a
         training call that saves its values and the next one that takes them from its
@@ -180,7 +180,7 @@ class Program:
             picks = [slot[k] if k in slot else n + k for k in range(len(base))]
             gather = itemgetter(*picks) if len(picks) > 1 else lambda seq: tuple(seq[k] for k in picks)
             object.__setattr__(self, "_gather", gather)
-        values = gather(tuple(params) + base)
+        values = gather(tuple(params.tolist() if hasattr(params, "tolist") else params) + base)
         object.__setattr__(self, "values", values)
         del self.__dict__["_pending"]
         return values

@@ -70,10 +70,29 @@ class ParameterValues:
     def __init__(self, net: Network) -> None:
         self.net = net
         memo = net._compiled.get("trained")
-        # the tuple the last training call saved, if the network still holds exactly those values
-        self.values: Sequence[float] = memo[1] if memo is not None and memo[0] is net.program \
-            else net.parameter_values
+        # what the last training call saved, if the network still holds exactly those values
+        self._values: Any = memo[1] if memo is not None and memo[0] is net.program else None
         self._slot: dict[int, int] | None = None
+
+    @property
+    def values(self) -> Sequence[float]:
+        """The values, as floats (read from the network, or from the array the NumPy
+        steps left, on first use)."""
+        v = self._values
+        if v is None:
+            v = self._values = self.net.parameter_values
+        elif type(v) is not tuple and type(v) is not list:
+            v = self._values = tuple(v.tolist())
+        return v
+
+    @values.setter
+    def values(self, v: Sequence[float]) -> None:
+        self._values = v
+
+    def raw(self) -> Any:
+        """The values as they are held: a sequence of floats, or the read-only float64
+        array in which the NumPy steps left them (:meth:`~symnet.backends.numpy_train.NumpySteps.snapshot`)."""
+        return self.values if self._values is None else self._values
 
     def slots(self, program: Any) -> list[int]:
         if self._slot is None:  # only the interpreted engine needs it
@@ -82,15 +101,16 @@ class ParameterValues:
 
     def save(self, node: Node | None = None) -> None:
         """Write the values to the model network; for ``train_model(node)`` (``node``
-        given, the network being ``node.compile()``), to its Parameter nodes first, from
-        which ``node.compile()`` then brings the network up to date."""
+        given, the network being ``node.compile()``), to its Parameter nodes and the
+        network at once."""
         # every value was checked finite when the step that made it was taken
-        values = self.values if type(self.values) is tuple else tuple(self.values)
-        self.values = values
-        if node is None:
+        values = self.raw()
+        if type(values) is list:
+            values = self._values = tuple(values)  # a list may change later; the network keeps these
+        if node is None:  # the network's values tuple is assembled when first read
             self.net.program = self.net.program.with_parameter_values(values)
         else:  # the nodes and their network (this one) in one write
-            node._session().write_parameters(values)
+            node._session().write_parameters(values if type(values) is tuple else values.tolist())
         self.net._compiled["trained"] = (self.net.program, values)
 
 
@@ -405,7 +425,7 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
 
     numpy_ok = engine in ("auto", "numpy") and _numpy_available()
     rows = Rows(graph, data, check=check, matrix=numpy_ok, pairs=lambda: _check_pairs(data))
-    user_code = rows.matrix is None and not rows.plain or not all(_trusted(n) for n in rows.nets.values())
+    user_code = rows.matrix is None and not rows.plain or not _all_trusted(rows)
     if not rows.uniform:
         return interpreted(), user_code  # a loss graph without some parameters: only the engine maps them
     batch = len(data) if batch_size is None else min(batch_size, len(data))
@@ -415,6 +435,18 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
             raise InputError("engine='numpy' needs NumPy: pip install 'symnet[numpy]'")
         return Compiled(interpreted, store, _numpy_steps()(rows)), user_code
     return Compiled(interpreted, store, PythonSteps(rows)), user_code
+
+
+def _all_trusted(rows: Rows) -> bool:
+    """Whether every loss network of ``rows`` runs only symnet's own code (kept with the
+    laid-out data when there is one)."""
+    matrix = rows.matrix
+    trusted = None if matrix is None else matrix.trusted
+    if trusted is None:
+        trusted = all(_trusted(n) for n in rows.nets.values())
+        if matrix is not None:
+            matrix.trusted = trusted
+    return trusted
 
 
 def _trusted(net: Network) -> bool:
