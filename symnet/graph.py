@@ -74,12 +74,12 @@ def leaf_writes() -> int:
 
 def write_values(leaves: Sequence[Node], values: Sequence[float]) -> int:
     """``leaf.value = v`` for each pair, as one write: every leaf takes the same new
-    version, which is returned. The values are trusted (the caller checked them finite,
+    version, which is returned (:func:`leaf_writes` is then past it). The values are trusted (the caller checked them finite,
     as training does for every value it makes) and the leaves are Inputs or Parameters.
 
     >>> import symnet as sn
     >>> a, b = sn.Parameter(1.0), sn.Parameter(2.0)
-    >>> v = write_values([a, b], [3.0, 4.0]); (a.value, b.value), a._version == b._version == v
+    >>> v = write_values([a, b], [3.0, 4.0]); (a.value, b.value), a._version == b._version == v < leaf_writes()
     ((3.0, 4.0), True)
     """
     global _last_write
@@ -88,6 +88,9 @@ def write_values(leaves: Sequence[Node], values: Sequence[float]) -> int:
     for leaf, v in zip(leaves, values):
         leaf._value = v
         leaf._version = version
+    # published again once every value is in place: a cache that read the leaves while
+    # this loop ran (another thread) sees a newer serial and reads them again
+    _last_write += 1
     return version
 
 
@@ -313,6 +316,7 @@ class Node:
         if self.kind not in ("input", "parameter"):
             raise GraphError(f"cannot set the value of {self._describe()}: only Inputs and Parameters hold values")
         # a finite float is taken as it is (no message built); anything else is checked
+        # the value first, then the serial: a cache that sees the new serial reads the new value
         self._value = v if type(v) is float and v - v == 0.0 else _finite(v, self._describe())
         global _last_write
         _last_write += 1

@@ -615,10 +615,10 @@ class NodeSession:
         net = self.network()
         version = write_values(net.parameters, values)
         net.program = net.program.with_parameter_values(values)
-        if current:  # the leaves were read after the last write, and this write is known
+        if current and leaf_writes() == version + 1:  # no other write came before or between
             n_in = len(self.program.inputs)
             self._versions[n_in:] = [version] * (len(self._versions) - n_in)
-            self._seen = version
+            self._seen = version + 1
 
     def forward(self) -> Any:
         p = self.program
