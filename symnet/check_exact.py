@@ -39,7 +39,7 @@ from .program import Program
 
 __all__ = ["exact_constant", "Structure", "build", "zero_test", "Symbolic", "symbolic_difference",
            "ExactPoint", "exact_difference_at", "kink_cut", "MAX_REGIONS", "MAX_DEPTH", "MAX_TREE", "MAX_DEGREE", "MAX_OPS",
-           "SECONDS", "MAX_EXACT_DIGITS", "nonzero_at_a_point", "point_values", "POINT_DIGITS"]
+           "SECONDS", "MAX_EXACT_DIGITS", "nonzero_at_a_point", "point_values", "POINT_DIGITS", "ROUGH_ZERO"]
 
 MAX_REGIONS = 16
 MAX_DEPTH = 60
@@ -284,6 +284,9 @@ def zero_test(diff: Any, armed: bool) -> tuple[str, Any]:
 
 #: Digits ``evalf`` may use when :func:`nonzero_at_a_point` meets an irrational value.
 POINT_DIGITS = 60
+#: An irrational value that ``evalf`` puts within this of 0 (without error control) is not
+#: proved nonzero at the point (an identity, left to the other steps, or a tiny difference).
+ROUGH_ZERO = 1e-9
 
 
 def point_values(symbols: Sequence[Any]) -> dict[Any, Any]:
@@ -301,7 +304,8 @@ def point_values(symbols: Sequence[Any]) -> dict[Any, Any]:
 def nonzero_at_a_point(diff: Any) -> bool:
     """True only if ``diff`` is proved to take a nonzero real value at the exact rational
     point of :func:`point_values`: the value is a nonzero rational, or ``evalf`` with error
-    control (``strict=True``, at most ``POINT_DIGITS`` digits) gives a nonzero finite real.
+    control (``strict=True``, at most ``POINT_DIGITS`` digits) gives a nonzero finite real
+    (tried only when a plain ``evalf`` puts it farther than ``ROUGH_ZERO`` from 0).
     A transformation of SymPy's (``expand``, ``cancel``, ``simplify``) keeps the value of an
     expression where it is defined, so such a difference never simplifies to 0. False
     means nothing (0 there, undefined, complex, or not decided in those digits).
@@ -316,8 +320,13 @@ def nonzero_at_a_point(diff: Any) -> bool:
             return value != 0
         if not value.is_number:
             return False
+        rough = value.evalf(15, maxn=20)  # no proof; a value that looks like 0 is left to the other steps
+        if not (rough.is_Float and abs(rough) > ROUGH_ZERO):
+            return False
         approx = value.evalf(15, strict=True, maxn=POINT_DIGITS)
         return bool(approx.is_Float and approx != 0 and approx.is_finite)
+    except (TimeBudget, RecursionError):  # the caller's budgets
+        raise
     except Exception:  # PrecisionExhausted, SymPy's own failures: not decided here
         return False
 
