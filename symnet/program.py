@@ -158,7 +158,8 @@ class Program:
         own = self.__dict__
         # the values of every other node: this program's (or, while they are not built
         # yet, those its own were to be assembled from: no chain of programs is kept)
-        base = own["values"] if "values" in own else own["_pending"][0]
+        pending = own.get("_pending")  # dropped only once ``values`` is set (see __getattr__)
+        base = own["values"] if pending is None else pending[0]
         # a copy of the fields (as dataclasses.replace, without its checks: this runs once
         # per training call), keeping the caches that do not depend on values
         new = object.__new__(Program)
@@ -182,7 +183,7 @@ class Program:
             object.__setattr__(self, "_gather", gather)
         values = gather(tuple(params.tolist() if hasattr(params, "tolist") else params) + base)
         object.__setattr__(self, "values", values)
-        del self.__dict__["_pending"]
+        self.__dict__.pop("_pending", None)  # (another thread may have built them too)
         return values
 
     def _positions(self) -> dict[Node, int]:
