@@ -261,8 +261,10 @@ def _fold(pair: Any, vals: list[Any], ders: list[Any] | None) -> tuple[Any, Any]
 
 
 def zero_test(diff: Any, armed: bool) -> tuple[str, Any]:
-    """``("zero", 0)``, ``("nonzero", simplified)`` or ``("skipped", reason)`` for one difference
-    (call inside :func:`time_limit`)."""
+    """``("zero", 0)``, ``("nonzero", difference)`` or ``("skipped", reason)`` for one difference
+    (call inside :func:`time_limit`). Nonzero is decided first by the exact value at one point
+    (:func:`nonzero_at_a_point`); otherwise ``expand``, ``cancel``, a rewrite in ``exp`` and,
+    when armed, ``simplify`` try to prove zero, and the last form they reach is returned."""
     limit = MAX_OPS if armed else MAX_OPS // 8
     ops = sp.count_ops(diff)
     if ops > limit:
