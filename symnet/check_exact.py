@@ -39,7 +39,7 @@ from .program import Program
 
 __all__ = ["exact_constant", "Structure", "build", "zero_test", "Symbolic", "symbolic_difference",
            "ExactPoint", "exact_difference_at", "kink_cut", "MAX_REGIONS", "MAX_DEPTH", "MAX_TREE", "MAX_DEGREE", "MAX_OPS",
-           "SECONDS", "MAX_EXACT_DIGITS"]
+           "SECONDS", "MAX_EXACT_DIGITS", "nonzero_at_a_point", "point_values", "POINT_DIGITS", "ROUGH_ZERO"]
 
 MAX_REGIONS = 16
 MAX_DEPTH = 60
@@ -261,14 +261,19 @@ def _fold(pair: Any, vals: list[Any], ders: list[Any] | None) -> tuple[Any, Any]
 
 
 def zero_test(diff: Any, armed: bool) -> tuple[str, Any]:
-    """``("zero", 0)``, ``("nonzero", simplified)`` or ``("skipped", reason)`` for one difference
-    (call inside :func:`time_limit`)."""
+    """``("zero", 0)``, ``("nonzero", difference)`` or ``("skipped", reason)`` for one difference
+    (call inside :func:`time_limit`). Nonzero is decided first by the exact value at one point
+    (:func:`nonzero_at_a_point`); otherwise ``expand``, ``cancel``, a rewrite in ``exp`` and,
+    when armed, ``simplify`` try to prove zero, and the last form they reach is returned."""
     limit = MAX_OPS if armed else MAX_OPS // 8
     ops = sp.count_ops(diff)
     if ops > limit:
         return "skipped", f"the difference has {ops} operations (budget MAX_OPS = {limit})"
-    steps = [lambda e: e, sp.expand, lambda e: sp.cancel(sp.expand(e)),
-             lambda e: sp.cancel(sp.expand(e.rewrite(sp.exp)))]
+    if diff == 0:
+        return "zero", sp.Integer(0)
+    if nonzero_at_a_point(diff):  # not 0 at one point, so no simplification can make it 0
+        return "nonzero", diff
+    steps = [sp.expand, lambda e: sp.cancel(sp.expand(e)), lambda e: sp.cancel(sp.expand(e.rewrite(sp.exp)))]
     if armed:
         steps.append(sp.simplify)
     last = diff
@@ -277,6 +282,55 @@ def zero_test(diff: Any, armed: bool) -> tuple[str, Any]:
         if last == 0:
             return "zero", sp.Integer(0)
     return "nonzero", last
+
+
+#: Digits ``evalf`` may use when :func:`nonzero_at_a_point` meets an irrational value.
+POINT_DIGITS = 60
+#: An irrational value that ``evalf`` puts within this of 0 (without error control) is not
+#: proved nonzero at the point (an identity, left to the other steps, or a tiny difference).
+ROUGH_ZERO = 1e-9
+
+
+def point_values(symbols: Sequence[Any]) -> dict[Any, Any]:
+    """Exact rationals for the symbols of a zero test (any values serve: each is only ever
+    used to prove a difference nonzero), distinct and away from 0, +-1 and small integers.
+
+    >>> x, y = sp.symbols("x y")
+    >>> point_values([y, x])
+    {x: 7/11, y: 13/29}
+    """
+    ordered = sorted(symbols, key=lambda s: s.name)
+    return {s: sp.Rational(6 * k + 7, 2 * k * k + 16 * k + 11) for k, s in enumerate(ordered)}
+
+
+def nonzero_at_a_point(diff: Any) -> bool:
+    """True only if ``diff`` is proved to take a nonzero real value at the exact rational
+    point of :func:`point_values`: the value is a nonzero rational, or ``evalf`` with error
+    control (``strict=True``, at most ``POINT_DIGITS`` digits) gives a nonzero finite real
+    (tried only when a plain ``evalf`` puts it farther than ``ROUGH_ZERO`` from 0).
+    A transformation of SymPy's (``expand``, ``cancel``, ``simplify``) keeps the value of an
+    expression where it is defined, so such a difference never simplifies to 0. False
+    means nothing (0 there, undefined, complex, or not decided in those digits).
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> nonzero_at_a_point(2 * x - x), nonzero_at_a_point(sp.sin(x)**2 + sp.cos(x)**2 - 1)
+    (True, False)
+    """
+    try:
+        value = diff.xreplace(point_values(diff.free_symbols))
+        if value.is_Rational:
+            return value != 0
+        if not value.is_number:
+            return False
+        rough = value.evalf(15, maxn=20)  # no proof; a value that looks like 0 is left to the other steps
+        if not (rough.is_Float and abs(rough) > ROUGH_ZERO):
+            return False
+        approx = value.evalf(15, strict=True, maxn=POINT_DIGITS)
+        return bool(approx.is_Float and approx != 0 and approx.is_finite)
+    except (TimeBudget, RecursionError):  # the caller's budgets
+        raise
+    except Exception:  # PrecisionExhausted, SymPy's own failures: not decided here
+        return False
 
 
 class _NodeByNode(Exception):

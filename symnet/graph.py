@@ -53,6 +53,46 @@ def use_node_sessions(factory: Callable[[Node], Any]) -> None:
 # Creation order of nodes: the documented order of a network's inputs and parameters.
 _serials = itertools.count()
 
+#: The serial of the last write to a leaf's value. Every write gives the leaf this new
+#: serial as its version, so versions only grow, and a cache that saw this serial has
+#: seen every write made so far (see :func:`leaf_writes`).
+_last_write = 0
+
+
+def leaf_writes() -> int:
+    """The serial of the last ``.value`` assignment to any Input or Parameter: while it is
+    unchanged, no leaf anywhere has a new value (a cache may skip reading them).
+
+    >>> import symnet as sn
+    >>> w = sn.Parameter(1.0)
+    >>> before = leaf_writes(); w.value = 2.0
+    >>> leaf_writes() > before, w._version == leaf_writes()
+    (True, True)
+    """
+    return _last_write
+
+
+def write_values(leaves: Sequence[Node], values: Sequence[float]) -> int:
+    """``leaf.value = v`` for each pair, as one write: every leaf takes the same new
+    version, which is returned (:func:`leaf_writes` is then past it). The values are trusted (the caller checked them finite,
+    as training does for every value it makes) and the leaves are Inputs or Parameters.
+
+    >>> import symnet as sn
+    >>> a, b = sn.Parameter(1.0), sn.Parameter(2.0)
+    >>> v = write_values([a, b], [3.0, 4.0]); (a.value, b.value), a._version == b._version == v < leaf_writes()
+    ((3.0, 4.0), True)
+    """
+    global _last_write
+    _last_write += 1
+    version = _last_write
+    for leaf, v in zip(leaves, values):
+        leaf._value = v
+        leaf._version = version
+    # published again once every value is in place: a cache that read the leaves while
+    # this loop ran (another thread) sees a newer serial and reads them again
+    _last_write += 1
+    return version
+
 
 def seed(n: int | None) -> None:
     """Seed the generator that initialises unvalued Parameters (reproducible runs).
@@ -276,8 +316,11 @@ class Node:
         if self.kind not in ("input", "parameter"):
             raise GraphError(f"cannot set the value of {self._describe()}: only Inputs and Parameters hold values")
         # a finite float is taken as it is (no message built); anything else is checked
+        # the value first, then the serial: a cache that sees the new serial reads the new value
         self._value = v if type(v) is float and v - v == 0.0 else _finite(v, self._describe())
-        self._version += 1
+        global _last_write
+        _last_write += 1
+        self._version = _last_write
 
     def _describe(self) -> str:
         label = self._name or self.hint

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 from . import engine
 from .program import Program, compile_program
 from .errors import InputError, NumericalError, SymnetError, shown
-from .graph import Node
+from .graph import Node, leaf_writes, write_values
 from .losses import attach_loss
 
 __all__ = ["Network", "compile", "NodeSession", "finite_value", "seeds_for", "summarise_lines"]
@@ -580,22 +580,45 @@ class NodeSession:
         self.program = compile_program(root)
         self.cache = engine.Cache(self.program)
         self._network: Network | None = None
-        self._versions: list[int] = []
+        #: :func:`symnet.graph.leaf_writes` when the leaves were last read
+        self._seen = -1
+        nodes = self.program.nodes
+        #: the leaves' versions when their values were read (here, by the compiler)
+        self._versions = [nodes[i]._version for i in self.program.inputs + self.program.parameters]
 
     def network(self) -> Network:
-        """The root's Network, with the values of leaves that changed since the last call."""
+        """The root's Network, with the values of leaves that changed since the last call
+        (none can have changed while no leaf anywhere was written: then nothing is read)."""
+        seen = leaf_writes()
+        if seen == self._seen:
+            return self._network  # type: ignore[return-value]
         p = self.program
         leaves = p.inputs + p.parameters
         nodes = p.nodes
         if self._network is None:
             self._network = Network(p, self.root)
-        else:
-            changed = {i: nodes[i]._value for i, seen in zip(leaves, self._versions)
-                       if nodes[i]._version != seen and nodes[i]._value is not None}
-            if changed:
-                self._network.program = self._network.program.with_values(changed)
+        # a leaf written since the compiler or the last call read it (also when the network
+        # is built only now, the session having been made by forward())
+        changed = {i: nodes[i]._value for i, was in zip(leaves, self._versions)
+                   if nodes[i]._version != was and nodes[i]._value is not None}
+        if changed:
+            self._network.program = self._network.program.with_values(changed)
         self._versions = [nodes[i]._version for i in leaves]
+        self._seen = seen
         return self._network
+
+    def write_parameters(self, values: Sequence[float]) -> None:
+        """Set every Parameter node below the root to ``values`` (in the network's
+        ``parameters`` order, trusted finite) and the network to the same values, in
+        one write (``train_model(node)`` saving what it trained)."""
+        current = self._seen == leaf_writes()
+        net = self.network()
+        version = write_values(net.parameters, values)
+        net.program = net.program.with_parameter_values(values)
+        if current and leaf_writes() == version + 1:  # no other write came before or between
+            n_in = len(self.program.inputs)
+            self._versions[n_in:] = [version] * (len(self._versions) - n_in)
+            self._seen = version + 1
 
     def forward(self) -> Any:
         p = self.program

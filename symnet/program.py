@@ -39,6 +39,7 @@ import gc
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
+from operator import itemgetter
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .errors import GraphCycleError, GraphError, InputError, NameConflictError
@@ -138,20 +139,52 @@ class Program:
         return new
 
     def with_parameter_values(self, values: Sequence[float]) -> Program:
-        """A copy with every parameter's value replaced, in ``parameters`` order (the
-        values are trusted: callers check them, as ``Network.set_parameters`` does)."""
+        """A copy with every parameter's value replaced, in ``parameters`` order: floats,
+        or a float64 array (the values are trusted: callers check them, as
+        ``Network.set_parameters`` does, and must not change them afterwards).
+
+        The copy's ``values`` tuple is assembled when it is first read, so that a
+        training call that saves its values and the next one that takes them from its
+        own buffers (``symnet.train``) do not build it at all.
+
+        >>> import symnet as sn
+        >>> p = sn.compile(sn.Parameter(1.0, name="w") * sn.Input("x")).program
+        >>> q = p.with_parameter_values([3.0])
+        >>> [q.values[i] for i in q.parameters], [p.values[i] for i in p.parameters]
+        ([3.0], [1.0])
+        """
         if len(values) != len(self.parameters):
             raise GraphError(f"{len(values)} value(s) for {len(self.parameters)} parameter(s)")
-        new_values = list(self.values)
-        for i, v in zip(self.parameters, values):
-            new_values[i] = v
-        # a copy of the fields with new values (as dataclasses.replace, without its checks:
-        # this runs once per training call), keeping the caches that do not depend on values
-        new = object.__new__(Program)
         own = self.__dict__
-        new.__dict__.update({name: own[name] for name in _FIELDS if name in own})
-        new.__dict__["values"] = tuple(new_values)
+        # the values of every other node: this program's (or, while they are not built
+        # yet, those its own were to be assembled from: no chain of programs is kept)
+        pending = own.get("_pending")  # dropped only once ``values`` is set (see __getattr__)
+        base = own["values"] if pending is None else pending[0]
+        # a copy of the fields (as dataclasses.replace, without its checks: this runs once
+        # per training call), keeping the caches that do not depend on values
+        new = object.__new__(Program)
+        new.__dict__.update({name: own[name] for name in _FIELDS if name in own and name != "values"})
+        new.__dict__["_pending"] = (base, values)
         return new
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for attributes that are not set: ``values`` of a copy made by
+        # with_parameter_values, built here on first use
+        pending = self.__dict__.get("_pending") if name == "values" else None
+        if pending is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        base, params = pending
+        gather = self.__dict__.get("_gather")
+        if gather is None:  # position k of the result: params[k'] for a parameter, else base[k]
+            slot = {i: k for k, i in enumerate(self.parameters)}
+            n = len(self.parameters)
+            picks = [slot[k] if k in slot else n + k for k in range(len(base))]
+            gather = itemgetter(*picks) if len(picks) > 1 else lambda seq: tuple(seq[k] for k in picks)
+            object.__setattr__(self, "_gather", gather)
+        values = gather(tuple(params.tolist() if hasattr(params, "tolist") else params) + base)
+        object.__setattr__(self, "values", values)
+        self.__dict__.pop("_pending", None)  # (another thread may have built them too)
+        return values
 
     def _positions(self) -> dict[Node, int]:
         pos = self.__dict__.get("_pos")
@@ -163,7 +196,7 @@ class Program:
 
 #: A Program's fields, and the caches that depend only on its structure (kept by copies
 #: with new values).
-_FIELDS = (*(f.name for f in fields(Program)), "_pos", "_by_name")
+_FIELDS = (*(f.name for f in fields(Program)), "_pos", "_by_name", "_gather")
 
 
 def collect(roots: Sequence[Node]) -> tuple[list[Node], dict[Node, Node]]:

@@ -28,139 +28,32 @@ InputError (on every engine alike) rather than being silently lost.
 A second call on the same model reuses what the first one built: the loss
 networks, their generated code, the NumPy buffers and, when the data are the very
 same objects, their checked matrix (see
-:func:`symnet.backends.numpy_train.plain_matrix`). On the NumPy path a
-``train_model(network, ..., epochs=1)`` call costs about two training steps
-(``bench/numpy_peers.py``).
+:func:`symnet.backends.numpy_train.plain_matrix`). Writing back is one pass: for a
+node, each Parameter node's value is assigned once (:func:`symnet.graph.write_values`)
+and its network takes the same values. On the NumPy path (MLP 2-16-16-1, 100
+samples) a ``train_model(network, ..., epochs=1)`` call costs about 1.5 training
+steps and ``train_model(node, ..., epochs=1)`` about 1.8 (``bench/numpy_peers.py``).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import random
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
+from typing import Any, Callable, Protocol, Sequence, TextIO
 
 from . import engine
 from .backends.steps import Compiled, PairPython, PythonSteps, Rows
-from .errors import InputError, NumericalError, SymnetError, shown
+from .errors import InputError, NumericalError, shown
 from .graph import Node
-from .losses import LOSSES, attach_loss, loss_by_name
-from .network import Network, compile as compile_graph, finite_value
+from .losses import LOSSES
+from .network import Network, finite_value
+from .train_data import (LossGraph, batches, check_config, check_pairs, check_samples, loss_graph,
+                         model_network)
+from .train_values import NO_GUARD, ParameterValues, WriteGuard, check_loss, stopped, updated
 
 __all__ = ["train_model", "sgd_step", "LossGraph", "LOSSES", "ENGINES", "Stepper", "Trainer", "make_trainer", "choose_engine",
            "loss_graph", "ParameterValues"]
-
-def _model_network(model: Any) -> Network:
-    if isinstance(model, Network):
-        return model
-    if isinstance(model, Node):
-        return model.compile()
-    raise InputError(f"model must be a node or a compiled Network, got {type(model).__name__}")
-
-
-class ParameterValues:
-    """The values being trained, in the model network's ``parameters`` order: one
-    flat list that every engine of a ``train_model`` call reads and updates.
-
-    ``slots(program)`` maps a loss program's parameters to positions in the list
-    (loss graphs share the model's Parameter nodes)."""
-
-    def __init__(self, net: Network) -> None:
-        self.net = net
-        memo = net._compiled.get("trained")
-        # the tuple the last training call saved, if the network still holds exactly those values
-        self.values: Sequence[float] = memo[1] if memo is not None and memo[0] is net.program \
-            else net.parameter_values
-        self._slot: dict[int, int] | None = None
-
-    def slots(self, program: Any) -> list[int]:
-        if self._slot is None:  # only the interpreted engine needs it
-            self._slot = {id(node): k for k, node in enumerate(self.net.parameters)}
-        return [self._slot[id(program.nodes[i])] for i in program.parameters]
-
-    def save(self, node: Node | None = None) -> None:
-        """Write the values to the model network; for ``train_model(node)`` (``node``
-        given, the network being ``node.compile()``), to its Parameter nodes first, from
-        which ``node.compile()`` then brings the network up to date."""
-        # every value was checked finite when the step that made it was taken
-        values = self.values if type(self.values) is tuple else tuple(self.values)
-        self.values = values
-        if node is None:
-            self.net.program = self.net.program.with_parameter_values(values)
-        else:
-            for p, v in zip(self.net.parameters, values):
-                p.value = v
-            node.compile()  # reads the leaves that changed into this same network
-        self.net._compiled["trained"] = (self.net.program, values)
-
-
-def _model_root(model: Any) -> Any:
-    if isinstance(model, Network):
-        return model.root
-    if isinstance(model, Node):
-        return model
-    raise InputError(f"model must be a node or a compiled Network, got {type(model).__name__}")
-
-
-class LossGraph:
-    """The model with a named loss on top, compiled once per target shape.
-
-    For ``mse`` and ``bce`` the target is an input (``y``, or ``y1 .. yk`` for a
-    vector output); for ``cross_entropy`` the class index is part of the graph, so
-    one graph is compiled per class that occurs.
-    """
-
-    def __init__(self, model: Any, loss: str) -> None:
-        loss_by_name(loss, "train_model")
-        self.root = _model_root(model)
-        self.loss = loss
-        self.model = _model_network(model)
-        self._nets: dict[Any, Network] = {}
-        self.targets: tuple[Node, ...] = ()
-        #: the last plain data set laid out for NumPy (see symnet.backends.numpy_train.plain_matrix)
-        self.memo: Any = None
-
-    def network(self, target: Any) -> tuple[Network, list[float]]:
-        """The compiled loss graph for this target and the target's input values."""
-        n_out = self.model.n_outputs
-        if self.loss == "cross_entropy":
-            if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-                raise InputError(f"cross_entropy: target must be a class index, got {shown(target)}")
-            key: Any = int(target)
-            tvals: list[float] = []
-        else:
-            tvals = _target_values(target, n_out)
-            key = "y"
-        net = self._nets.get(key)
-        if net is None:
-            if self.loss == "cross_entropy":
-                node = attach_loss(self.root, self.loss, key).node
-            else:
-                att = attach_loss(self.root, self.loss, taken=[n for n in self.model.program.names if n])
-                self.targets = att.targets
-                node = att.node
-            net = compile_graph(node)
-            self._nets[key] = net
-        return net, tvals
-
-    def inputs_for(self, net: Network, x: Any, tvals: Sequence[float]) -> dict[str, float]:
-        names = self.model.input_names
-        xs = self.model.input_values(x)
-        feed = dict(zip(names, xs))
-        for node, v in zip(self.targets, tvals):
-            feed[node.name] = v  # the target's name: y, or the first free one (attach_loss)
-        if self.loss == "bce" and not all(0.0 <= v <= 1.0 for v in tvals):
-            raise InputError(f"bce: targets must lie in [0, 1], got {list(tvals)}")
-        return feed
-
-
-def _target_values(target: Any, n_out: int) -> list[float]:
-    vals = list(target) if isinstance(target, (list, tuple)) else [target]
-    if len(vals) != n_out:
-        raise InputError(f"target {shown(target)} has {len(vals)} value(s) for {n_out} output(s)")
-    return [finite_value(v, "target") for v in vals]
 
 
 def sgd_step(parameters: Sequence[Node], grads: Sequence[float], lr: float, step: int = 0) -> None:
@@ -175,36 +68,6 @@ def sgd_step(parameters: Sequence[Node], grads: Sequence[float], lr: float, step
         new.append(v)
     for p, v in zip(parameters, new):
         p.value = v
-
-
-@dataclass(frozen=True)
-class _Config:
-    epochs: int
-    lr: float
-    print_every: int | None
-    batch_size: int | None
-
-
-def _check_config(epochs: Any, lr: Any, print_every: Any, batch_size: Any) -> _Config:
-    if (type(epochs) is int and epochs >= 0 and type(lr) is float and 0.0 < lr < math.inf and print_every is None
-            and (batch_size is None or type(batch_size) is int and batch_size >= 1)):
-        return _Config(epochs, lr, None, batch_size)  # the common case, without the general checks below
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-        raise InputError(f"epochs must be a non-negative integer, got {shown(epochs)}")
-    lr = finite_value(lr, "lr", InputError)
-    if lr <= 0:
-        raise InputError(f"lr must be a finite positive number, got {lr!r}")
-    if print_every is not None and (not isinstance(print_every, numbers.Integral) or print_every < 1):
-        raise InputError(f"print_every must be a positive integer or None, got {shown(print_every)}")
-    if batch_size is not None and (not isinstance(batch_size, numbers.Integral) or batch_size < 1):
-        raise InputError(f"batch_size must be a positive integer or None, got {shown(batch_size)}")
-    return _Config(int(epochs), float(lr), print_every, batch_size)
-
-
-def _batches(n: int, size: int | None) -> Iterable[range]:
-    size = n if size is None else size
-    for start in range(0, n, size):
-        yield range(start, min(n, start + size))
 
 
 def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: int = 100, lr: float = 0.01,
@@ -229,7 +92,7 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     >>> round(w.value, 3), round(b.value, 3)
     (2.0, 1.0)
     """
-    cfg = _check_config(epochs, lr, print_every, batch_size)
+    cfg = check_config(epochs, lr, print_every, batch_size)
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {shown(engine)}")
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
@@ -237,21 +100,21 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
     data = list(data)
     if not data:
         raise InputError("train_model: data is empty")
-    net = _model_network(model)
+    net = model_network(model)
     store = ParameterValues(net)
     trainer, user_code = _make_trainer(model, loss, data, batch_size=cfg.batch_size, engine=engine, store=store)
     out = sys.stdout if out is None else out
-    order = list(range(len(data)))
+    order: Sequence[int] = list(range(len(data))) if shuffle else range(len(data))  # a slice of a range is a range
     history: list[float] = []
     step = 0
     user_code = user_code or bool(cfg.print_every) or (shuffle and rng is not None and type(rng) is not random.Random)
-    guard = _WriteGuard(net) if user_code else _NO_GUARD
+    guard = WriteGuard(net) if user_code else NO_GUARD
     try:
         for epoch in range(1, cfg.epochs + 1):
             if shuffle:
                 (rng or random.Random(epoch)).shuffle(order)
             total = 0.0
-            for batch in _batches(len(order), cfg.batch_size):
+            for batch in batches(len(order), cfg.batch_size):
                 step += 1
                 total += trainer.step(order[batch.start:batch.stop], cfg.lr, step, epoch)
                 guard.check(step, epoch)  # a loss pair's callbacks ran inside the step
@@ -263,56 +126,6 @@ def train_model(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], epochs: 
         trainer.finish()
         store.save(model if isinstance(model, Node) else None)
     return history
-
-
-_PAIRS = frozenset({list, tuple})
-
-
-def _check_pairs(data: Sequence[Any]) -> None:
-    """Every item of ``data`` is an ``(inputs, target)`` pair, or InputError names the first that is not."""
-    if set(map(type, data)) <= _PAIRS and set(map(len, data)) == {2}:
-        return
-    for k, item in enumerate(data):
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise InputError(f"train_model: data item {k} must be an (inputs, target) pair, got {shown(item, 60)}")
-
-
-class _NoGuard:
-    """The guard of a training run in which no user code can run (see :func:`_make_trainer`)."""
-
-    def check(self, step: int, epoch: int) -> None:
-        pass
-
-
-_NO_GUARD = _NoGuard()
-
-
-class _WriteGuard:
-    """Refuses writes to the model's Parameter nodes while it trains (used when user
-    code can run during training: a loss pair, the ``out`` stream, a custom ``rng``,
-    an op defined by a Python callable, samples that are not plain numbers).
-
-    Every engine trains the values of one :class:`ParameterValues` list and reads no
-    node until training ends (then ``train_model(node)`` writes them back). A
-    ``w.value = ...`` made by the user's code during training (a loss pair's
-    functions, the ``out`` stream) would be silently lost, so it raises InputError
-    instead, on every engine alike.
-    """
-
-    def __init__(self, net: Network) -> None:
-        self.nodes = net.parameters
-        self.names = net.parameter_names
-        self.versions = [p._version for p in self.nodes]
-
-    def check(self, step: int, epoch: int) -> None:
-        if [p._version for p in self.nodes] == self.versions:
-            return
-        k = next(k for k, p in enumerate(self.nodes) if p._version != self.versions[k])
-        raise InputError(
-            f"parameter '{self.names[k]}' was set (to {self.nodes[k].value!r}) during training, at step {step} "
-            f"(epoch {epoch}): train_model trains its own copy of the parameter values and writes them back "
-            "when it ends, so a change made by a callback or the output stream would be lost; set values "
-            "before or after train_model (or between two calls)")
 
 
 ENGINES = ("auto", "interpreted", "python", "numpy")
@@ -335,6 +148,18 @@ def _numpy_available() -> bool:
         else:
             _NUMPY.append(True)
     return _NUMPY[0]
+
+
+_STEPS_FOR: list[Callable[[Any], Any]] = []
+
+
+def _numpy_steps() -> Callable[[Any], Any]:
+    """:func:`symnet.backends.numpy_train.steps_for` (imported on first use: NumPy is optional)."""
+    if not _STEPS_FOR:
+        from .backends.numpy_train import steps_for
+
+        _STEPS_FOR.append(steps_for)
+    return _STEPS_FOR[0]
 
 
 def choose_engine(engine: str, loss: Any, batch: int, op_nodes: int) -> str:
@@ -374,9 +199,9 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
     """The trainer, and whether user code may run while it trains (a loss pair, an op
     defined by a Python callable, samples that are not plain lists of numbers): only
     then does ``train_model`` watch the Parameter nodes for writes."""
-    store = ParameterValues(_model_network(model)) if store is None else store
+    store = ParameterValues(model_network(model)) if store is None else store
     if isinstance(loss, tuple) or engine == "interpreted":
-        _check_pairs(data)
+        check_pairs(data)
         interpreted = Trainer(_pair_step(model, loss, store) if isinstance(loss, tuple)
                               else _graph_step(model, loss, store), data, store)
         check_data(interpreted, data)
@@ -391,11 +216,11 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
         return Trainer(_graph_step(model, loss, store), data, store)
 
     def check(start: int) -> None:
-        _check_samples(graph, store.net, data, start)
+        check_samples(graph, store.net, data, start)
 
     numpy_ok = engine in ("auto", "numpy") and _numpy_available()
-    rows = Rows(graph, data, check=check, matrix=numpy_ok, pairs=lambda: _check_pairs(data))
-    user_code = rows.matrix is None and not rows.plain or not all(_trusted(n) for n in rows.nets.values())
+    rows = Rows(graph, data, check=check, matrix=numpy_ok, pairs=lambda: check_pairs(data))
+    user_code = rows.matrix is None and not rows.plain or not _all_trusted(rows)
     if not rows.uniform:
         return interpreted(), user_code  # a loss graph without some parameters: only the engine maps them
     batch = len(data) if batch_size is None else min(batch_size, len(data))
@@ -403,10 +228,20 @@ def _make_trainer(model: Any, loss: Any, data: Sequence[tuple[Any, Any]], *, bat
     if engine == "numpy":
         if not numpy_ok:
             raise InputError("engine='numpy' needs NumPy: pip install 'symnet[numpy]'")
-        from .backends.numpy_train import steps_for
-
-        return Compiled(interpreted, store, steps_for(rows)), user_code
+        return Compiled(interpreted, store, _numpy_steps()(rows)), user_code
     return Compiled(interpreted, store, PythonSteps(rows)), user_code
+
+
+def _all_trusted(rows: Rows) -> bool:
+    """Whether every loss network of ``rows`` runs only symnet's own code (kept with the
+    laid-out data when there is one)."""
+    matrix = rows.matrix
+    trusted = None if matrix is None else matrix.trusted
+    if trusted is None:
+        trusted = all(_trusted(n) for n in rows.nets.values())
+        if matrix is not None:
+            matrix.trusted = trusted
+    return trusted
 
 
 def _trusted(net: Network) -> bool:
@@ -431,21 +266,7 @@ def check_data(trainer: Trainer, data: Sequence[tuple[Any, Any]]) -> None:
     ...
     symnet.errors.InputError: train_model: data item 1: bce: targets must lie in [0, 1], got [1.5]; nothing was trained
     """
-    _check_samples(trainer.graph, trainer.store.net, data, 0)
-
-
-def _check_samples(graph: LossGraph | None, net: Network, data: Sequence[tuple[Any, Any]], start: int) -> None:
-    """:func:`check_data` from item ``start`` on."""
-    for k in range(start, len(data)):
-        x, t = data[k]
-        try:
-            if graph is None:
-                net.input_values(x)
-            else:
-                loss_net, tvals = graph.network(t)
-                graph.inputs_for(loss_net, x, tvals)
-        except SymnetError as exc:
-            raise type(exc)(f"train_model: data item {k}: {exc}; nothing was trained") from None
+    check_samples(trainer.graph, trainer.store.net, data, 0)
 
 
 class Stepper(Protocol):
@@ -471,59 +292,16 @@ class Trainer:
         try:
             loss_sum, grads = self.step_fn([self.data[i] for i in indices])
         except ArithmeticError as exc:  # an op of the engine, or an overflow in the user's loss
-            raise _stopped(exc, self.store, step, epoch) from None
-        _check_loss(loss_sum, step, epoch)
-        self.store.values = _updated(self.store, [g / len(indices) for g in grads], lr, step)
+            raise stopped(exc, self.store, step, epoch) from None
+        check_loss(loss_sum, step, epoch)
+        self.store.values = updated(self.store, [g / len(indices) for g in grads], lr, step)
         return loss_sum
 
     def finish(self) -> None:
         pass
 
 
-def _updated(store: ParameterValues, grads: Sequence[float], lr: float, step: int) -> list[float]:
-    """The values after one SGD step; refuses (changing nothing) if any gradient or
-    new value would be non-finite."""
-    new = []
-    for k, (v, g) in enumerate(zip(store.values, grads)):
-        u = v - lr * g
-        if not (math.isfinite(g) and math.isfinite(u)):
-            raise NumericalError(f"training diverged: non-finite gradient or value for parameter "
-                                 f"'{store.net.parameter_names[k]}' at step {step} (gradient {g!r}); "
-                                 "parameters keep their last finite values")
-        new.append(u)
-    return new
-
-
-def _stopped(exc: BaseException, store: ParameterValues, step: int, epoch: int) -> NumericalError:
-    """The error for a step whose forward or backward pass failed: where, why, and the
-    parameter most likely to blame (the largest in magnitude)."""
-    culprit = ""
-    if store.values:
-        k = max(range(len(store.values)), key=lambda j: abs(store.values[j]))
-        culprit = f"; the largest parameter is '{store.net.parameter_names[k]}' = {store.values[k]!r}"
-    return NumericalError(f"training stopped at step {step} (epoch {epoch}): {exc}{culprit}; "
-                          "parameters keep their last finite values")
-
-
-def _check_loss(loss_sum: float, step: int, epoch: int) -> None:
-    if not math.isfinite(loss_sum):
-        raise NumericalError(f"training diverged: non-finite loss at step {step} (epoch {epoch}); "
-                             "parameters keep their last finite values")
-
-
 StepFn = Callable[[list[tuple[Any, Any]]], tuple[float, list[float]]]
-
-
-def loss_graph(model: Any, loss: str) -> LossGraph:
-    """The model's :class:`LossGraph` for a named loss, cached on the compiled model so
-    that training again reuses the compiled (and generated) loss networks."""
-    net = _model_network(model)
-    key = ("loss", loss)
-    graph = net._compiled.get(key) if isinstance(loss, str) else None
-    if graph is None:
-        graph = LossGraph(model, loss)
-        net._compiled[key] = graph
-    return graph
 
 
 def _graph_step(model: Any, loss: str, store: ParameterValues) -> StepFn:

@@ -80,3 +80,33 @@ def test_the_exact_difference_is_not_judged_on_a_kink():
     # relu'(0) is a convention; at w*x = 0 exactly the point proves nothing
     assert _at("relu(w*x)", "x", {"w": 0.0, "x": 2.0}) is None
     assert _at("relu(w*x)", "x", {"w": -0.5, "x": 2.0}) is not None  # beside it: the claim is wrong there
+
+
+def test_a_difference_nonzero_at_an_exact_point_is_nonzero_without_simplifying():
+    x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
+    nonzero = [(x + 1) ** 2 - x**2 - 2 * x, 2 * x * y - x * y, sp.exp(x) - 1 - x, sp.sqrt(2) * x - x,
+               sp.Float(1e-40) * x * 0 + sp.Rational(1, 10**40) * (x - y + 1)]
+    identities = [sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1, sp.exp(sp.log(x**2 + 1)) - x**2 - 1,
+                  (x**2 - y**2) / (x - y) - x - y, sp.tanh(x) - (sp.exp(2 * x) - 1) / (sp.exp(2 * x) + 1)]
+    assert all(check_exact.nonzero_at_a_point(d) for d in nonzero)
+    assert not any(check_exact.nonzero_at_a_point(d) for d in identities)
+    # zero only at the chosen point proves nothing, and says so (False), never "zero"
+    p = check_exact.point_values([x])[x]
+    assert not check_exact.nonzero_at_a_point(x - p)
+    assert check_exact.zero_test(x - p, armed=True)[0] == "nonzero"  # decided by the other steps
+    assert check_exact.zero_test(identities[0], armed=True)[0] == "zero"
+
+
+def test_a_wrong_claim_is_decided_without_simplify(monkeypatch):
+    calls = []
+    simplify = sp.simplify
+
+    def counting(expr, *args, **kwargs):
+        calls.append(expr)
+        return simplify(expr, *args, **kwargs)
+
+    monkeypatch.setattr(sp, "simplify", counting)
+    wrong = _diff("w*x**2 + exp(w)", "x**2 + 2*exp(w)")
+    assert wrong.status == "nonzero" and calls == []
+    right = _diff("w*x**2 + tanh(w)", "x**2 + 1 - tanh(w)**2")
+    assert right.status == "zero"

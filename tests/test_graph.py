@@ -3,6 +3,8 @@ and errors that name the node."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 import symnet as sn
@@ -238,3 +240,29 @@ def test_macros_are_reproducible_under_seed():
     sn.seed(11)
     second = [p.value for p in sn.compile(sn.MLP(2, [3, 1])).parameters]
     assert first == second and len(first) == 13
+
+
+def test_every_leaf_write_takes_a_new_larger_version():
+    from symnet.graph import leaf_writes, write_values
+
+    a, b = sn.Parameter(1.0), sn.Parameter(2.0)
+    seen = [a._version, b._version]
+    a.value = 3.0
+    assert a._version == leaf_writes() > seen[0] and b._version == seen[1]
+    version = write_values([a, b], [4.0, 5.0])
+    assert version < leaf_writes() and a._version == b._version == version > seen[0]
+    assert (a.value, b.value) == (4.0, 5.0)
+
+
+def test_a_bulk_write_is_seen_by_every_cache_of_the_nodes():
+    from symnet.graph import write_values
+
+    x, w = sn.Input("x", 2.0), sn.Parameter(1.0, name="w")
+    first, second = w * x, (w * x).tanh()
+    assert first.forward() == 2.0 and first.compile().parameter_values == [1.0]
+    second.forward()
+    write_values([w], [3.0])
+    assert first.forward() == 6.0  # the node-level cache re-reads the leaf
+    assert first.compile().parameter_values == [3.0] and second.compile().parameter_values == [3.0]
+    w.value = 4.0  # a single write after the bulk one is seen too
+    assert first.compile().parameter_values == [4.0] and second.forward() == pytest.approx(math.tanh(8.0))

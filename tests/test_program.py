@@ -173,3 +173,28 @@ def test_the_prediction_keeps_the_users_name_and_never_takes_one():
     taken = sn.Parameter(1.0, name="yhat1")
     net = sn.compile(sn.mse(sn.MLP(2, [2, 2]), [sn.Input("y1"), sn.Input("y2")]) + 0 * taken)
     assert {"o1", "o2"} <= set(_op_names(net)) and net.program.names.count("yhat1") == 1
+
+
+def test_parameter_values_copy_is_built_on_first_read_and_keeps_no_chain():
+    import gc
+    import weakref
+
+    import numpy as np
+
+    x, w, b = sn.Input("x"), sn.Parameter(1.0, name="w"), sn.Parameter(2.0, name="b")
+    p = sn.compile(w * x + b + 0.5).program
+    q = p.with_parameter_values([3.0, 4.0])
+    r = q.with_parameter_values(np.array([5.0, 6.0]))  # an array of floats is taken too
+    ref = weakref.ref(q)
+    del q
+    gc.collect()
+    assert ref() is None  # r does not keep q alive (nor p's values through it)
+    got = r.values
+    assert [got[i] for i in r.parameters] == [5.0, 6.0] and all(type(got[i]) is float for i in r.parameters)
+    assert [v for k, v in enumerate(got) if k not in r.parameters] == \
+        [v for k, v in enumerate(p.values) if k not in p.parameters]
+    assert [p.values[i] for i in p.parameters] == [1.0, 2.0]
+    with pytest.raises(AttributeError):
+        r.no_such_field
+    with pytest.raises(sn.GraphError):
+        p.with_parameter_values([1.0])

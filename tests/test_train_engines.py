@@ -265,3 +265,90 @@ def test_an_op_defined_by_a_callable_that_sets_a_parameter_is_refused(engine):
     with pytest.raises(sn.InputError, match=r"parameter 'w' was set"):
         sn.train_model(op(w * x), "mse", [([float(k)], 1.0) for k in range(80)], epochs=2, lr=0.1,
                        batch_size=None, engine=engine)
+
+
+def _moons_like(n: int = 40) -> list:
+    rng = random.Random(3)
+    return [([rng.uniform(-1, 1), rng.uniform(-1, 1)], rng.uniform(-1, 1)) for _ in range(n)]
+
+
+def _symnet_calls(run) -> int:
+    """Calls of symnet's own Python functions while ``run()`` runs (counted, not timed)."""
+    root = str(Path(sn.__file__).parent)
+    calls = [0]
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename.startswith(root):
+            calls[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
+@needs_numpy
+@pytest.mark.parametrize("on_node", [False, True])
+def test_a_repeated_call_does_no_work_per_parameter(on_node):
+    """A second train_model call reuses what the first built (loss networks, code, checked
+    data, buffers) and writes the trained values back without a call per parameter: the
+    same count of symnet function calls for 4-wide and 16-wide layers."""
+    data = _moons_like()
+    counts = []
+    for width in (4, 16):
+        sn.seed(5)
+        model = sn.MLP(2, [width, width, 1])
+        target = model if on_node else sn.compile(model)
+
+        def call():
+            sn.train_model(target, "mse", data, epochs=1, lr=0.05, batch_size=None, engine="numpy")
+
+        call()
+        counts.append(_symnet_calls(call))
+    assert counts[0] == counts[1]
+
+
+@needs_numpy
+def test_repeated_node_calls_see_a_new_graph_and_values_written_in_between():
+    """Two graphs share the Parameter w; training one writes w, which the other's next
+    call (its structure and data cached) must start from, as must a write by the user."""
+    data = _moons_like()
+
+    def train(graph):
+        return sn.train_model(graph, "mse", data, epochs=1, lr=0.1, batch_size=None, engine="numpy")[0]
+
+    x1, x2 = sn.Input("x1"), sn.Input("x2")
+    w, b = sn.Parameter(0.3, name="w"), sn.Parameter(-0.2, name="b")
+    first, second = (w * x1 + x2).tanh(), (w * x1 + b * x2).tanh()
+    got = [train(first), train(first), train(second)]
+    w.value = w.value + 0.5  # a write between calls
+    got.append(train(first))
+
+    want, values = [], {"w": 0.3, "b": -0.2}  # the same calls, each on a graph built afresh
+    for k, which in enumerate(("first", "first", "second", "first")):
+        if k == 3:
+            values["w"] += 0.5
+        y1, y2 = sn.Input("x1"), sn.Input("x2")
+        fw, fb = sn.Parameter(values["w"], name="w"), sn.Parameter(values["b"], name="b")
+        want.append(train((fw * y1 + y2).tanh() if which == "first" else (fw * y1 + fb * y2).tanh()))
+        values = {"w": fw.value, "b": fb.value}
+    assert got == pytest.approx(want, rel=1e-12)
+    assert [w.value, b.value] == pytest.approx([values["w"], values["b"]], rel=1e-12)
+    assert first.compile().parameter_values == [w.value]  # the node's network agrees with the node
+    assert second.compile().parameter_values == [w.value, b.value]
+
+
+@needs_numpy
+def test_a_sample_replaced_by_a_new_one_is_read_again():
+    net, fresh = _line(), _line()
+    data = [([0.1 * k], 0.3 * k) for k in range(30)]
+    sn.train_model(net, "mse", data, epochs=1, lr=0.1, batch_size=None, engine="numpy")
+    fresh.set_parameters(net.parameter_values)
+    data[4] = ([2.5], -1.0)  # a new pair in the same list
+    data[9][0][0] = 0.75  # and a value changed in place
+    copy = [([x[0]], t) for x, t in data]
+    assert (sn.train_model(net, "mse", data, epochs=1, lr=0.1, batch_size=None, engine="numpy")
+            == sn.train_model(fresh, "mse", copy, epochs=1, lr=0.1, batch_size=None, engine="numpy"))
+    assert net.parameter_values == fresh.parameter_values

@@ -38,6 +38,8 @@ class Matrix:
         self.uniform: bool | None = None
         self.op_nodes = 0
         self.steps: NumpySteps | None = None
+        #: whether every loss network runs only symnet's own code (``symnet.train``), once known
+        self.trusted: bool | None = None
 
     def rows(self) -> list[Any]:
         """Every sample's row as a list of floats, in data order."""
@@ -282,11 +284,22 @@ class NumpySteps:
             self._buffers = _Buffers.take(self.layout, self.n_params, next(iter(self.nets.values())).network)
         return self._buffers.load(values)
 
+    #: ``load`` takes the values as :meth:`snapshot` made them (an array), not only floats
+    arrays = True
+
     def flat(self, values: dict[str, Any]) -> tuple[float, ...]:
         """The values back in the model's parameter order."""
+        return tuple(self.snapshot(values).tolist())
+
+    def snapshot(self, values: dict[str, Any]) -> Any:
+        """The values in the model's parameter order, as a new read-only float64 array
+        (a later step does not change it)."""
         if self._buffers is not None and self._buffers.owns(values):
-            return self._buffers.flat(values)
-        return tuple(self.layout.flat(values, self.n_params).tolist())
+            out = self._buffers.snapshot(values)
+        else:
+            out = np.array(self.layout.flat(values, self.n_params), dtype=np.float64)
+        out.flags.writeable = False
+        return out
 
     def release(self) -> None:
         """Give the buffers back to the cache (the next training call reuses them)."""
@@ -294,7 +307,7 @@ class NumpySteps:
             self._buffers.busy = False
             self._buffers = None
 
-    def release_keeping(self, values: tuple[float, ...], views: dict[str, Any]) -> None:
+    def release_keeping(self, values: Any, views: dict[str, Any]) -> None:
         """:meth:`release`, noting that ``views`` hold ``values`` (the next load of that
         very tuple then copies nothing)."""
         if self._buffers is not None:
@@ -382,8 +395,9 @@ class _Buffers:
                 views[key][...] = arr
         return views
 
-    def flat(self, views: dict[str, Any]) -> tuple[float, ...]:
+    def snapshot(self, views: dict[str, Any]) -> Any:
+        """The values the views hold, in the model's order (a new array)."""
         if not self.full:
-            return tuple(self.layout.flat(views, self.n_params).tolist())
+            return np.array(self.layout.flat(views, self.n_params), dtype=np.float64)
         flat = self.pairs[0][0] if views is self.pairs[0][1] else self.pairs[1][0]
-        return tuple(flat[self.inverse].tolist())
+        return flat[self.inverse]

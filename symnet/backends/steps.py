@@ -57,10 +57,10 @@ class Rows:
         self.matrix: Any = None
         #: whether every sample was a plain list of numbers (no user object was read)
         self.plain = True
-        params = list(graph.model.parameters)
         self.uniform = True
         if matrix and self._matrix(graph, data, check):
             return  # every item was an (inputs, target) pair
+        params = list(graph.model.parameters)
         if pairs is not None:
             pairs()
         if self._plain(graph, data):
@@ -216,7 +216,7 @@ class Compiled:
         return self._interpreted
 
     def _load(self) -> None:
-        self.values = self.steps.load(self.store.values)
+        self.values = self.steps.load(self.store.raw() if getattr(self.steps, "arrays", False) else self.store.values)
 
     def _sync(self) -> None:
         flat = getattr(self.steps, "flat", None)
@@ -227,11 +227,13 @@ class Compiled:
         loads the values again)."""
         if self.values is None:
             return
-        self._sync()
-        release = getattr(self.steps, "release_keeping", None)
-        if release is not None and type(self.store.values) is tuple:
-            release(self.store.values, self.values)
-            self.values = None
+        snapshot = getattr(self.steps, "snapshot", None)
+        if snapshot is None:
+            self._sync()
+            return
+        self.store.values = kept = snapshot(self.values)  # read as floats only if needed
+        self.steps.release_keeping(kept, self.values)
+        self.values = None
 
     def step(self, indices: Sequence[int], lr: float, step: int, epoch: int) -> float:
         if self.values is None:
