@@ -38,7 +38,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import mpmath
 import sympy as sp
@@ -172,7 +172,8 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
                      inputs: Sequence[str] | None = None, target: str | float | None = None,
                      points: int = 6, seed: int = 0, max_nodes: int = MAX_TREE,
                      max_depth: int = MAX_DEPTH, shapes: Mapping[str, tuple[int, int]] | None = None,
-                     output: int | None = None, _forms: LocalForms | None = None) -> Any:
+                     output: int | None = None, _forms: LocalForms | None = None,
+                     _variables: Collection[str] = ()) -> Any:
     """Check a hand-derived derivative ``claimed`` of ``model`` with respect to ``wrt``.
 
     ``model`` is a formula string (``inputs`` names its inputs; other names are
@@ -227,7 +228,7 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
         raise ExportLimitError(f"check_derivative: the model is too large for SymPy (limits: {max_nodes} nodes, "
                                f"depth {max_depth}; the model has {size} and depth {depth}); pass "
                                "larger max_nodes=/max_depth=, or use check_gradients, which works node by node")
-    claim, claim_label = _claim_program(claimed, program, names, whole)
+    claim, claim_label = _claim_program(claimed, program, names, whole, _variables)
     forms = LocalForms() if _forms is None else _forms
     entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
     symbolic = symbolic_difference(program, out, claim, entry.cout, wrt, forms)
@@ -587,12 +588,12 @@ def _model_program(model: Any, inputs: Sequence[str] | None, target: Any,
     return program, _text(program)
 
 
-def _text(program: Program) -> str:
-    """The model as symnet writes it (terms in the order built), cut to 80 characters."""
+def _text(program: Program, what: str = "the model") -> str:
+    """The model (or claim) as symnet writes it (terms in the order built), cut to 80 characters."""
     try:
         return _short(to_text(program, max_chars=200))
     except ExportLimitError:
-        return "the model (longer than 200 characters)"
+        return f"{what} (longer than 200 characters)"
 
 
 def _squared_error(root: Node, target: Any) -> Node:
@@ -608,12 +609,12 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _claim_program(claimed: Any, program: Program, names: dict[str, int],
-                   whole: Program | None = None) -> tuple[Program, str]:
+                   whole: Program | None = None, variables: Collection[str] = ()) -> tuple[Program, str]:
     """The claim compiled; in a formula, the model's variables and named intermediates
     (``z1_1``, ``h1_1``, ``yhat``, ...) stand for the model's own nodes. ``whole``: the network
     the model is one output of (its other variables may appear in the claim)."""
     whole = program if whole is None else whole
-    allowed = set(names) | {whole.names[i] for i in whole.inputs + whole.parameters}
+    allowed = set(names) | {whole.names[i] for i in whole.inputs + whole.parameters} | set(variables)
     if isinstance(claimed, str):
         known = {whole.names[i]: whole.nodes[i] for i in whole.inputs + whole.parameters}
         known.update((program.names[i], program.nodes[i]) for i in program.inputs + program.parameters)
@@ -641,6 +642,6 @@ def _claim_program(claimed: Any, program: Program, names: dict[str, int],
         raise FormulaError(f"the claimed derivative uses {', '.join(map(repr, unknown))}, which the model does "
                            f"not have; its variables are {', '.join(sorted(names))}"
                            + (f" and its named intermediates {', '.join(inter)}" if inter else ""))
-    return claim, label or _text(claim)
+    return claim, label or _text(claim, "the claim")
 
 

@@ -48,8 +48,9 @@ from .ops import get_op
 
 __all__ = ["MatrixVerdict", "check_matrix_derivative", "read_matrix", "parse_shape", "MAX_ENTRIES", "MAX_NODES"]
 
-#: A name's shape may have at most this many entries, and so may any intermediate.
-MAX_ENTRIES = 1024
+#: A name's shape may have at most this many entries, and so may any intermediate (each
+#: entry of a claim is one scalar verdict, 30-60 ms: 256 entries take seconds).
+MAX_ENTRIES = 256
 #: Reading one formula may build at most this many scalar operations.
 MAX_NODES = 50_000
 
@@ -62,7 +63,8 @@ class MatrixVerdict:
 
     ``entries`` maps ``(i, j)`` (1-based) to the entry's
     :class:`~symnet.derivative.DerivativeVerdict`; ``failed`` is the first entry, in
-    row-major order, that is not PASS.
+    row-major order, that is not PASS. The check stops at the first WRONG entry, so a
+    wrong claim's ``entries`` end there; a correct claim has every entry.
     """
 
     wrt: str
@@ -87,9 +89,11 @@ class MatrixVerdict:
 
     @property
     def expected(self) -> list[list[str]]:
-        """SymPy's derivative, entry by entry (rows of strings)."""
+        """SymPy's derivative, entry by entry (rows of strings; ``""`` for an entry not checked
+        because an earlier one was WRONG)."""
         r, c = self.shape
-        return [[self.entries[(i, j)].expected for j in range(1, c + 1)] for i in range(1, r + 1)]
+        return [[self.entries[(i, j)].expected if (i, j) in self.entries else "" for j in range(1, c + 1)]
+                for i in range(1, r + 1)]
 
     def entry_name(self, ij: tuple[int, int]) -> str:
         """``dL/dW[1,2]``: the derivative of the loss by one entry of ``wrt``."""
@@ -423,7 +427,7 @@ def check_matrix_derivative(model: str, wrt: str, claimed: str, *, shapes: Mappi
     (see the module docstring). ``model`` must be 1x1; ``wrt`` a name in ``shapes`` or
     a scalar of the model; ``inputs`` the names that are inputs (others are parameters).
     Raises FormulaError for unreadable formulas and shape errors, InputError for a
-    bad ``wrt`` or ``shapes``. ``check(model_node, wrt_name, claim_node, points=, seed=)``
+    bad ``wrt`` or ``shapes``. ``check(model_node, wrt_name, claim_node, points=, seed=, _variables=)``
     is the scalar verdict (:func:`symnet.derivative.check_derivative`, which passes
     itself: this module sits below the verifier and does not import it).
     """
@@ -456,12 +460,15 @@ def check_matrix_derivative(model: str, wrt: str, claimed: str, *, shapes: Mappi
         raise FormulaError("the model is a constant; it has no derivative to check")
     verdict = MatrixVerdict(wrt, model.strip(), claimed.strip(), (target.rows, target.cols))
     parts = _Summands(root)
+    # an entry is checked on the terms that hold it; its claim may still name any variable
+    variables = frozenset(n.name for m in leaves.values() for n in m.cells if isinstance(n, Node)) | set(scalars)
     for k, (entry, c) in enumerate(zip(target.cells, claim.cells)):
         ij = (k // target.cols + 1, k % target.cols + 1)
         name = entry.name
         m = parts.model_for(entry)
         try:
-            v = check(m, name, c if isinstance(c, Node) else _constant(c), points=points, seed=seed)
+            v = check(m, name, c if isinstance(c, Node) else _constant(c), points=points, seed=seed,
+                      _variables=variables)
         except SymnetError as exc:
             raise type(exc)(f"entry {verdict.entry_name(ij)}: {exc}") from None
         verdict.entries[ij] = v
@@ -470,6 +477,8 @@ def check_matrix_derivative(model: str, wrt: str, claimed: str, *, shapes: Mappi
             verdict.verdict = v.verdict
         elif v.verdict == "FAIL" and verdict.verdict != "FAIL":
             verdict.failed, verdict.verdict = ij, "FAIL"
+        if verdict.verdict == "FAIL":  # one wrong entry decides; the rest would only cost time
+            break
     return verdict
 
 
