@@ -114,6 +114,7 @@ def _layers():
     (lambda X, P: (X, list(P.values())), "params must be a dict of the arrays .* got list"),
     (lambda X, P: (X, {**P, "W1": P["W1"].T}), r"params\['W1'\] has shape \(2, 3\), expected \(3, 2\)"),
     (lambda X, P: (X, {**P, "b1": np.array([0.0, np.inf, 0.0])}), r"params\['b1'\]\[1\] is inf: not finite"),
+    (lambda X, P: (np.array([[0.5 + 1j, 1.0]]), P), "X must be real numbers, not complex"),  # not a warning
 ])
 def test_numpy_module_names_a_bad_argument(change, message):
     net, m, P = _layers()
@@ -218,3 +219,16 @@ def test_the_guard_is_the_only_mention_of_symnet():
     src = _model().to_python() + sn.compile(sn.MLP(2, [3, 1])).to_numpy()
     assert src.count(ERRORS) == 2
     assert "symnet" not in src.replace("# symnet:", "").replace(ERRORS, "")
+
+
+def test_numpy_forward_refuses_a_value_outside_an_op_domain_as_vjp_does():
+    sn.seed(0)
+    net = sn.compile(sn.MLP(2, [3, 1], output_activation="sigmoid")).with_loss("bce", "y")
+    m, P = _module(net.to_numpy()), net.layer_parameters()
+    X = np.array([[0.5, -1.0, 1.0], [0.5, -1.0, 2.0]])  # sample 1: a bce target of 2, outside [0, 1]
+    for call in (lambda: m["forward"](X, P), lambda: m["vjp"](X, P, np.ones((2, 1)))):
+        with pytest.raises(sn.NumericalError):
+            call()
+    with pytest.raises(sn.NumericalError, match=r"output 'L' of sample 1 is nan: not finite"):
+        m["forward"](X, P)
+    assert np.isfinite(m["forward"](X[:1], P)).all()

@@ -134,6 +134,8 @@ def gradient(inputs, params, seeds=None):
 
 _NUMPY = '''\
 def _sn_array(a, shape, what, names=()):  # a as a float64 array of shape (None: any size), all finite
+    if _sn_np.iscomplexobj(a):  # float() of a complex array drops the imaginary part with a warning only
+        raise _sn_bad(what, " must be real numbers, not complex")
     try:
         a = _sn_np.asarray(a, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -161,7 +163,7 @@ def _sn_run(fn, X, params, *G):  # fn on the checked arguments; a failure inside
     G = [_sn_array(g, (len(X), len(OUTPUT_NAMES)), "G") for g in G]
     try:
         with _sn_np.errstate(divide="raise", invalid="raise", over="raise", under="ignore"):
-            return fn(X, P, *G)
+            out = fn(X, P, *G)
     except (ArithmeticError, ValueError) as exc:  # an overflow, or a value outside an op's domain
         tb, at = exc.__traceback__, None  # name the variable being computed, and its line
         while tb is not None:
@@ -170,6 +172,11 @@ def _sn_run(fn, X, params, *G):  # fn on the checked arguments; a failure inside
         name = next((i.argval for i in code if i.offset > at.tb_lasti and i.opname == "STORE_FAST"), "a value")
         where = f" (line {at.tb_lineno} of {fn.__name__})" if at is not None else ""
         raise NumericalError(f"computing {name}{where} failed: {type(exc).__name__}: {exc}") from None
+    Y = out[0] if isinstance(out, tuple) else out  # a kernel marks a value outside its op's domain with NaN
+    for i, j in _sn_np.argwhere(~_sn_np.isfinite(Y))[:1]:
+        raise NumericalError(f"output {OUTPUT_NAMES[j]!r} of sample {i} is {Y[i, j]}: not finite (a value outside "
+                             "an op's domain, such as a bce target outside [0, 1], or an overflow)")
+    return out
 
 
 def forward(X, params):
