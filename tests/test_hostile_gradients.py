@@ -4,6 +4,7 @@ failing sample through the engine); never an ``inf`` or ``nan`` returned silentl
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import pytest
@@ -104,7 +105,7 @@ def test_an_adjoint_that_overflows_in_a_sum_names_the_node():
 
 def test_gradients_of_a_training_step_that_overflow_stop_training():
     x, w = sn.Input("x"), sn.Parameter(1.0, name="w")
-    for engine in ("interpreted", "python", "numpy"):
+    for engine in [e for e in ENGINES if e != "numpy" or importlib.util.find_spec("numpy")]:
         with pytest.raises(sn.NumericalError, match="gradient of log with respect to .* is inf"):
             sn.train_model(sn.Log([w * x]), "mse", [([1e-320], -736.0)], epochs=1, engine=engine)
         assert w.value == 1.0

@@ -27,6 +27,7 @@ def test_dense_names_follow_the_mlp_convention() -> None:
 
 
 def test_layer_parameters_map_to_the_names() -> None:
+    pytest.importorskip("numpy")
     net = _softmax_dense()
     arrays, values = net.layer_parameters(), dict(zip(net.parameter_names, net.parameter_values))
     assert set(arrays) == {"W1", "b1"}
