@@ -178,8 +178,18 @@ class WorkedExample:
         return "\n".join(out)
 
     def _repr_latex_(self) -> str:
-        """Jupyter shows the example as LaTeX."""
-        return self.latex()
+        """Jupyter shows the example as one display-math block: notebooks render
+        ``_repr_latex_`` with MathJax, which reads math only (no ``\\noindent`` or
+        ``align*`` environments), so each part is a bold title row of one ``aligned``."""
+        titles = {"forward": r"\textbf{Forward pass}", "loss": r"\textbf{Loss}",
+                  "backward": r"\textbf{Backward pass}",
+                  "update": rf"\textbf{{Gradient descent step}}\ (\eta = {format_number(self.lr or 0.0, self.digits, latex=True)})"}
+        rows: list[str] = []
+        for part in PARTS:
+            lines = [_line(s, False, False, self.digits, None) for s in self.steps if s.part == part]
+            if lines:
+                rows += [f"&{titles[part]}", *lines]
+        return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
 
     def latex(self, *, blank: Iterable[str] = (), key: bool = False, width: int | None = 70) -> str:
         """The example as a LaTeX fragment (text and ``align*`` blocks; needs amsmath, and with

@@ -109,6 +109,7 @@ def snippets() -> dict[str, str]:
         "worked": _wrap(worked_example(net, [0.3, 0.8], target=0.0, loss="bce", lr=0.1).latex(blank=["backward"])),
         "tikz": _wrap(to_tikz(celsius(), {"x": 2.0}, grads=[1.0] * 5), tikz=True),
         "repr": _wrap(net._repr_latex_() or ""),
+        "worked-repr": _wrap(worked_example(net, [0.3, 0.8], target=0.0, loss="bce", lr=0.1)._repr_latex_()),
     }
 
 

@@ -38,9 +38,17 @@ def test_matrix_and_batch_examples_print_matrices_as_nested_lists():
     assert re.search(r"X\s+= \[\[0\.5, 0\.1\], \[-1, 0\.3\]\]", text)
 
 
-def test_repr_latex_is_the_latex_fragment():
-    ex = _logistic().worked_example({"x": 2.0}, target=1.0, loss="bce")
-    assert ex._repr_latex_() == ex.latex()
+def test_repr_latex_is_display_math_with_every_line():
+    """Notebooks render _repr_latex_ with MathJax, which reads math only: one aligned block in $$."""
+    ex = _logistic().worked_example({"x": 2.0}, target=1.0, loss="bce", lr=0.1)
+    tex = ex._repr_latex_()
+    assert tex.startswith("$$\\begin{aligned}") and tex.endswith("\\end{aligned}$$") and tex.count("$$") == 2
+    for text_mode in ("\\noindent", "align*", "\\begin{align}", "$\\eta"):
+        assert text_mode not in tex
+    body = ex.latex(width=None)
+    for line in re.findall(r"^.* &(?:=|\\leftarrow) .*$", body, re.M):  # every step of the fragment
+        assert line.rstrip(" \\") in tex
+    assert tex.count("\\textbf{") == 4  # forward, loss, backward, update
 
 
 def test_gradient_report_has_an_html_table_with_a_row_per_gradient():
