@@ -148,7 +148,9 @@ class Network:
         root = self.root
         if not isinstance(root, Node):
             raise InputError("this network was compiled from a list of nodes; compile an Output to add a loss")
-        taken = [n for n in self.program.names if n is not None]
+        p = self.program  # the names the user gave and the leaves' (automatic op names such as z move aside)
+        taken = [n for n, given, kind in zip(p.names, p.given, p.kinds)
+                 if n is not None and (given or kind in ("input", "parameter"))]
         att = attach_loss(root, loss, target, taken=taken, target_name=target_name)
         net = compile(att.node)
         mine = dict(zip(self.parameter_names, self.parameter_values))

@@ -117,3 +117,14 @@ def test_str_is_the_formula_or_its_layers():
     assert lines[0] == "z1_1 = w1_1_1*x1 + w1_1_2*x2 + w1_1_3*x3 + b1_1"
     assert lines[-1] == "yhat = w3_1_1*h2_1 + w3_1_2*h2_2 + w3_1_3*h2_3 + w3_1_4*h2_4 + b3_1"
     assert len(lines) == 17
+
+
+@pytest.mark.parametrize("target, sum_name, prediction", [("z", "s", "yhat"), ("yhat", "z", "o"), ("y", "z", "yhat")])
+def test_a_target_may_take_a_name_symnet_would_give_automatically(target, sum_name, prediction):
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.1, name="b")
+    net = sn.compile((w * x + b).sigmoid()).with_loss("mse", target)
+    assert net.input_names == ["x", target]
+    assert net.funcify(layers=True).splitlines() == [f"{sum_name} = w*x + b", f"{prediction} = sigmoid({sum_name})",
+                                                     f"L = ({prediction} - {target})**2"]
+    with pytest.raises(sn.InputError, match="already a name in the model"):
+        net.with_loss("mse", "x")  # a name the user gave is still refused
