@@ -34,6 +34,11 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath,amssymb}
 \usepackage{longtable}
 \usepackage{tikz}
+\usepackage{graphicx}
+\newsavebox{\symnetbox}
+% a drawing wider than the line is scaled down to it (never up)
+\newcommand{\symnetfit}[1]{\sbox{\symnetbox}{#1}\ifdim\wd\symnetbox>\linewidth
+  \resizebox{\linewidth}{!}{\usebox{\symnetbox}}\else\usebox{\symnetbox}\fi}
 \allowdisplaybreaks
 \setlength{\jot}{6pt}
 \setlength{\parindent}{0pt}
@@ -239,7 +244,7 @@ def _graph(net: Any, vals: Sequence[float], out: int | None, digits: int, hide_v
             else "the inputs and the named intermediates (parameters are left out)")
     legend = "its name, its value" + (r" and, in red, the gradient of the output with respect to it" if grads else "")
     return (f"The drawing shows {what}; each node gives {legend}.\n\n"
-            "\\begin{center}\n" + pic + "\n\\end{center}")
+            "\\begin{center}\n\\symnetfit{" + pic + "}\n\\end{center}")
 
 
 def _delta_note(name: str, rows: Sequence[tuple[str, str]]) -> str:

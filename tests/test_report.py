@@ -67,7 +67,18 @@ def documents() -> dict[str, str]:
             _mlp221(), [0.5, -1.0], target=1.0, loss="bce", lr=0.5, steps=80).latex(width=WIDTH) + "\n\\end{document}\n",
         "wide-matrix-steps-10": latex_report(_mlp281(), [[0.5, -1.0], [1.0, 2.0]], target=[1.0, 0.0], loss="bce",
                                              lr=0.5, steps=10, form="matrix"),
+        # graphs wider than the line are scaled down to it: long names, a 4-4-4-1 MLP
+        "long-names": latex_report(_long_names(), {"x": 1.0, "y": 1.0}),
+        "mlp4441": latex_report(sn.compile(sn.mse(sn.MLP(4, [4, 4, 1]), sn.Input("y"))),
+                                {"x1": 0.1, "x2": 0.2, "x3": 0.3, "x4": 0.4, "y": 1.0}),
     }
+
+
+def _long_names() -> sn.Network:
+    x, y = sn.Input("x"), sn.Input("y")
+    w = sn.Parameter(0.5, name="weight_for_the_first_input_feature")
+    b = sn.Parameter(0.1, name="bias_of_the_only_neuron_here")
+    return sn.compile(sn.bce((w * x + b).sigmoid(), y))
 
 
 def _mlp221() -> sn.Network:
