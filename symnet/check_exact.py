@@ -81,7 +81,8 @@ class Structure:
                 key: Any = (("const", program.values[i], program.attrs[i]) if program.kinds[i] == "constant"
                             else ("leaf", program.names[i]))
             else:
-                key = (op.name, repr(program.attrs[i]), tuple(out[a] for a in program.args[i]))
+                attr = program.attrs[i]  # with a formula number's exact value (w**(1/3) is not w**0.333...)
+                key = (op.name, repr(attr), getattr(attr, "exact", None), tuple(out[a] for a in program.args[i]))
             out.append(self._ids.setdefault(key, len(self._ids)))
         return out
 

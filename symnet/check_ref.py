@@ -428,7 +428,7 @@ class LocalForms:
     """
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[int, int, str], tuple[Op, Form]] = {}
+        self._cache: dict[tuple[int, int, str, Any], tuple[Op, Form]] = {}
         self._assoc: dict[int, tuple[Op, bool]] = {}
         self._plans: dict[int, tuple[Program, list[Any]]] = {}
 
@@ -456,7 +456,9 @@ class LocalForms:
         return plan
 
     def get(self, row: Op, n: int, attr: Any) -> Form:
-        key = (id(row), n, repr(attr))
+        # a formula's number carries its exact value (``1/3``, symnet.parse.Exact), which the
+        # form uses: it must not share the form of the float 0.3333333333333333 (same repr)
+        key = (id(row), n, repr(attr), getattr(attr, "exact", None))
         hit = self._cache.get(key)
         if hit is not None:
             return hit[1]

@@ -416,7 +416,12 @@ def _piecewise_linear(sp: Any, a: Any, neg: Any) -> Any:
 
 
 def _sympy_number(sp: Any, value: float) -> Any:
-    """An exact SymPy number for a float (integers stay integers)."""
+    """An exact SymPy number for a float (integers stay integers): a formula's number
+    carries the exact rational of its text as ``.exact`` (``1/3``, see
+    :class:`symnet.parse.Exact`); any other float is its own binary value."""
+    exact = getattr(value, "exact", None)
+    if exact is not None:
+        return sp.Rational(exact.numerator, exact.denominator)
     if float(value).is_integer():
         return sp.Integer(int(value))
     num, den = float(value).as_integer_ratio()

@@ -29,6 +29,7 @@ SymPy's own printer.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
@@ -161,6 +162,11 @@ class ExprPrinter:
     def _form(self, op: Op, pieces: list[Piece], attr: Any = None) -> Piece:
         return apply_form(self.style.form(op), pieces, attr, self.style)
 
+    def _exponent(self, p: Any) -> Any:
+        """A rational exponent exactly (``w**(2/3)``, see :func:`symnet.emit.render.apply_form`),
+        else its float."""
+        return Fraction(int(p.p), int(p.q)) if p.is_Rational else float(p)
+
     def _number(self, value: Any) -> Piece:
         return number_piece(float(value), self.digits, self.style.latex)
 
@@ -203,7 +209,7 @@ class ExprPrinter:
         if e.is_Pow and e.base == sp.E:
             return [e.exp], lambda ps: self._form(self._exp, ps)
         if e.is_Pow and e.exp.is_Number:
-            return [e.base], lambda ps: self._form(self._pow, ps, float(e.exp))
+            return [e.base], lambda ps: self._form(self._pow, ps, self._exponent(e.exp))
         text = sp.latex(e) if self.style.latex else sp.sstr(e)
         return [], lambda _: Piece(text, 0)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, localcontext
-from typing import Callable, Collection, Mapping, Sequence
+from fractions import Fraction
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from ..program import Program
 from ..errors import ExportLimitError, InputError, shown
@@ -139,6 +140,28 @@ def _paren(style: Style, piece: Piece, need: int) -> str:
     return piece.text
 
 
+def _exponent(value: Any, style: Style) -> str:
+    """An exponent as written: a fraction that no decimal writes exactly as the fraction
+    (``w**(1/3)``, ``w^{-2/3}``): a formula's number carries it as ``.exact`` (see
+    :class:`symnet.parse.Exact`), a SymPy exponent is passed as a ``Fraction``. Any
+    other exponent (a float's binary value, ``0.1`` from a formula) is its shortest decimal.
+
+    >>> _exponent(Fraction(1, 3), TEXT), _exponent(Fraction(-2, 3), TEXT), _exponent(0.5, TEXT)
+    ('(1/3)', '-2/3', '0.5')
+    """
+    exact = value if isinstance(value, Fraction) else getattr(value, "exact", None)
+    if isinstance(exact, Fraction) and exact.denominator < 10**15:
+        q = exact.denominator
+        while q % 2 == 0:
+            q //= 2
+        while q % 5 == 0:
+            q //= 5
+        if q != 1:
+            text = f"{exact.numerator}/{exact.denominator}"
+            return text if style.latex or exact < 0 else f"{style.lparen}{text}{style.rparen}"
+    return format_number(float(value), None, style.latex)
+
+
 def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style) -> Piece:
     """Write one op from its already written operands, adding only needed parentheses."""
     kind = form.kind
@@ -149,7 +172,7 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
         return Piece(f"{form.symbol}{_paren(style, operands[0], form.operand_prec)}", form.prec)
     if kind == "power":
         base = _paren(style, operands[0], form.operand_prec)
-        exp = format_number(attr, None, style.latex)  # type: ignore[arg-type]
+        exp = _exponent(attr, style)
         if exp.startswith("-"):
             exp = style.negative_exponent.format(exp=exp)
         text = style.power(base, exp) if callable(style.power) else style.power.format(base=base, exp=exp)
