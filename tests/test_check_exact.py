@@ -110,3 +110,45 @@ def test_a_wrong_claim_is_decided_without_simplify(monkeypatch):
     assert wrong.status == "nonzero" and calls == []
     right = _diff("w*x**2 + tanh(w)", "x**2 + 1 - tanh(w)**2")
     assert right.status == "zero"
+
+
+# -- a formula's exponent is exact, and never shares a form with its float (issue 13 item 1) --
+
+
+def test_a_formula_exponent_enters_as_the_exact_rational_of_its_text():
+    assert _diff("w**(1/3)", "w**(-2/3)/3", inputs=()).status == "zero"
+    assert _diff("w**(1/3)", "(1/3)*w**(1/3 - 1)", inputs=()).status == "zero"
+    assert _diff("w**(2/3)", "2/(3*w**(1/3))", inputs=()).status == "zero"
+    assert _diff("w**(1/3)", "0.3333333333333333*w**(-0.6666666666666667)", inputs=()).status == "nonzero"
+    m, _ = _programs("w**(1/3)", "w", inputs=())
+    w = sp.Symbol("w", positive=True)
+    vals, _ = check_exact.build(m, {"w": w}, LocalForms(), check_exact.Structure().ids(m), None)
+    assert vals[m.outputs[0]] == w ** sp.Rational(1, 3)
+
+
+def test_an_exact_exponent_and_its_float_do_not_share_a_cached_form():
+    from symnet.ops import OPS
+
+    exact = sn.parse("w**(1/3)").attr
+    for first, second in ((exact, 1 / 3), (1 / 3, exact)):  # whichever is cached first
+        forms = LocalForms()
+        a, b = forms.get(OPS["pow"], 1, first), forms.get(OPS["pow"], 1, second)
+        assert {a.expr.exp, b.expr.exp} == {sp.Rational(1, 3), sp.Rational(*(1 / 3).as_integer_ratio())}
+    # through the verifier, one cache for both: the formula's w**(1/3) and a node built with the float
+    m, claim = _programs("w**(1/3)", "w**(-2/3)/3", inputs=())
+    built = sn.compile(sn.Parameter(1.0, name="w") ** (1 / 3)).program
+    for order in ((m, built), (built, m)):
+        forms = LocalForms()
+        got = {id(p): check_exact.symbolic_difference(p, p.outputs[0], claim, claim.outputs[0], "w", forms).status
+               for p in order}
+        assert (got[id(m)], got[id(built)]) == ("zero", "nonzero")
+
+
+def test_structural_ids_tell_an_exact_exponent_from_its_float():
+    s = check_exact.Structure()
+    third = sn.compile(sn.parse("w**(1/3)")).program
+    decimal = sn.compile(sn.parse("w**0.3333333333333333")).program
+    again = sn.compile(sn.parse("w**(2/6)")).program
+    built = sn.compile(sn.Parameter(1.0, name="w") ** (1 / 3)).program
+    ids = [s.ids(p)[p.outputs[0]] for p in (third, decimal, again, built)]
+    assert ids[0] == ids[2] and len({ids[0], ids[1], ids[3]}) == 3

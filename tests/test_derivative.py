@@ -730,3 +730,93 @@ def test_a_symbolic_proof_is_not_overturned_by_an_ill_conditioned_probe(monkeypa
 def test_towers_of_exponentials_are_undefined_at_once(claimed):
     v = check_derivative("w*x", "w", claimed, inputs=["x"])  # ran for minutes at w = 200
     assert v.verdict == "UNDEFINED"
+
+
+# -- exponents written in a formula are exact (issue 13 item 1) ------------------------------
+
+
+@pytest.mark.parametrize("model, claimed", [
+    ("w**(1/3)", "w**(-2/3)/3"),
+    ("w**(1/3)", "(1/3)*w**(1/3 - 1)"),
+    ("w**(2/3)", "2/(3*w**(1/3))"),
+    ("w**0.5", "0.5*w**(-0.5)"),
+    ("w**0.1", "0.1*w**(-0.9)"),
+    ("x*w**(-2/3)", "-(2/3)*x*w**(-5/3)"),
+    ("(w*x + 1)**(1/7)", "x*(w*x + 1)**(-6/7)/7"),
+])
+def test_a_textbook_power_rule_with_a_fractional_exponent_passes_symbolically(model, claimed):
+    v = check_derivative(model, "w", claimed, inputs=["x"] if "x" in model else None)
+    assert (v.verdict, v.method) == ("PASS", "symbolic")
+    assert "e+" not in v.expected and "666" not in v.expected and "333" not in v.expected
+
+
+def test_the_expected_answer_of_a_fractional_power_reads_as_a_textbook_writes_it():
+    assert check_derivative("w**(1/3)", "w", "0").expected == "1/(3*w**(2/3))"
+    assert check_derivative("w**(2/3)", "w", "0").expected == "2/(3*w**(1/3))"
+
+
+@pytest.mark.parametrize("model, claimed", [
+    ("w**(1/3)", "0.3333333333333333*w**(-0.6666666666666667)"),  # decimals are exact decimals, not 1/3
+    ("w**(1/3)", "w**(-2/3)/3 + 1e-40"),
+    ("w**0.3333333333333333", "w**(-2/3)/3"),  # the decimal exponent is not 1/3 either
+    ("w**(2/3)", "(2/3)*w**(-1/3)*(1 + 1e-30)"),
+])
+def test_a_claim_off_by_the_rounding_of_a_fractional_exponent_is_wrong(model, claimed):
+    v = check_derivative(model, "w", claimed)
+    assert v.verdict == "FAIL"
+    assert v.method.startswith("symbolic")
+
+
+def test_the_engine_computes_a_formula_exponent_with_its_float():
+    y = sn.parse("w**(1/3)", values={"w": 8.0})
+    w = sn.Parameter(8.0, name="w")
+    built = w ** (1 / 3)  # the same float, from Python
+    net, ref = sn.compile(y), sn.compile(built)
+    assert net.predict({}) == ref.predict({}) == math.pow(8.0, 1 / 3)
+    assert net.gradients() == ref.gradients() == {"w": (1 / 3) * math.pow(8.0, 1 / 3 - 1.0)}
+
+
+def test_a_python_float_exponent_keeps_its_binary_value():
+    w = sn.Parameter(2.0, name="w")
+    assert check_derivative(w ** 0.5, "w", "0.5*w**(-0.5)").verdict == "PASS"
+    # 1/3 as a Python float is 6004799503160661/2**54, not 1/3: the textbook claim differs from it
+    assert check_derivative(w ** (1 / 3), "w", "w**(-2/3)/3").verdict == "FAIL"
+
+
+def test_a_saved_formula_exponent_reloads_as_its_float(tmp_path):
+    path = tmp_path / "cube_root.json"
+    sn.save(sn.parse("w**(1/3)", values={"w": 8.0}), path)
+    net = sn.load(path)
+    (attr,) = [a for a in net.program.attrs if a is not None]
+    assert type(attr) is float and attr == 1 / 3  # the file stores the float, bit for bit
+    assert net.predict({}) == math.pow(8.0, 1 / 3)
+    # exactness does not travel through the file: the reloaded exponent is the float's binary value
+    assert check_derivative(net, "w", "w**(-2/3)/3").verdict == "FAIL"
+    assert check_derivative(net, "w", f"{1 / 3!r}*w**({1 / 3 - 1!r})").verdict == "FAIL"  # decimals differ too
+
+
+@pytest.mark.parametrize("model, claimed", [
+    ("w**(1/12345678901)", "w**(1/12345678901 - 1)/12345678901"),
+    ("w**(1/12345678901)", "w**(-1)/12345678901"),
+    ("w**(1/12345678901**2)", "0"),
+    ("w**(64 - 1/10**30)", "64*w**63"),
+    ("w**(64 - 1/10**30)", "(64 - 1/10**30)*w**(63 - 1/10**30)"),
+    ("(w**(1/3) + 1)**(64/3)*w", "1"),
+    ("(w**(1/7))**(1/11)", "w**(-76/77)/77"),
+    ("relu(w)**(1/3)", "relu(w)**(-2/3)/3"),
+])
+def test_hostile_fractional_exponents_give_a_verdict(model, claimed):
+    v = check_derivative(model, "w", claimed)
+    assert v.verdict in ("PASS", "FAIL", "UNDEFINED")
+    truth = {"w**(1/12345678901 - 1)/12345678901": "PASS", "w**(-76/77)/77": "PASS",
+             "(64 - 1/10**30)*w**(63 - 1/10**30)": "PASS"}
+    if claimed in truth:
+        assert v.verdict == truth[claimed] and v.method == "symbolic"
+    elif not model.startswith("relu"):
+        assert v.verdict == "FAIL"
+
+
+@pytest.mark.parametrize("model", ["w**(10**20/3)", "w**(1/3**600)", "w**(2**-1000)"])
+def test_an_exponent_out_of_range_is_a_formula_error(model):
+    with pytest.raises(sn.FormulaError, match="out of range"):
+        check_derivative(model, "w", "0")

@@ -6,6 +6,7 @@ import ast
 import builtins
 import inspect
 import math
+from fractions import Fraction
 import time
 
 import pytest
@@ -503,3 +504,47 @@ def test_a_softmax_vector_is_defined_by_name_and_used_by_its_outputs():
 def test_softmax_vector_errors(text, message):
     with pytest.raises(sn.FormulaError, match=message):
         sn.parse(text, inputs=["a", "b"])
+
+
+# -- a formula's exponent keeps the exact rational of its text (issue 13 item 1) --------------
+
+
+@pytest.mark.parametrize("text, exact, value", [
+    ("w**(1/3)", Fraction(1, 3), 1 / 3), ("w**0.1", Fraction(1, 10), 0.1), ("w**(-2/3)", Fraction(-2, 3), -2 / 3),
+    ("w**(1/3 - 1)", Fraction(-2, 3), 1 / 3 - 1), ("w^-0.5", Fraction(-1, 2), -0.5),
+    ("w**(2**-3/3)", Fraction(1, 24), 2**-3 / 3),
+])
+def test_an_exponent_carries_the_exact_rational_of_its_text(text, exact, value):
+    node = parse(text)
+    assert node.op == "pow"
+    assert float(node.attr) == value  # the engine's float: the arithmetic of the floats, as before
+    assert node.attr.exact == exact
+
+
+def test_an_exact_number_equals_only_the_same_rational():
+    third = parse("w**(1/3)").attr
+    assert third != 1 / 3 and third == parse("w**(2/6)").attr and hash(third) == hash(Fraction(1, 3))
+    half = parse("w**0.5").attr
+    assert half == 0.5 and hash(half) == hash(0.5) and {half: 1}[0.5] == 1
+    # the exponent the engine uses is the float, whatever equality says
+    assert float(third) == 1 / 3 and third < 0.34 and abs(third) == 1 / 3
+
+
+def test_an_exact_number_survives_copy_and_pickle():
+    import copy
+    import pickle
+
+    node = parse("w**(1/3)")
+    for twin in (copy.deepcopy(node), pickle.loads(pickle.dumps(node.attr)), copy.copy(node.attr)):
+        attr = twin.attr if isinstance(twin, sn.Node) else twin
+        assert attr.exact == Fraction(1, 3) and float(attr) == 1 / 3
+
+
+def test_a_fractional_exponent_prints_and_reads_back_as_written():
+    for text, latex in (("w**(1/3)", "w^{1/3}"), ("w**(-1/3)", "w^{-1/3}"), ("(w + 1)**(2/7)", r"\left(w + 1\right)^{2/7}")):
+        net = sn.compile(parse(text))
+        assert net.funcify() == text and net.latex().endswith(latex)
+        assert parse(net.funcify()).attr.exact == parse(text).attr.exact
+    # decimal exponents and Python floats print as before
+    assert sn.compile(parse("w**0.1")).funcify() == "w**0.1"
+    assert sn.compile(sn.Parameter(1.0, name="w") ** (1 / 3)).funcify() == "w**0.3333333333333333"
