@@ -93,14 +93,15 @@ class Exact(float):
     text stands for (``exact``), kept through folding of ``+ - * /`` and integer
     powers, so that the verifier compares ``1 + 1e-30`` as written, not as 1.0.
 
-    The engine computes with the float; the verifier reads ``exact`` (a constant's
-    value, an exponent of ``pow``). Equality is equality of the exact values, so a
-    cache keyed by an op's attribute never mixes ``1/3`` with the float
-    ``0.3333333333333333`` (whose exact value is its binary fraction).
+    The engine computes with the float, and ``==`` and ``hash`` are the float's; the
+    verifier reads ``exact`` (a constant's value, an exponent of ``pow``), so a cache
+    of SymPy forms keyed by an op's attribute keys on ``exact`` too: ``1/3`` must not
+    share the form of the float ``0.3333333333333333``, whose exact value is its
+    binary fraction.
 
     >>> third = Exact(1 / 3, Fraction(1, 3))
-    >>> third == 1 / 3, third == Exact(1 / 3, Fraction(1, 3)), Exact(0.5, Fraction(1, 2)) == 0.5
-    (False, True, True)
+    >>> third == 1 / 3, third.exact == Fraction(1 / 3), third.exact
+    (True, False, Fraction(1, 3))
     """
 
     __slots__ = ("exact",)
@@ -109,20 +110,6 @@ class Exact(float):
         obj = super().__new__(cls, value)
         obj.exact = exact
         return obj
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Exact):
-            return self.exact == other.exact
-        if isinstance(other, float):
-            return math.isfinite(other) and self.exact == Fraction(other)
-        return self.exact == other if isinstance(other, numbers.Rational) else NotImplemented
-
-    def __ne__(self, other: object) -> bool:
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
-    def __hash__(self) -> int:  # Python's numeric hash: equal numbers hash alike, whatever their type
-        return hash(self.exact)
 
     def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle keep the exact value
         return (Exact, (float(self), self.exact))

@@ -521,13 +521,26 @@ def test_an_exponent_carries_the_exact_rational_of_its_text(text, exact, value):
     assert node.attr.exact == exact
 
 
-def test_an_exact_number_equals_only_the_same_rational():
+def test_an_exact_number_compares_as_its_float():
     third = parse("w**(1/3)").attr
-    assert third != 1 / 3 and third == parse("w**(2/6)").attr and hash(third) == hash(Fraction(1, 3))
-    half = parse("w**0.5").attr
-    assert half == 0.5 and hash(half) == hash(0.5) and {half: 1}[0.5] == 1
-    # the exponent the engine uses is the float, whatever equality says
-    assert float(third) == 1 / 3 and third < 0.34 and abs(third) == 1 / 3
+    # ==, hash and order are the float's (attr == 0.1 reads as a user expects); the exact value is apart
+    assert third == 1 / 3 and hash(third) == hash(1 / 3) and third < 0.34 and abs(third) == 1 / 3
+    assert third.exact == Fraction(1, 3) != Fraction(1 / 3)
+    assert parse("w**0.1").attr == 0.1
+
+
+def test_gradient_exports_never_mix_an_exact_exponent_with_its_float():
+    w = sn.Parameter(1.0, name="w")
+    formula, built = sn.compile(parse("w**(1/3)")), sn.compile(w ** (1 / 3))
+    binary = sympy.Rational(*(1 / 3).as_integer_ratio())
+    for first, second in ((formula, built), (built, formula)):  # whichever fills the caches first
+        a, b = first.gradient_sympy("w"), second.gradient_sympy("w")
+        assert a != b
+    ws = sympy.Symbol("w", real=True)
+    assert formula.gradient_sympy("w") == ws ** sympy.Rational(-2, 3) / 3
+    assert built.gradient_sympy("w") == binary * ws ** (binary - 1)
+    assert formula.gradient_latex("w").count("w^{2/3}") == 1
+    assert "0.666" in built.gradient_latex("w")
 
 
 def test_an_exact_number_survives_copy_and_pickle():

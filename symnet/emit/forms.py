@@ -91,14 +91,14 @@ def output_derivative(op: Op, attr: Any = None) -> Any:
     >>> y, p = output_derivative(OPS["tanh"]); p.xreplace({y: sp.Symbol("h")})
     1 - h**2
     """
-    key = (op, attr)
+    key = (op, attr, getattr(attr, "exact", None))  # a formula's 1/3 is not the float 0.333... (parse.Exact)
     if key not in _OUTPUT_DERIVATIVE:
         _OUTPUT_DERIVATIVE[key] = _find_output_derivative(op, attr)
     poly = _OUTPUT_DERIVATIVE[key]
     return None if poly is None else (_Y, poly)
 
 
-_OUTPUT_DERIVATIVE: dict[tuple[Op, Any], Any] = {}
+_OUTPUT_DERIVATIVE: dict[tuple[Op, Any, Any], Any] = {}
 _Y = sp.Dummy("y")
 
 
@@ -384,7 +384,7 @@ _TEMPLATES: dict[tuple[Any, ...], tuple[tuple[sp.Dummy, ...], tuple[Any, ...], A
 
 
 def _template(row: Op, attr: Any, n: int) -> tuple[tuple[sp.Dummy, ...], tuple[Any, ...], Any]:
-    key = (row, attr, n)
+    key = (row, attr, getattr(attr, "exact", None), n)  # as in output_derivative
     t = _TEMPLATES.get(key)
     if t is None:
         syms = tuple(sp.Dummy(f"a{k}", real=True) for k in range(n))
