@@ -65,6 +65,9 @@ __all__ = ["check_derivative", "DerivativeVerdict", "Counterexample", "Entry", "
 
 #: A model whose inlined expression has more nodes than this is refused (ExportLimitError) ...
 MAX_TREE = 20_000
+#: The longest model or claim text check_derivative reads (``max_length=``); the parser's own
+#: default is 2,000 characters, and a 999-term sum ``x + x + ... + x`` has about 4,000.
+MAX_LENGTH = 20_000
 #: ... or a depth above this.
 MAX_DEPTH = 100
 #: Random probe points a check accepts (each costs one 50-digit evaluation of model and claim).
@@ -172,7 +175,7 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
                      inputs: Sequence[str] | None = None, target: str | float | None = None,
                      points: int = 6, seed: int = 0, max_nodes: int = MAX_TREE,
                      max_depth: int = MAX_DEPTH, shapes: Mapping[str, tuple[int, int]] | None = None,
-                     output: int | None = None, _forms: LocalForms | None = None,
+                     output: int | None = None, max_length: int = MAX_LENGTH, _forms: LocalForms | None = None,
                      _variables: Collection[str] = ()) -> Any:
     """Check a hand-derived derivative ``claimed`` of ``model`` with respect to ``wrt``.
 
@@ -181,10 +184,11 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
     the target variable (an input of the formula); for a node or network a name
     ``y``, and for any model a number ``y``, makes the model the squared error
     ``(model - y)**2``. ``output=k`` picks output ``k`` (from 0) of a network with
-    several outputs (as in :meth:`symnet.Network.gradient_latex`). ``points`` random unit-scale probes (at least 2) come before the
-    scaled and landmark probes. Errors: InputError (arguments), FormulaError (the
-    texts, a claim with the wrong number of components or unknown names),
-    ExportLimitError (past ``max_nodes``/``max_depth``).
+    several outputs (as in :meth:`symnet.Network.gradient_latex`). ``points`` random
+    unit-scale probes (at least 2) come before the scaled and landmark probes.
+    ``max_length``: the longest model or claim text read (characters). Errors:
+    InputError (arguments), FormulaError (the texts, a claim with the wrong number of
+    components or unknown names), ExportLimitError (past ``max_nodes``/``max_depth``).
 
     ``shapes={name: (rows, cols)}`` reads ``model`` and ``claimed`` as matrix formulas
     (``@``, ``.T``, ``sum``, ``mean``) and checks every entry of the claim; it returns a
@@ -213,7 +217,9 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
         forms = LocalForms()  # the op rows' SymPy forms, built once for every entry
         return check_matrix_derivative(model, wrt, claimed, shapes=shapes, inputs=inputs, points=points, seed=seed,
                                        check=lambda *a, **k: check_derivative(*a, **k, _forms=forms))
-    program, label = _model_program(model, inputs, target, output)
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise InputError(f"check_derivative: max_length must be a positive integer, got {shown(max_length)}")
+    program, label = _model_program(model, inputs, target, output, max_length)
     # a claim about one output of a network may name any variable of the network (its derivative is 0)
     whole = model.program if output is not None else program
     if len(program.outputs) != 1:
@@ -228,7 +234,7 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
         raise ExportLimitError(f"check_derivative: the model is too large for SymPy (limits: {max_nodes} nodes, "
                                f"depth {max_depth}; the model has {size} and depth {depth}); pass "
                                "larger max_nodes=/max_depth=, or use check_gradients, which works node by node")
-    claim, claim_label = _claim_program(claimed, program, names, whole, _variables)
+    claim, claim_label = _claim_program(claimed, program, names, whole, _variables, max_length)
     forms = LocalForms() if _forms is None else _forms
     entry = Entry(program, out, claim, claim.outputs[0], wrt, forms)
     symbolic = symbolic_difference(program, out, claim, entry.cout, wrt, forms)
@@ -541,17 +547,18 @@ def _search(e: Entry, names: Sequence[str], rng: random.Random) -> tuple[Counter
 # -- the model and the claim --------------------------------------------------------------
 
 
-def _parse(text: str, inputs: Sequence[str], known: dict[str, Node] | None = None) -> Node:
+def _parse(text: str, inputs: Sequence[str], known: dict[str, Node] | None = None,
+           max_length: int = MAX_LENGTH) -> Node:
     rng = default_rng()
     state = rng.getstate()  # parsed Parameters draw values; keep the user's seeded stream intact
     try:
-        return parse(text, inputs=list(inputs), nodes=known)
+        return parse(text, inputs=list(inputs), nodes=known, max_length=max_length)
     finally:
         rng.setstate(state)
 
 
 def _model_program(model: Any, inputs: Sequence[str] | None, target: Any,
-                   output: int | None = None) -> tuple[Program, str]:
+                   output: int | None = None, max_length: int = MAX_LENGTH) -> tuple[Program, str]:
     if output is not None and (isinstance(output, bool) or not isinstance(output, int)):
         raise InputError(f"check_derivative: output must be an output index (an integer), got {shown(output)}")
     if output is not None and not isinstance(model, Network):
@@ -561,7 +568,7 @@ def _model_program(model: Any, inputs: Sequence[str] | None, target: Any,
     if isinstance(model, str):
         if isinstance(target, str):
             ins.append(target)
-        root = _parse(model, ins)
+        root = _parse(model, ins, max_length=max_length)
         if target is not None and not isinstance(target, str):
             root = _squared_error(root, target)
         return compile(root).program, model.strip()
@@ -609,7 +616,8 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _claim_program(claimed: Any, program: Program, names: dict[str, int],
-                   whole: Program | None = None, variables: Collection[str] = ()) -> tuple[Program, str]:
+                   whole: Program | None = None, variables: Collection[str] = (),
+                   max_length: int = MAX_LENGTH) -> tuple[Program, str]:
     """The claim compiled; in a formula, the model's variables and named intermediates
     (``z1_1``, ``h1_1``, ``yhat``, ...) stand for the model's own nodes. ``whole``: the network
     the model is one output of (its other variables may appear in the claim)."""
@@ -626,7 +634,7 @@ def _claim_program(claimed: Any, program: Program, names: dict[str, int],
             zs = tuple(program.nodes[a] for a in program.args[i])
             for k in range(len(zs)):
                 known.setdefault(f"{vec}_{k + 1}", Node.apply(row.name, zs, attr=k))
-        root = _parse(claimed, [whole.names[i] for i in whole.inputs], known)
+        root = _parse(claimed, [whole.names[i] for i in whole.inputs], known, max_length)
         label = claimed.strip()
     elif isinstance(claimed, Node):
         root, label = claimed, ""

@@ -820,3 +820,13 @@ def test_hostile_fractional_exponents_give_a_verdict(model, claimed):
 def test_an_exponent_out_of_range_is_a_formula_error(model):
     with pytest.raises(sn.FormulaError, match="out of range"):
         check_derivative(model, "w", "0")
+
+
+def test_a_999_term_sum_with_spaces_is_read_and_max_length_is_accepted():
+    text = " + ".join(["x"] * 999)  # 3,993 characters: the example, written with spaces
+    assert check_derivative(text, "x", "999", inputs=["x"]).method == "symbolic"
+    with pytest.raises(sn.FormulaError, match="pass max_length="):
+        check_derivative(text, "x", "999", inputs=["x"], max_length=1000)
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(sn.InputError, match="max_length must be a positive integer"):
+            check_derivative("w", "w", "1", max_length=bad)
