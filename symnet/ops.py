@@ -41,6 +41,13 @@ and name no op themselves. A row holds
 * ``output_derivative(sp, y)`` -- optional, for a one-input op: its derivative written
   in its own output ``y`` (sigmoid: ``y (1 - y)``), as textbooks write it; gradients
   are printed that way (checked against SymPy's derivative of the ``sympy`` form).
+* ``display_derivative(sp, a, y, attr, f)`` -- optional, for a one-input op: its
+  derivative at the operand ``a`` written with the model's own functions, as
+  textbooks write it: ``f("sigmoid")`` is the display function of another row
+  (softplus: ``sigmoid(a)``), ``y`` the op's own output (elu: ``y + alpha`` where
+  ``a <= 0``), and an indicator is ``Piecewise((1, cond), (0, True))`` (leaky ReLU:
+  ``1[a > 0] + alpha 1[a <= 0]``); checked against SymPy's derivative of the
+  ``sympy`` form, which the verifier keeps using.
 * ``layer_derivative(sp, p, k, j)`` -- optional, for a ``layerwise`` op: the derivative
   of output ``k`` with respect to operand ``j`` written in the layer's outputs ``p``
   (softmax: ``p_k (1[k = j] - p_j)``, Bishop, *Pattern Recognition and Machine
@@ -195,6 +202,7 @@ class Op:
     output_derivative: Callable[[Any, Any], Any] | None = None
     layer_derivative: Callable[[Any, Sequence[Any], int, int], Any] | None = None
     layer_symbol: str | None = None
+    display_derivative: Callable[[Any, Any, Any, Any, Callable[[str], Any]], Any] | None = None
 
     def check_arity(self, n: int, where: str) -> None:
         """Raise :class:`ArityError` naming ``where`` unless ``n`` children fit this op."""
@@ -437,6 +445,24 @@ def format_exponent(p: float) -> str:
     return str(int(p)) if float(p).is_integer() and abs(p) < 1e15 else repr(float(p))
 
 
+def _indicator(sp: Any, cond: Any) -> Any:
+    """``1[cond]``: 1 where ``cond`` holds, else 0 (printed ``step(a)`` for ``a > 0``)."""
+    return sp.Piecewise((1, cond), (0, True))
+
+
+def _softplus_derivative(sp: Any, a: Any, y: Any, t: Any, f: Callable[[str], Any]) -> Any:
+    # sigmoid(a); above PyTorch's threshold the op is a itself, of slope 1
+    if t is None:
+        return f("sigmoid")(a)
+    t = _sympy_decimal(sp, t)
+    return _indicator(sp, a > t) + f("sigmoid")(a) * _indicator(sp, a <= t)
+
+
+def _silu_derivative(sp: Any, a: Any, y: Any, attr: Any, f: Callable[[str], Any]) -> Any:
+    s = f("sigmoid")(a)  # s (1 + a (1 - s)), Elfwing et al. 2018
+    return s * (1 + a * (1 - s))
+
+
 # softmax by name, output k counted from 1 as a subscript; k None: the whole vector
 def _softmax_display_text(operands: Sequence[str], k: Any) -> str:
     return f"softmax({', '.join(operands)})" + ("" if k is None else f"_{int(k) + 1}")
@@ -621,7 +647,9 @@ OPS: OpTable = OpTable(
        doc="a if a > 0 else alpha * a (alpha defaults to 0.01)",
        derivative="1 if a > 0 else alpha (alpha at a = 0, as in PyTorch)",
        kink=lambda xs, a: xs[0], method="leaky_relu", function="leaky_relu", torch="LeakyReLU", torch_param="negative_slope", param="alpha", param_default=0.01,
-       activation=True),
+       activation=True,
+       display_derivative=lambda sp, a, y, al, f: (_indicator(sp, a > 0)
+                                                   + _sympy_decimal(sp, _param(al, 0.01)) * _indicator(sp, a <= 0))),
     Op("softplus", 1, lambda xs, t: softplus(xs[0], t), lambda xs, y, t: (softplus_grad(xs[0], t),),
        lambda sp, e, t: (sp.log(1 + sp.exp(e[0])) if t is None
                          else sp.Piecewise((e[0], e[0] > _sympy_decimal(sp, t)), (sp.log(1 + sp.exp(e[0])), True))),
@@ -629,14 +657,17 @@ OPS: OpTable = OpTable(
        doc="log(1 + exp(a)); with a threshold t, a where a > t (PyTorch's threshold)",
        derivative="sigmoid(a) (1 above the threshold)",
        kink=lambda xs, t: math.inf if t is None else xs[0] - t,
-       method="softplus", function="softplus", param="threshold", activation=True),
+       method="softplus", function="softplus", param="threshold", activation=True,
+       display_derivative=_softplus_derivative),
     Op("elu", 1, lambda xs, a: elu(xs[0], _param(a, 1.0)), lambda xs, y, a: (elu_grad(xs[0], _param(a, 1.0)),),
        lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_decimal(sp, _param(a, 1.0)) * (sp.exp(e[0]) - 1)),
        text=call("elu"), latex=call(r"\operatorname{ELU}"),
        doc="a if a > 0 else alpha * (exp(a) - 1) (alpha defaults to 1)",
        derivative="1 if a > 0 else alpha * exp(a) (alpha at a = 0, as in PyTorch)",
        kink=lambda xs, a: xs[0], method="elu", function="elu", torch="ELU", torch_param="alpha", param="alpha", param_default=1.0,
-       activation=True),
+       activation=True,
+       display_derivative=lambda sp, a, y, al, f: (_indicator(sp, a > 0)
+                                                   + (y + _sympy_decimal(sp, _param(al, 1.0))) * _indicator(sp, a <= 0))),
     Op("erf", 1, lambda xs, a: math.erf(xs[0]), lambda xs, y, a: (_TWO_OVER_SQRTPI * math.exp(-xs[0] * xs[0]),),
        lambda sp, e, a: sp.erf(e[0]),
        text=call("erf"), latex=call(r"\operatorname{erf}"),
@@ -652,12 +683,19 @@ OPS: OpTable = OpTable(
        lambda sp, e, a: e[0] / (1 + sp.exp(-e[0])),
        text=call("silu"), latex=call(r"\operatorname{SiLU}"),
        doc="a * sigmoid(a) (also called swish)", derivative="s * (1 + a * (1 - s)), s = sigmoid(a)",
-       method="silu", function="silu", torch="SiLU", activation=True),
+       method="silu", function="silu", torch="SiLU", activation=True, display_derivative=_silu_derivative),
     Op("abs", 1, lambda xs, a: abs(xs[0]), lambda xs, y, a: (abs_grad(xs[0]),),
        lambda sp, e, a: sp.Abs(e[0]),
        text=call("abs"), latex=template(lambda o, a: rf"\left|{o[0]}\right|", PREC_ATOM),
        doc="|a|", derivative="sign(a) (0 at a = 0, as in PyTorch)",
-       kink=lambda xs, a: xs[0], method="abs", operator="abs", function="abs"),
+       kink=lambda xs, a: xs[0], method="abs", operator="abs", function="abs",
+       display_derivative=lambda sp, a, y, attr, f: f("sign")(a)),
+    Op("sign", 1, lambda xs, a: abs_grad(xs[0]), lambda xs, y, a: (0.0,),
+       lambda sp, e, a: sp.sign(e[0]),
+       text=call("sign"), latex=call(r"\operatorname{sign}"),
+       doc="the sign of a: 1, -1, or 0 at a = 0 (abs' as PyTorch computes it)",
+       derivative="0 (undefined at a = 0)", kink=lambda xs, a: xs[0], method="sign", function="sign",
+       display_derivative=lambda sp, a, y, attr, f: sp.Integer(0)),
     Op("sqrt", 1, lambda xs, a: sqrt(xs[0]), lambda xs, y, a: (sqrt_grad(y),),
        lambda sp, e, a: sp.sqrt(e[0]),
        text=call("sqrt"), latex=template(lambda o, a: rf"\sqrt{{{o[0]}}}", PREC_ATOM),
@@ -671,7 +709,7 @@ OPS: OpTable = OpTable(
        python=lambda o, a, k: f"{k(bce)}({o[0]}, {o[1]})", python_partials=None, array={bce: ops_array.bce}),
     Op("step", 1, lambda xs, a: 1.0 if xs[0] > 0 else 0.0, lambda xs, y, a: (0.0,),
        lambda sp, e, a: sp.Piecewise((1, e[0] > 0), (0, True)),
-       text=call("step"), latex=template(lambda o, a: rf"\mathbb{{1}}[{o[0]} > 0]", PREC_CALL),
+       text=call("step"), latex=template(lambda o, a: rf"\mathbf{{1}}\left[{o[0]} > 0\right]", PREC_ATOM),
        doc="the indicator of a > 0 (the Heaviside step with value 0 at 0, as relu'(0) = 0)",
        derivative="0 (undefined at a = 0)", kink=lambda xs, a: xs[0], function="step"),
 )

@@ -88,7 +88,7 @@ def test_numeric_locals_chain_to_engine_gradients() -> None:
 BCE_ALL = r"""\begin{aligned}
 \delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= \hat{y} - y \\
 \frac{\partial L}{\partial h^{(1)}_{1}} &= w^{(2)}_{1,1} \delta^{(2)}_{1} \\
-\delta^{(1)}_{1} = \frac{\partial L}{\partial z^{(1)}_{1}} &= \mathbb{1}[z^{(1)}_{1} > 0] \frac{\partial L}{\partial h^{(1)}_{1}} \\
+\delta^{(1)}_{1} = \frac{\partial L}{\partial z^{(1)}_{1}} &= \mathbf{1}\left[z^{(1)}_{1} > 0\right] \frac{\partial L}{\partial h^{(1)}_{1}} \\
 \frac{\partial L}{\partial w^{(1)}_{1,1}} &= x_{1} \delta^{(1)}_{1} \\
 \frac{\partial L}{\partial b^{(1)}_{1}} &= \delta^{(1)}_{1} \\
 \frac{\partial L}{\partial w^{(2)}_{1,1}} &= h^{(1)}_{1} \delta^{(2)}_{1} \\
@@ -247,3 +247,60 @@ def test_softmax_mlp_with_cross_entropy() -> None:
     assert r"&= p_{3} - 1" in tex and r"&= p_{1} \\" in tex and "exp" not in tex
     for name in ("w1_1_1", "w2_3_2", "b2_1"):
         _agree_at_random_points(net, gradient_sympy(net, name), name)
+
+
+# -- every one-input row's derivative with the model's own functions ----------------------
+
+#: one-input rows a formula can call, with the functions their textbook derivative may use
+#: beyond the row itself (erf' = 2 exp(-a^2)/sqrt(pi) has no form without exp)
+ACTIVATIONS = {"relu": (), "sigmoid": (), "tanh": (), "leaky_relu": (), "softplus": ("sigmoid",),
+               "elu": (), "erf": ("exp",), "gelu": ("exp", "erf"), "silu": ("sigmoid",), "abs": ("sign",),
+               "sqrt": (), "exp": (), "log": (), "step": (), "sign": ()}
+
+
+@pytest.mark.parametrize("formula", [f"{name}(w*x + b)" for name in ACTIVATIONS]
+                         + ["leaky_relu(w*x + b, 0.2)", "elu(w*x + b, 0.5)", "softplus(w*x + b, 1.5)"])
+def test_every_row_differentiates_with_the_models_own_functions(formula: str) -> None:
+    from symnet.gradtext import gradient_text
+    from symnet.parse import parse
+    name = formula.split("(")[0]
+    net = sn.compile(parse(formula, inputs=["x"], values={"w": 0.7, "b": 0.4}))
+    allowed = {name, *ACTIVATIONS[name]}
+    for wrt in ("w", "b", "x"):
+        mine = gradient_sympy(net, wrt)
+        _agree_at_random_points(net, mine, wrt)
+        assert not mine.has(sp.Piecewise) or name not in ("leaky_relu", "elu", "softplus") or all(
+            e.args[0].expr == 1 and e.args[1] == (0, True) for e in mine.atoms(sp.Piecewise)), mine
+        for f in ("exp", "log", "erf", "sigmoid", "sign", "tanh"):
+            if f not in allowed:
+                text = gradient_text(net, wrt)
+                assert f"{f}(" not in text.replace(f"{name}(", ""), (formula, text)
+        for text in (gradient_text(net, wrt), gradient_text(net, wrt, latex=True),
+                     gradient_text(net, wrt, form="chain"), gradient_latex(net, wrt)):
+            for bad in ("Piecewise", "cases", "e^{", "3.14159", "sign}{", "mathbb"):
+                assert bad not in text, (formula, bad, text)
+
+
+@pytest.mark.parametrize("formula, text", [
+    ("softplus(w*x + b)", "x*sigmoid(w*x + b)"),
+    ("abs(w*x)", "x*sign(w*x)"),
+    ("leaky_relu(w*x + b, 0.2)", "x*((w*x + b <= 0)/5 + step(w*x + b))"),
+    ("elu(w*x + b)", "x*((elu(w*x + b) + 1)*(w*x + b <= 0) + step(w*x + b))"),
+    ("silu(w*x + b)", "x*((1 - sigmoid(w*x + b))*(w*x + b) + 1)*sigmoid(w*x + b)"),
+    ("erf(w*x)", "2*x*exp(-w**2*x**2)/sqrt(pi)"),
+])
+def test_textbook_derivatives_of_activations(formula: str, text: str) -> None:
+    from symnet.gradtext import gradient_text
+    from symnet.parse import parse
+    net = sn.compile(parse(formula, inputs=["x"], values={"w": 0.7, "b": 0.4} if "+ b" in formula else {"w": 0.7}))
+    assert gradient_text(net, "w") == text
+    if "pi" not in text:  # formulas have no constant pi
+        assert sn.check_derivative(net, "w", text).correct  # symnet's answer pastes back as a claim
+
+
+def test_abs_derivative_prints_sign_through_the_one_printer_and_parses_back() -> None:
+    from symnet.gradtext import gradient_text
+    from symnet.parse import parse
+    net = sn.compile(parse("abs(w*x)", inputs=["x"], values={"w": 0.7}))
+    assert gradient_text(net, "w", latex=True) == r"x \operatorname{sign}\left(w x\right)"
+    assert sn.check_derivative(net, "w", gradient_text(net, "w")).correct

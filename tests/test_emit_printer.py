@@ -128,7 +128,7 @@ def test_textbook_identities_in_the_chain_form():
     tex = MODELS["bce-sigmoid"].gradient_latex("w2_1_1")
     assert r"\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= \hat{y} - y" in tex  # yhat - y
     assert r"1 - \left(h^{(1)}_{1}\right)^{2}" in MODELS["bce-sigmoid"].gradient_latex("w1_1_1")  # tanh' = 1 - h^2
-    assert r"\mathbb{1}[z^{(1)}_{1} > 0]" in MODELS["relu"].gradient_latex("w1_1_1")  # relu'
+    assert r"\mathbf{1}\left[z^{(1)}_{1} > 0\right]" in MODELS["relu"].gradient_latex("w1_1_1")  # relu'
     text = gradient_text(MODELS["relu"], "w1_1_1")
     assert "step(" in text and "Piecewise" not in text
     mse = gradient_text(MODELS["mse-sigmoid"], "w1_1_1")
@@ -191,7 +191,7 @@ X, Y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
 @pytest.mark.parametrize("expr, text, tex", [
     (X * (SIG(X) - Y), "x*(sigmoid(x) - y)", r"x \left(\sigma\left(x\right) - y\right)"),
     (1 - sp.tanh(X) ** 2, "1 - tanh(x)**2", r"1 - \tanh\left(x\right)^{2}"),
-    (sp.Piecewise((1, X > 0), (0, True)) * Y, "y*step(x)", r"y \mathbb{1}[x > 0]"),
+    (sp.Piecewise((1, X > 0), (0, True)) * Y, "y*step(x)", r"y \mathbf{1}\left[x > 0\right]"),
     (-2 * X / (1 + Y), "-2*x/(y + 1)", r"-\frac{2 x}{y + 1}"),
     (sp.Rational(1, 2) - X, "1/2 - x", r"\frac{1}{2} - x"),
     (sp.exp(-X) * sp.log(1 - Y), "exp(-x)*log(1 - y)", r"\exp\left(-x\right) \log\left(1 - y\right)"),

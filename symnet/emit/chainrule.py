@@ -449,7 +449,7 @@ def gradient_latex(network: Any, wrt: Any = None, *, output: int | None = None, 
     \\begin{aligned}
     \\delta^{(2)}_{1} = \\frac{\\partial L}{\\partial z^{(2)}_{1}} &= \\hat{y} - y \\\\
     \\frac{\\partial L}{\\partial h^{(1)}_{1}} &= w^{(2)}_{1,1} \\delta^{(2)}_{1} \\\\
-    \\delta^{(1)}_{1} = \\frac{\\partial L}{\\partial z^{(1)}_{1}} &= \\mathbb{1}[z^{(1)}_{1} > 0] \\frac{\\partial L}{\\partial h^{(1)}_{1}} \\\\
+    \\delta^{(1)}_{1} = \\frac{\\partial L}{\\partial z^{(1)}_{1}} &= \\mathbf{1}\\left[z^{(1)}_{1} > 0\\right] \\frac{\\partial L}{\\partial h^{(1)}_{1}} \\\\
     \\frac{\\partial L}{\\partial w^{(1)}_{1,1}} &= x_{1} \\delta^{(1)}_{1}
     \\end{aligned}
     """
