@@ -132,7 +132,9 @@ class Form:
     ``prec`` is the precedence of the whole written form. In LaTeX forms the infix
     symbol ``{times}`` stands for the multiplication sign the caller chose.
     ``word`` marks a LaTeX symbol that prints as an upright word as wide as its
-    letters (``\\log``, ``\\exp``), for layout estimates.
+    letters (``\\log``, ``\\exp``), for layout estimates. ``identity`` is the operand an
+    infix form leaves out (the product's ``1``: ``1 w x`` is written ``w x``, and a
+    factor ``-1`` as a minus sign).
     """
 
     kind: str
@@ -142,6 +144,7 @@ class Form:
     right_prec: int = 0
     render: Callable[[Sequence[str], Any], str] | None = None
     word: bool = False
+    identity: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("infix", "prefix", "call", "power", "template"):
@@ -150,9 +153,12 @@ class Form:
             raise GraphError("a template form needs a render function")
 
 
-def infix(symbol: str, prec: int, left: int | None = None, right: int | None = None) -> Form:
-    """An infix form; by default every operand needs at least the op's own precedence."""
-    return Form("infix", symbol, prec, prec if left is None else left, prec if right is None else right)
+def infix(symbol: str, prec: int, left: int | None = None, right: int | None = None,
+          identity: str | None = None) -> Form:
+    """An infix form; by default every operand needs at least the op's own precedence;
+    ``identity``: see :class:`Form`."""
+    return Form("infix", symbol, prec, prec if left is None else left, prec if right is None else right,
+                identity=identity)
 
 
 def call(name: str, word: bool = False) -> Form:
@@ -559,7 +565,8 @@ OPS: OpTable = OpTable(
        operator="add", sum=True),
     Op("mul", None, lambda xs, a: mul(*xs), lambda xs, y, a: mul_partials(xs),
        lambda sp, e, a: sp.Mul(*e, evaluate=False) if len(e) > 1 else e[0],
-       text=infix("*", PREC_MUL, right=PREC_MUL + 1), latex=infix("{times}", PREC_MUL, right=PREC_MUL + 1),
+       text=infix("*", PREC_MUL, right=PREC_MUL + 1, identity="1"),
+       latex=infix("{times}", PREC_MUL, right=PREC_MUL + 1, identity="1"),
        doc="n-ary product", derivative="d/dx_i = product of the other factors", min_arity=1,
        python=lambda o, a, k: " * ".join(o),
        python_partials=lambda o, y, a, k: tuple(" * ".join(o[:i] + o[i + 1:]) or "1.0" for i in range(len(o))),

@@ -275,6 +275,27 @@ def test_a_coefficient_of_one_is_never_printed():
     assert "= 1 " not in net.gradient_latex("w") and "&= 1 " not in net.gradient_latex("w", form="inline")
 
 
+@pytest.mark.parametrize("build, text, tex", [
+    (lambda w, x, b: 1.0 * w * x + b, "w*x + b", "w x + b"),
+    (lambda w, x, b: -1.0 * (w * x + b).tanh(), "-tanh(w*x + b)", r"-\tanh\left(w x + b\right)"),
+    (lambda w, x, b: (w * x + b) ** 1.0, "w*x + b", "w x + b"),
+    (lambda w, x, b: x * (-1.0) * w + b, "-x*w + b", "-x w + b"),
+    (lambda w, x, b: -1.0 * (w + x) * 1.0, "-(w + x)", r"-\left(w + x\right)"),
+    (lambda w, x, b: (-1.0) * (-1.0) * w * x, "w*x", "w x"),
+])
+def test_formulas_and_gradients_never_print_a_factor_or_exponent_of_one(build, text, tex):
+    # the program's renderer and the one printer alike (gradients reuse the formula's pieces)
+    w, x, b = sn.Parameter(0.5, name="w"), sn.Input("x"), sn.Parameter(0.1, name="b")
+    net = sn.compile(build(w, x, b))
+    assert str(net) == text and net.latex() == tex
+    for out in (gradient_text(net, "w"), gradient_text(net, "w", latex=True), net.gradient_latex("w"),
+                net.gradient_latex("x", form="inline"), gradient_text(net, "x", form="chain")):
+        assert not any(bad in out for bad in ("1*", "1 w", "1 x", "-1 ", "^{1}", "**1", r"1 \tanh")), out
+    # the written formula is the same function (a product of 1s is exact in floating point)
+    again = sn.compile(sn.parse(text, inputs=["x"], values={"w": 0.5, "b": 0.1} if "b" in text else {"w": 0.5}))
+    assert again.predict({"x": 0.7}) == net.predict({"x": 0.7})
+
+
 @pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex is not installed")
 def test_gradients_compile_with_pdflatex():
     from symnet.report import run_pdflatex
