@@ -304,3 +304,57 @@ def test_abs_derivative_prints_sign_through_the_one_printer_and_parses_back() ->
     net = sn.compile(parse("abs(w*x)", inputs=["x"], values={"w": 0.7}))
     assert gradient_text(net, "w", latex=True) == r"x \operatorname{sign}\left(w x\right)"
     assert sn.check_derivative(net, "w", gradient_text(net, "w")).correct
+
+
+# -- digits on the SymPy path; a number times a sum stays a product ----------------------
+
+
+def _mse_numeric_target(activation: str | None = None) -> sn.Network:
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.123456, name="b")
+    z = w * x + b
+    return sn.compile(sn.mse(getattr(z, activation)() if activation else z, 0.778))
+
+
+@pytest.mark.parametrize("digits", [1, 2, 5])
+def test_gradient_sympy_and_gradient_expr_round_every_number(digits: int) -> None:
+    from symnet.gradtext import gradient_expr
+    for net in (_mse_numeric_target(), _mse_numeric_target("sigmoid"), NETS["shared"][0]):
+        for got in (net.gradient_sympy("w" if "w" in net.parameter_names else "c", digits=digits),
+                    gradient_expr(net, "w" if "w" in net.parameter_names else "c", digits=digits)):
+            numbers = [n for n in got.atoms(sp.Number) if not n.is_Integer]
+            for n in numbers:
+                assert n.is_Float and len(sp.sstr(abs(n)).replace("0.", "").replace(".", "").lstrip("0")) <= digits, (got, n)
+        defs, result = gradient_expr(net, net.parameter_names[0], form="chain", digits=digits)
+        for _, e in defs + [(None, result)]:
+            assert all(n.is_Integer or n.is_Float for n in sp.sympify(e).atoms(sp.Number)), e
+    exact = _mse_numeric_target().gradient_sympy("w")
+    assert _mse_numeric_target().gradient_sympy("w", digits=3) == 2 * X_ * (W_ * X_ + sp.Symbol("b", real=True)
+                                                                            - sp.Float("0.778", 3))
+    assert sp.Abs(exact - _mse_numeric_target().gradient_sympy("w", digits=17)).xreplace({X_: 1, W_: 1, B_: 0}) < 1e-15
+
+
+@pytest.mark.parametrize("bad", [0, 18, 2.0, "2", True])
+def test_bad_digits_on_the_sympy_path_is_an_input_error(bad: object) -> None:
+    from symnet.gradtext import gradient_expr
+    net = _mse_numeric_target()
+    with pytest.raises(sn.InputError, match="digits"):
+        net.gradient_sympy("w", digits=bad)
+    with pytest.raises(sn.InputError, match="digits"):
+        gradient_expr(net, "w", digits=bad)
+
+
+def test_mse_with_a_numeric_target_keeps_two_times_the_error() -> None:
+    from symnet.gradtext import gradient_text
+    net = _mse_numeric_target()
+    chain_text = gradient_text(net, "w", form="chain")
+    assert "L = (yhat - 0.778)**2" in chain_text and "dL_dyhat = 2*(yhat - 0.778)" in chain_text
+    assert gradient_text(net, "w") == "2*x*(w*x + b - 0.778)"
+    assert r"&= 2 \left(\hat{y} - 0.778\right)" in net.gradient_latex("w")
+    sig = _mse_numeric_target("sigmoid")
+    assert "(sigmoid(w*x + b) - 0.778)" in gradient_text(sig, "w")
+    for n in (net, sig):
+        for name in n.parameter_names:
+            _agree_at_random_points(n, gradient_sympy(n, name), name)
+
+
+X_, W_, B_ = sp.symbols("x w b", real=True)

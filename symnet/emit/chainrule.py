@@ -43,7 +43,7 @@ from .printer import ExprPrinter, latex_printer
 from ..ops import PREC_MUL
 from .render import TEXT, Piece, Style, check_digits, number_piece, render
 from .forms import constant as exact_constant
-from .forms import display, leaf_symbols, local_partial
+from .forms import display, leaf_symbols, local_partial, round_numbers, substitute
 from .vectors import Layer, find_layers, layer_rows, symbol_values
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
@@ -83,13 +83,13 @@ def textbook(expr: Any, max_ops: int = 150) -> Any:
         return _shorter(expr, sp.factor_terms(expr))
     calls = sorted(expr.atoms(sp.Function), key=sp.default_sort_key)
     dummies = {c: sp.Dummy(f"f{k}") for k, c in enumerate(calls)}
-    plain = expr.xreplace(dummies)
+    plain = substitute(expr, dummies)
     best = _shorter(plain, sp.factor_terms(plain))
     if any(p.exp.is_negative and p.base.free_symbols for p in plain.atoms(sp.Pow)):
         tried = sp.factor_terms(sp.cancel(plain))
         if sp.count_ops(tried) < sp.count_ops(best):
             best = tried
-    return best.xreplace({d: c for c, d in dummies.items()})
+    return substitute(best, {d: c for c, d in dummies.items()})
 
 
 @dataclass
@@ -326,8 +326,8 @@ def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | No
     style = latex_style(times) if latex else TEXT
     values = _values(program, digits)
     name = (lambda s: latex_name(s.name)) if latex else None
-    expr = gradient_sympy(network, wrt, output=output, exact=False,
-                          max_block_depth=max_block_depth).xreplace(values)
+    expr = substitute(gradient_sympy(network, wrt, output=output, exact=False,
+                                     max_block_depth=max_block_depth), values)
     known = known_pieces(program, style, digits, (), values)
     return ExprPrinter(style, name, digits, known).doprint(textbook(expr) if values else expr)
 
@@ -481,7 +481,7 @@ def _adjoint_symbol(program: Program, ch: Chain, i: int, taken: set[str]) -> Any
 
 def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bool = False,
                    form: str | None = None, exact: bool = True, max_block_depth: int = MAX_BLOCK_DEPTH,
-                   max_size: int = MAX_SIZE) -> Any:
+                   max_size: int = MAX_SIZE, digits: int | None = None) -> Any:
     """The derivative of the output with respect to ``wrt`` as SymPy, chained from the
     derivatives of the op rows and written as a textbook writes it (the model's own
     functions by name; see :func:`textbook` and :meth:`Chain.terms`).
@@ -490,7 +490,10 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     parameters, a list a dict by name. ``form="chain"`` (or ``let=True``) gives
     ``(definitions, result)`` instead: ``(Symbol, Expr)`` pairs to evaluate in order (the
     forward intermediates, then the adjoints ``dL_dz1_2`` ...) and the result over them.
-    ``exact=False`` keeps constants as Floats (for printing).
+    ``exact=False`` keeps constants as Floats (for printing). ``digits`` rounds every
+    number of the result (and of the definitions) to that many significant digits
+    (:func:`symnet.emit.forms.round_numbers`; checked by
+    :func:`symnet.emit.render.check_digits`, :class:`~symnet.errors.InputError` otherwise).
 
     >>> import symnet as sn
     >>> x, w, b, y = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b"), sn.Input("y")
@@ -500,6 +503,7 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     """
     if form not in (None, "inline", "chain"):
         raise InputError(f"form must be 'inline' or 'chain', got {form!r}")
+    check_digits(digits)
     let = let or form == "chain"
     ch = chain(network, output=output, exact=exact, max_block_depth=max_block_depth)
     if not let:  # written inline, every shared node is written out at each use
@@ -520,8 +524,11 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     if not let:
         resolved: dict[Any, Any] = {}
         for sym, expr in defs:
-            resolved[sym] = expr.xreplace(resolved)
-        results = {k: textbook(e.xreplace(resolved)) for k, e in results.items()}
+            resolved[sym] = substitute(expr, resolved)
+        results = {k: textbook(substitute(e, resolved)) for k, e in results.items()}
+    if digits is not None:
+        results = {k: round_numbers(e, digits) for k, e in results.items()}
+        defs = [(sym, round_numbers(e, digits)) for sym, e in defs]
     single = not isinstance(wrt, (list, tuple))
     value = next(iter(results.values())) if single else results
     return (defs, value) if let else value
