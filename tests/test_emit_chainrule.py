@@ -358,3 +358,29 @@ def test_mse_with_a_numeric_target_keeps_two_times_the_error() -> None:
 
 
 X_, W_, B_ = sp.symbols("x w b", real=True)
+
+
+def _hand_built() -> sn.Network:
+    i1, i2, t1, t2 = sn.Input("i1"), sn.Input("i2"), sn.Input("t1"), sn.Input("t2")
+    w = [sn.Parameter(v, name=f"w{k}") for k, v in enumerate([0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55], 1)]
+    b1, b2 = sn.Parameter(0.35, name="b1"), sn.Parameter(0.6, name="b2")
+    h1 = (w[0] * i1 + w[1] * i2 + b1).tanh()
+    h2 = (w[2] * i1 + w[3] * i2 + b1).tanh()
+    o1 = (w[4] * h1 + w[5] * h2 + b2).sigmoid()
+    o2 = (w[6] * h1 + w[7] * h2 + b2).sigmoid()
+    return sn.compile(0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2)
+
+
+def test_backward_lines_go_layer_by_layer_from_the_output_in_unit_order() -> None:
+    from symnet.gradtext import gradient_text
+    net = _hand_built()
+    tex = net.gradient_latex("b1")
+    lefts = [line.split("&=")[0].strip() for line in tex.splitlines() if "&=" in line]
+    assert lefts[:4] == [r"\frac{\partial L}{\partial \hat{y}_{1}}",
+                         r"\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}}",
+                         r"\frac{\partial L}{\partial \hat{y}_{2}}",
+                         r"\delta^{(2)}_{2} = \frac{\partial L}{\partial z^{(2)}_{2}}"]
+    assert [s.split(" = ")[0] for s in gradient_text(net, "b1", form="chain").splitlines() if s.startswith("dL_")] == [
+        "dL_dyhat1", "dL_dz2_1", "dL_dyhat2", "dL_dz2_2", "dL_dh1_1", "dL_dz1_1", "dL_dh1_2", "dL_dz1_2"]
+    for name in net.parameter_names:
+        _agree_at_random_points(net, gradient_sympy(net, name), name)

@@ -392,13 +392,18 @@ def gradient_rows(network: Any, wrt: Any = None, *, output: int | None = None, t
 
 def backward_order(ch: Chain) -> list[int]:
     """The live named nodes below the output, each after all its consumers: layer by
-    layer from the output, unit by unit (activation before sum) when every node has a
-    layer and unit, else reverse topological order."""
+    layer from the output, unit by unit in unit order (activation before sum; the
+    network's outputs ``yhat1``, ``yhat2`` are the top layer's activations) when every
+    node has a layer and unit, else reverse topological order."""
     program = ch.program
     nodes = [v for v in reversed(ch.named) if v != ch.output and v in ch.live]
+    layers = [o.layer for o in (program.origins[v] for v in nodes) if o is not None and o.layer is not None]
+    top = max(layers, default=0)
 
     def key(v: int) -> tuple[int, int, int, int]:
         o = program.origins[v]
+        if o is not None and o.role == "output" and o.layer is None and o.unit is not None:
+            return (1, -top, o.unit, 0)  # a network's output k is the activation of unit k of the top layer
         if o is None or o.layer is None or o.unit is None:
             return (0, 0, 0, 0) if o is not None and o.role in ("loss", "output") else (2, 0, 0, -v)
         return (1, -o.layer, o.unit, 0 if o.role == "activation" else 1)
