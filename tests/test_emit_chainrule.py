@@ -384,3 +384,25 @@ def test_backward_lines_go_layer_by_layer_from_the_output_in_unit_order() -> Non
         "dL_dyhat1", "dL_dz2_1", "dL_dyhat2", "dL_dz2_2", "dL_dh1_1", "dL_dz1_1", "dL_dh1_2", "dL_dz1_2"]
     for name in net.parameter_names:
         _agree_at_random_points(net, gradient_sympy(net, name), name)
+
+
+def test_a_formula_op_differentiates_through_its_own_functions_and_fuses_with_bce() -> None:
+    # swish defined by a formula, under sigmoid + BCE: the fused (yhat - y) and no exp
+    from symnet.gradtext import gradient_text
+    sw = sn.define_op("swish_chain_test", 1, formula="a*sigmoid(a)", replace=True)
+    try:
+        x, w, b, y = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.1, name="b"), sn.Input("y")
+        for net in (sn.compile(sn.bce(sw(w * x + b).sigmoid(), y)), sn.compile(sn.bce(sw(w * x + b), y)),
+                    sn.compile(sn.mse(sw(w * x + b), y))):
+            for name in ("w", "b"):
+                mine = gradient_sympy(net, name)
+                assert not mine.has(sp.exp), mine
+                _agree_at_random_points(net, mine, name)
+                for text in (gradient_text(net, name), gradient_text(net, name, form="chain"),
+                             net.gradient_latex(name), net.gradient_latex(name, form="inline")):
+                    assert "exp" not in text and "e^{" not in text, text
+        fused = sn.compile(sn.bce(sw(w * x + b).sigmoid(), y))
+        assert gradient_text(fused, "w").startswith("x*(sigmoid(swish_chain_test(w*x + b)) - y)*")
+        assert r"x \left(\hat{y} - y\right)" in fused.gradient_latex("w")
+    finally:
+        sn.OPS.pop("swish_chain_test", None)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import sympy as sp
+from sympy.core.mul import _keep_coeff
 
 from ..program import Program
 from ..errors import ExportLimitError, InputError
@@ -86,10 +87,55 @@ def textbook(expr: Any, max_ops: int = 150) -> Any:
     plain = substitute(expr, dummies)
     best = _shorter(plain, sp.factor_terms(plain))
     if any(p.exp.is_negative and p.base.free_symbols for p in plain.atoms(sp.Pow)):
-        tried = sp.factor_terms(sp.cancel(plain))
-        if sp.count_ops(tried) < sp.count_ops(best):
-            best = tried
-    return substitute(best, {d: c for c, d in dummies.items()})
+        for tried in (_cancel_factors(plain), sp.factor_terms(sp.cancel(plain))):
+            if sp.count_ops(tried) < sp.count_ops(best):
+                best = tried
+    return substitute(_sign_into_sum(best), {d: c for c, d in dummies.items()})
+
+
+def _cancel_factors(expr: Any) -> Any:
+    """A product with each divisor that equals a factor of the numerator, or its negation,
+    cancelled, without expanding anything (``(1 - s)(y - s)/(s - 1)`` is ``-(y - s)``);
+    other expressions unchanged."""
+    if not expr.is_Mul:
+        return expr
+    num: list[Any] = []
+    den: list[Any] = []
+    for f in expr.args:
+        base, e = f.as_base_exp()
+        if e.is_Integer and e < 0:
+            den.extend([base] * int(-e))
+        else:
+            num.append(f)
+    sign = 1
+    kept: list[Any] = []
+    for d in den:
+        for k, n in enumerate(num):
+            if n == d or (n.is_Add and sp.expand(n + d) == 0):
+                sign = sign if n == d else -sign
+                del num[k]
+                break
+        else:
+            kept.append(d)
+    return sp.Mul(sign, *num) / sp.Mul(*kept)
+
+
+def _sign_into_sum(expr: Any) -> Any:
+    """A negated product with a sum among its factors written with that sum negated
+    instead (``-x (y - s)`` is ``x (s - y)``), as textbooks write the error ``yhat - y``."""
+    if not expr.is_Mul or not expr.could_extract_minus_sign():
+        return expr
+    coeff, factors = expr.as_coeff_mul()
+    if coeff >= 0:
+        return expr
+    sums = [f for f in factors if f.is_Add]
+    if not sums:
+        return expr
+    pick = next((f for f in sums if f.could_extract_minus_sign()), sums[0])
+    flipped = sp.Add(*[-t for t in pick.args])
+    rest = list(factors)
+    rest[rest.index(pick)] = flipped
+    return _keep_coeff(-coeff, sp.Mul(*rest)) if -coeff != 1 else sp.Mul(*rest)
 
 
 @dataclass

@@ -336,6 +336,43 @@ def _make_layer_function(op: Op) -> Any:
     return type(op.name, (sp.Function,), namespace)
 
 
+def _formula_display(op: Op, operands: Sequence[Any]) -> Any:
+    """A row defined by a formula (:func:`symnet.define_op` with ``formula=``) written over
+    ``operands`` with the display functions of the ops the formula calls (``a*sigmoid(a)``),
+    or ``None`` for a row without a formula. Iterative: no recursion over the formula."""
+    if not op.formula or op.arity is None:
+        return None
+    from ..parse import parse  # noqa: PLC0415 -- parse sits below emit; only user rows need it
+    from ..userops import operand_names  # noqa: PLC0415
+
+    names = operand_names(op.arity)
+    try:
+        root = parse(op.formula, inputs=list(names))
+    except Exception:  # noqa: BLE001 -- a formula the table no longer reads: use the SymPy form
+        return None
+    done: dict[int, Any] = {}
+    stack: list[Any] = [root]
+    while stack:
+        node = stack[-1]
+        if id(node) in done:
+            stack.pop()
+            continue
+        if node.kind == "input":
+            done[id(node)] = operands[names.index(node.name)]
+        elif node.kind == "constant":
+            done[id(node)] = constant(node.value)
+        elif node.kind == "op":
+            waiting = [c for c in node.children if id(c) not in done]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            done[id(node)] = display(OPS[node.op], tuple(done[id(c)] for c in node.children), node.attr)
+        else:
+            return None
+        stack.pop()
+    return done[id(root)]
+
+
 def _make_display_function(op: Op) -> Any:
     if op.layerwise and op.layer_derivative is not None:
         return _make_layer_function(op)
@@ -373,7 +410,10 @@ def _make_display_function(op: Op) -> Any:
         stated = _stated_derivative(op, attr, operands, self)
         if stated is not None:  # sigmoid(a)*(1 - sigmoid(a)); softplus: sigmoid(a)
             return stated
-        d = sp.diff(op.sympy(sp, dummies, attr), dummies[argindex - 1])
+        written = _formula_display(op, dummies) if attr is None else None
+        # an op defined by a formula differentiates through the formula's own functions
+        # (swish = a*sigmoid(a): sigmoid stays sigmoid), others through their SymPy form
+        d = sp.diff(written if written is not None else op.sympy(sp, dummies, attr), dummies[argindex - 1])
         return d.xreplace(dict(zip(dummies, operands)))
 
     def _eval_rewrite_as_elementary(self: Any, *args: Any, **kwargs: Any) -> Any:
