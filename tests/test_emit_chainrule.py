@@ -406,3 +406,18 @@ def test_a_formula_op_differentiates_through_its_own_functions_and_fuses_with_bc
         assert r"x \left(\hat{y} - y\right)" in fused.gradient_latex("w")
     finally:
         sn.OPS.pop("swish_chain_test", None)
+
+
+def test_bce_on_a_probability_reads_yhat_minus_y_over_yhat_one_minus_yhat() -> None:
+    from symnet.gradtext import gradient_text
+    x, w, b, y = sn.Input("x"), sn.Parameter(0.3, name="w"), sn.Parameter(0.1, name="b"), sn.Input("y")
+    net = sn.compile(sn.bce(w * x + b, y))
+    assert "dL_dyhat = (yhat - y)/(yhat*(1 - yhat))" in gradient_text(net, "w", form="chain")
+    assert r"&= \frac{\hat{y} - y}{\hat{y} \left(1 - \hat{y}\right)}" in net.gradient_latex("w")
+    for name in ("w", "b"):
+        p = net.program
+        mine = gradient_sympy(net, name)
+        theirs = sp.diff(elementary_nodes(p)[p.outputs[0]], sp.Symbol(name, real=True))
+        point = {sp.Symbol("x", real=True): sp.Rational(1, 2), sp.Symbol("y", real=True): sp.Rational(1, 3),
+                 sp.Symbol("w", real=True): sp.Rational(2, 5), sp.Symbol("b", real=True): sp.Rational(1, 10)}
+        assert sp.simplify(mine.xreplace(point) - theirs.xreplace(point)) == 0

@@ -120,9 +120,30 @@ def _cancel_factors(expr: Any) -> Any:
     return sp.Mul(sign, *num) / sp.Mul(*kept)
 
 
+def _negated(total: Any) -> Any:
+    return sp.Add(*[-t for t in total.args])
+
+
 def _sign_into_sum(expr: Any) -> Any:
-    """A negated product with a sum among its factors written with that sum negated
-    instead (``-x (y - s)`` is ``x (s - y)``), as textbooks write the error ``yhat - y``."""
+    """Signs placed as textbooks write them, each change a pair of negations: a divisor
+    ``s - 1`` is written ``1 - s`` with a sum of the numerator negated too
+    (``(y - s)/(s (s - 1))`` is ``(s - y)/(s (1 - s))``); then a negated product with a
+    sum among its factors is written with that sum negated instead (``-x (y - s)`` is
+    ``x (s - y)``), as textbooks write the error ``yhat - y``."""
+    if not expr.is_Mul:
+        return expr
+    factors = list(expr.args)
+    for k, f in enumerate(factors):
+        if not (f.is_Pow and f.exp == -1 and f.base.is_Add
+                and any(t.is_Number and t < 0 for t in f.base.args)):
+            continue
+        partner = next((j for j, g in enumerate(factors) if g.is_Add), None)
+        if partner is None:
+            continue
+        factors[k] = sp.Pow(_negated(f.base), -1)
+        factors[partner] = _negated(factors[partner])
+    if factors != list(expr.args):
+        expr = sp.Mul(*factors)
     if not expr.is_Mul or not expr.could_extract_minus_sign():
         return expr
     coeff, factors = expr.as_coeff_mul()
@@ -132,7 +153,7 @@ def _sign_into_sum(expr: Any) -> Any:
     if not sums:
         return expr
     pick = next((f for f in sums if f.could_extract_minus_sign()), sums[0])
-    flipped = sp.Add(*[-t for t in pick.args])
+    flipped = _negated(pick)
     rest = list(factors)
     rest[rest.index(pick)] = flipped
     return _keep_coeff(-coeff, sp.Mul(*rest)) if -coeff != 1 else sp.Mul(*rest)
