@@ -32,7 +32,7 @@ from .errors import InputError
 from .emit.chainrule import _program, _values, chain, gradient_latex, gradient_sympy, inline_text, known_pieces, resolve_wrt
 from .emit.vectors import layer_text
 from .emit.printer import ExprPrinter
-from .emit.forms import substitute
+from .emit.textbook import substitute
 from .emit.render import TEXT, check_digits
 
 __all__ = ["GRADIENT_FORMS", "gradient_text", "gradient_expr"]

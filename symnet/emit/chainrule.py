@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import sympy as sp
-from sympy.core.mul import _keep_coeff
 
 from ..program import Program
 from ..errors import ExportLimitError, InputError
@@ -44,7 +43,8 @@ from .printer import ExprPrinter, latex_printer
 from ..ops import PREC_MUL
 from .render import TEXT, Piece, Style, check_digits, number_piece, render
 from .forms import constant as exact_constant
-from .forms import display, leaf_symbols, local_partial, round_numbers, substitute
+from .forms import display, leaf_symbols, local_partial
+from .textbook import round_numbers, substitute, textbook
 from .vectors import Layer, find_layers, layer_rows, symbol_values
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
@@ -53,111 +53,6 @@ __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "
 
 #: A block (the ops between two named intermediates) larger than this is refused.
 MAX_BLOCK_OPS = 400
-
-def _at_most(expr: Any, limit: int) -> bool:
-    """Whether ``expr`` has at most ``limit`` nodes (stops counting past the limit)."""
-    for k, _ in enumerate(sp.preorder_traversal(expr)):
-        if k >= limit:
-            return False
-    return True
-
-
-def _shorter(expr: Any, other: Any) -> Any:
-    return other if sp.count_ops(other) < sp.count_ops(expr) else expr
-
-
-def textbook(expr: Any, max_ops: int = 150) -> Any:
-    """``expr`` as a textbook writes it: factors the chain rule multiplies in and the next
-    op divides out again are cancelled (sigmoid with BCE: ``x (sigmoid(z) - y)``), and
-    common factors are pulled out. The model's functions are kept as they are (treated as
-    symbols), so no op is expanded. An identity: only the printed shape changes.
-
-    >>> s = sp.Function("s")(sp.Symbol("z"))
-    >>> x, y = sp.symbols("x y")
-    >>> textbook(x * s * (1 - s) * ((1 - y) / (1 - s) - y / s))
-    x*(-y + s(z))
-    """
-    expr = expr if isinstance(expr, sp.Basic) else sp.Integer(expr)
-    if not _at_most(expr, 4 * max_ops):
-        return expr  # too large to reshape cheaply: left as the chain rule wrote it
-    if sp.count_ops(expr) > max_ops:
-        return _shorter(expr, sp.factor_terms(expr))
-    calls = sorted(expr.atoms(sp.Function), key=sp.default_sort_key)
-    dummies = {c: sp.Dummy(f"f{k}") for k, c in enumerate(calls)}
-    plain = substitute(expr, dummies)
-    best = _shorter(plain, sp.factor_terms(plain))
-    if any(p.exp.is_negative and p.base.free_symbols for p in plain.atoms(sp.Pow)):
-        for tried in (_cancel_factors(plain), sp.factor_terms(sp.cancel(plain))):
-            if sp.count_ops(tried) < sp.count_ops(best):
-                best = tried
-    return substitute(_sign_into_sum(best), {d: c for c, d in dummies.items()})
-
-
-def _cancel_factors(expr: Any) -> Any:
-    """A product with each divisor that equals a factor of the numerator, or its negation,
-    cancelled, without expanding anything (``(1 - s)(y - s)/(s - 1)`` is ``-(y - s)``);
-    other expressions unchanged."""
-    if not expr.is_Mul:
-        return expr
-    num: list[Any] = []
-    den: list[Any] = []
-    for f in expr.args:
-        base, e = f.as_base_exp()
-        if e.is_Integer and e < 0:
-            den.extend([base] * int(-e))
-        else:
-            num.append(f)
-    sign = 1
-    kept: list[Any] = []
-    for d in den:
-        for k, n in enumerate(num):
-            if n == d or (n.is_Add and sp.expand(n + d) == 0):
-                sign = sign if n == d else -sign
-                del num[k]
-                break
-        else:
-            kept.append(d)
-    return sp.Mul(sign, *num) / sp.Mul(*kept)
-
-
-def _negated(total: Any) -> Any:
-    return sp.Add(*[-t for t in total.args])
-
-
-def _sign_into_sum(expr: Any) -> Any:
-    """Signs placed as textbooks write them, each change a pair of negations: a divisor
-    ``s - 1`` is written ``1 - s`` with a sum of the numerator negated too
-    (``(y - s)/(s (s - 1))`` is ``(s - y)/(s (1 - s))``); then a negated product with a
-    sum among its factors is written with that sum negated instead (``-x (y - s)`` is
-    ``x (s - y)``), as textbooks write the error ``yhat - y``."""
-    if not expr.is_Mul:
-        return expr
-    factors = list(expr.args)
-    for k, f in enumerate(factors):
-        if not (f.is_Pow and f.exp == -1 and f.base.is_Add
-                and any(t.is_Number and t < 0 for t in f.base.args)):
-            continue
-        partner = next((j for j, g in enumerate(factors) if g.is_Add), None)
-        if partner is None:
-            continue
-        factors[k] = sp.Pow(_negated(f.base), -1)
-        factors[partner] = _negated(factors[partner])
-    if factors != list(expr.args):
-        expr = sp.Mul(*factors)
-    if not expr.is_Mul or not expr.could_extract_minus_sign():
-        return expr
-    coeff, factors = expr.as_coeff_mul()
-    if coeff >= 0:
-        return expr
-    sums = [f for f in factors if f.is_Add]
-    if not sums:
-        return expr
-    pick = next((f for f in sums if f.could_extract_minus_sign()), sums[0])
-    flipped = _negated(pick)
-    rest = list(factors)
-    rest[rest.index(pick)] = flipped
-    return _keep_coeff(-coeff, sp.Mul(*rest)) if -coeff != 1 else sp.Mul(*rest)
-
 
 @dataclass
 class Chain:
@@ -564,7 +459,7 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     forward intermediates, then the adjoints ``dL_dz1_2`` ...) and the result over them.
     ``exact=False`` keeps constants as Floats (for printing). ``digits`` rounds every
     number of the result (and of the definitions) to that many significant digits
-    (:func:`symnet.emit.forms.round_numbers`; checked by
+    (:func:`symnet.emit.textbook.round_numbers`; checked by
     :func:`symnet.emit.render.check_digits`, :class:`~symnet.errors.InputError` otherwise).
 
     >>> import symnet as sn

@@ -20,10 +20,9 @@ from mpmath.libmp import prec_to_dps
 from ..errors import InputError
 from ..ops import OPS, Op
 from ..program import Program
-from .render import check_digits, format_number
 
 __all__ = ["constant", "leaf_symbols", "display_function", "output_derivative", "row_derivative", "display",
-           "local_partial", "round_numbers", "substitute",
+           "local_partial",
            "layer_functions", "log_layers", "fresh_layer_name"]
 
 
@@ -45,89 +44,6 @@ def _display_number(value: float) -> sp.Expr:
     if v.is_integer() or v.as_integer_ratio()[1] <= 64:
         return constant(v)
     return sp.Float(v)
-
-
-def substitute(expr: Any, mapping: Any) -> Any:
-    """``expr.xreplace(mapping)``, except that a number times a sum stays a product
-    (``2 (yhat - 0.778)`` with ``yhat`` replaced is ``2 (w x - 0.778)``, where SymPy
-    would distribute the 2). Iterative: no recursion over the expression's depth.
-
-    >>> a, x = sp.symbols("a x")
-    >>> substitute(sp.Mul(2, a - sp.Float(0.5), evaluate=False), {a: x})
-    2*(x - 0.5)
-    """
-    if not mapping or not isinstance(expr, sp.Basic):
-        return expr
-    return _rebuild(expr, lambda e: mapping.get(e), ())
-
-
-def _rebuild(expr: Any, leaf: Any, exact: Any) -> Any:
-    # post-order over ``expr``: ``leaf(e)`` replaces a sub-expression (None: keep going);
-    # ``exact(e)`` are the argument positions of ``e`` left as they are
-    memo: dict[Any, Any] = {}
-    stack: list[tuple[Any, bool]] = [(expr, False)]
-    while stack:
-        e, ready = stack.pop()
-        if e in memo:
-            continue
-        new = leaf(e)
-        if new is not None:
-            memo[e] = new
-            continue
-        if not e.args or e.is_Atom:
-            memo[e] = e
-            continue
-        keep = exact(e) if exact else ()
-        if not ready:
-            stack.append((e, True))
-            stack.extend((a, False) for k, a in enumerate(e.args) if k not in keep and a not in memo)
-            continue
-        args = [a if k in keep else memo[a] for k, a in enumerate(e.args)]
-        if args == list(e.args):
-            memo[e] = e
-        elif e.is_Mul and len(args) == 2 and any(a.is_Rational for a in args) and any(a.is_Add for a in args):
-            number, other = (args[0], args[1]) if args[0].is_Rational else (args[1], args[0])
-            memo[e] = _keep_coeff(number, other)
-        else:
-            memo[e] = e.func(*args)
-    return memo[expr]
-
-
-def round_numbers(expr: Any, digits: int | None) -> Any:
-    """``expr`` with every number rounded to ``digits`` significant digits, as the one
-    number formatter rounds (:func:`symnet.emit.render.format_number`), checked by
-    :func:`~symnet.emit.render.check_digits`; exponents and a layer function's output
-    index are structure and stay exact (``x**(1/2)``, ``softmax(0, a, b)``). Integers
-    that round to themselves stay integers; ``None`` returns ``expr`` unchanged.
-
-    >>> x = sp.Symbol("x")
-    >>> round_numbers(sp.Rational(389, 500) * x + sp.Rational(1, 3) + x ** sp.Rational(1, 2), 2)
-    sqrt(x) + 0.78*x + 0.33
-    """
-    check_digits(digits)
-    if digits is None or not isinstance(expr, sp.Basic):
-        return expr
-    return _rebuild(expr, lambda e: _rounded(e, digits) if e.is_Number else None, _exact_args)
-
-
-def _exact_args(e: Any) -> set[int]:
-    """Positions of ``e``'s arguments that are structure, not values: a power's numeric
-    exponent, a layer function's output index."""
-    if e.is_Pow and e.exp.is_Number:
-        return {1}
-    if isinstance(e, sp.Function) and type(e) in layer_functions().values():
-        return {0}
-    return set()
-
-
-def _rounded(n: Any, digits: int) -> Any:
-    if not n.is_finite:
-        return n
-    text = format_number(float(n), digits)
-    v = float(text)
-    if v.is_integer() and abs(v) < 1e16:
-        return sp.Integer(int(v))
-    return sp.Float(text, digits)
 
 
 def leaf_symbols(program: Program) -> dict[int, sp.Symbol]:
