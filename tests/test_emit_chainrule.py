@@ -352,6 +352,8 @@ def test_mse_with_a_numeric_target_keeps_two_times_the_error() -> None:
     assert r"&= 2 \left(\hat{y} - 0.778\right)" in net.gradient_latex("w")
     sig = _mse_numeric_target("sigmoid")
     assert "(sigmoid(w*x + b) - 0.778)" in gradient_text(sig, "w")
+    from symnet.cli_grad import gradient_text as cli_text
+    assert "dL_dyhat = 2*(yhat - 0.78)" in cli_text(sig, "w", sympy=True, form="chain", digits=2)
     for n in (net, sig):
         for name in n.parameter_names:
             _agree_at_random_points(n, gradient_sympy(n, name), name)
