@@ -413,6 +413,11 @@ def abs_grad(x: float) -> float:
     return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
 
 
+def sign(x: float) -> float:
+    # 1, -1, or 0 at 0 (abs' as PyTorch computes it); NaN propagates
+    return x if x != x else abs_grad(x)
+
+
 def sqrt(x: float) -> float:
     if x < 0.0:
         raise ValueError(f"sqrt of negative value {x!r}")
@@ -697,7 +702,7 @@ OPS: OpTable = OpTable(
        doc="|a|", derivative="sign(a) (0 at a = 0, as in PyTorch)",
        kink=lambda xs, a: xs[0], method="abs", operator="abs", function="abs",
        display_derivative=lambda sp, a, y, attr, f: f("sign")(a)),
-    Op("sign", 1, lambda xs, a: abs_grad(xs[0]), lambda xs, y, a: (0.0,),
+    Op("sign", 1, lambda xs, a: sign(xs[0]), lambda xs, y, a: (0.0,),
        lambda sp, e, a: sp.sign(e[0]),
        text=call("sign"), latex=call(r"\operatorname{sign}"),
        doc="the sign of a: 1, -1, or 0 at a = 0 (abs' as PyTorch computes it)",

@@ -451,3 +451,11 @@ def test_formula_ops_reject_bad_formulas_and_mixed_definitions():
     with pytest.raises(sn.SymnetError, match="method 'value'"):
         sn.define_op("bad_fx", 1, formula="a", method="value")
     assert "bad_fx" not in OPS
+
+
+def test_sign_row_is_abs_derivative_with_zero_at_zero_and_propagates_nan():
+    row = OPS["sign"]
+    assert [row.forward((v,), None) for v in (-2.0, 0.0, 3.0)] == [-1.0, 0.0, 1.0]
+    assert [OPS["abs"].partials((v,), abs(v), None)[0] for v in (-2.0, 0.0, 3.0)] == [-1.0, 0.0, 1.0]
+    assert math.isnan(row.forward((math.nan,), None))
+    assert row.partials((0.5,), 1.0, None) == (0.0,)
