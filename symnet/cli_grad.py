@@ -16,7 +16,8 @@ import sympy as sp
 from .emit.chainrule import gradient_sympy
 from .gradtext import GRADIENT_FORMS
 from .gradtext import gradient_text as write_gradient
-from .emit.render import check_digits, format_number
+from .emit.render import check_digits
+from .emit.textbook import round_numbers, substitute
 from .errors import ExportLimitError, InputError, shown
 from .network import Network
 
@@ -30,8 +31,8 @@ MAX_CHARS = 200_000
 
 def _rounded(expr: Any, values: dict[Any, float], digits: int) -> Any:
     """``expr`` with the parameter values put in and every Float rounded to ``digits``."""
-    expr = expr.xreplace({s: sp.Float(v) for s, v in values.items()})
-    return expr.xreplace({f: sp.Float(format_number(float(f), digits), digits) for f in expr.atoms(sp.Float)})
+    # a number times a sum stays a product: 2*(yhat - 0.78), not 2*yhat - 1.6
+    return round_numbers(substitute(expr, {s: sp.Float(v) for s, v in values.items()}), digits)
 
 
 def _sympy(net: Network, wrt: str, form: str, digits: int | None, output: int | None) -> str:

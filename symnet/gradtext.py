@@ -32,6 +32,7 @@ from .errors import InputError
 from .emit.chainrule import _program, _values, chain, gradient_latex, gradient_sympy, inline_text, known_pieces, resolve_wrt
 from .emit.vectors import layer_text
 from .emit.printer import ExprPrinter
+from .emit.textbook import substitute
 from .emit.render import TEXT, check_digits
 
 __all__ = ["GRADIENT_FORMS", "gradient_text", "gradient_expr"]
@@ -40,12 +41,22 @@ __all__ = ["GRADIENT_FORMS", "gradient_text", "gradient_expr"]
 GRADIENT_FORMS = ("inline", "chain")
 
 
-def gradient_expr(network: Any, wrt: str, *, output: int | None = None, form: str = "inline") -> Any:
+def gradient_expr(network: Any, wrt: str, *, output: int | None = None, form: str = "inline",
+                  digits: int | None = None) -> Any:
     """The derivative as SymPy in the given form: an ``Expr`` (``"inline"``) or
-    ``(definitions, result)`` (``"chain"``). Constants are Floats, as printed."""
+    ``(definitions, result)`` (``"chain"``). Constants are Floats, as printed;
+    ``digits`` rounds every number to that many significant digits (InputError for a
+    bad ``digits``, as everywhere).
+
+    >>> import symnet as sn
+    >>> x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    >>> gradient_expr(sn.compile(sn.mse(w * x, 0.778)), "w", digits=2)
+    2*x*(w*x - 0.78)
+    """
+    check_digits(digits)
     if form not in GRADIENT_FORMS:
         raise InputError(f"form must be one of {', '.join(GRADIENT_FORMS)}, got {form!r}")
-    return gradient_sympy(network, wrt, output=output, let=form == "chain", exact=False)
+    return gradient_sympy(network, wrt, output=output, let=form == "chain", exact=False, digits=digits)
 
 
 def gradient_text(network: Any, wrt: str, *, form: str = "inline", latex: bool = False,
@@ -74,8 +85,8 @@ def gradient_text(network: Any, wrt: str, *, form: str = "inline", latex: bool =
     for s, e in defs:
         layer = layer_of.get(s)
         if layer is None:
-            lines.append(f"{pr.doprint(s)} = {pr.doprint(e.xreplace(values))}")
+            lines.append(f"{pr.doprint(s)} = {pr.doprint(substitute(e, values))}")
         elif s == layer.symbols[0]:  # p_1 .. p_n as one vector: p = softmax(z1, z2, z3)
             lines.append(f"{layer.name} = {layer_text(pr, layer)}")
-    lines.append(f"d {program.names[ch.output]} / d {wrt} = {pr.doprint(result.xreplace(values))}")
+    lines.append(f"d {program.names[ch.output]} / d {wrt} = {pr.doprint(substitute(result, values))}")
     return "\n".join(lines)

@@ -41,6 +41,13 @@ and name no op themselves. A row holds
 * ``output_derivative(sp, y)`` -- optional, for a one-input op: its derivative written
   in its own output ``y`` (sigmoid: ``y (1 - y)``), as textbooks write it; gradients
   are printed that way (checked against SymPy's derivative of the ``sympy`` form).
+* ``display_derivative(sp, a, y, attr, f)`` -- optional, for a one-input op: its
+  derivative at the operand ``a`` written with the model's own functions, as
+  textbooks write it: ``f("sigmoid")`` is the display function of another row
+  (softplus: ``sigmoid(a)``), ``y`` the op's own output (elu: ``y + alpha`` where
+  ``a <= 0``), and an indicator is ``Piecewise((1, cond), (0, True))`` (leaky ReLU:
+  ``1[a > 0] + alpha 1[a <= 0]``); checked against SymPy's derivative of the
+  ``sympy`` form, which the verifier keeps using.
 * ``layer_derivative(sp, p, k, j)`` -- optional, for a ``layerwise`` op: the derivative
   of output ``k`` with respect to operand ``j`` written in the layer's outputs ``p``
   (softmax: ``p_k (1[k = j] - p_j)``, Bishop, *Pattern Recognition and Machine
@@ -125,7 +132,9 @@ class Form:
     ``prec`` is the precedence of the whole written form. In LaTeX forms the infix
     symbol ``{times}`` stands for the multiplication sign the caller chose.
     ``word`` marks a LaTeX symbol that prints as an upright word as wide as its
-    letters (``\\log``, ``\\exp``), for layout estimates.
+    letters (``\\log``, ``\\exp``), for layout estimates. ``identity`` is the operand an
+    infix form leaves out (the product's ``1``: ``1 w x`` is written ``w x``, and a
+    factor ``-1`` as a minus sign).
     """
 
     kind: str
@@ -135,6 +144,7 @@ class Form:
     right_prec: int = 0
     render: Callable[[Sequence[str], Any], str] | None = None
     word: bool = False
+    identity: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("infix", "prefix", "call", "power", "template"):
@@ -143,9 +153,12 @@ class Form:
             raise GraphError("a template form needs a render function")
 
 
-def infix(symbol: str, prec: int, left: int | None = None, right: int | None = None) -> Form:
-    """An infix form; by default every operand needs at least the op's own precedence."""
-    return Form("infix", symbol, prec, prec if left is None else left, prec if right is None else right)
+def infix(symbol: str, prec: int, left: int | None = None, right: int | None = None,
+          identity: str | None = None) -> Form:
+    """An infix form; by default every operand needs at least the op's own precedence;
+    ``identity``: see :class:`Form`."""
+    return Form("infix", symbol, prec, prec if left is None else left, prec if right is None else right,
+                identity=identity)
 
 
 def call(name: str, word: bool = False) -> Form:
@@ -195,6 +208,7 @@ class Op:
     output_derivative: Callable[[Any, Any], Any] | None = None
     layer_derivative: Callable[[Any, Sequence[Any], int, int], Any] | None = None
     layer_symbol: str | None = None
+    display_derivative: Callable[[Any, Any, Any, Any, Callable[[str], Any]], Any] | None = None
 
     def check_arity(self, n: int, where: str) -> None:
         """Raise :class:`ArityError` naming ``where`` unless ``n`` children fit this op."""
@@ -399,6 +413,11 @@ def abs_grad(x: float) -> float:
     return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
 
 
+def sign(x: float) -> float:
+    # 1, -1, or 0 at 0 (abs' as PyTorch computes it); NaN propagates
+    return x if x != x else abs_grad(x)
+
+
 def sqrt(x: float) -> float:
     if x < 0.0:
         raise ValueError(f"sqrt of negative value {x!r}")
@@ -440,6 +459,24 @@ def _sympy_decimal(sp: Any, value: float) -> Any:
 def format_exponent(p: float) -> str:
     """An exponent as written in formulas: ``2`` for 2.0, ``0.5``, ``-1``."""
     return str(int(p)) if float(p).is_integer() and abs(p) < 1e15 else repr(float(p))
+
+
+def _indicator(sp: Any, cond: Any) -> Any:
+    """``1[cond]``: 1 where ``cond`` holds, else 0 (printed ``step(a)`` for ``a > 0``)."""
+    return sp.Piecewise((1, cond), (0, True))
+
+
+def _softplus_derivative(sp: Any, a: Any, y: Any, t: Any, f: Callable[[str], Any]) -> Any:
+    # sigmoid(a); above PyTorch's threshold the op is a itself, of slope 1
+    if t is None:
+        return f("sigmoid")(a)
+    t = _sympy_decimal(sp, t)
+    return _indicator(sp, a > t) + f("sigmoid")(a) * _indicator(sp, a <= t)
+
+
+def _silu_derivative(sp: Any, a: Any, y: Any, attr: Any, f: Callable[[str], Any]) -> Any:
+    s = f("sigmoid")(a)  # s (1 + a (1 - s)), Elfwing et al. 2018
+    return s * (1 + a * (1 - s))
 
 
 # softmax by name, output k counted from 1 as a subscript; k None: the whole vector
@@ -538,7 +575,8 @@ OPS: OpTable = OpTable(
        operator="add", sum=True),
     Op("mul", None, lambda xs, a: mul(*xs), lambda xs, y, a: mul_partials(xs),
        lambda sp, e, a: sp.Mul(*e, evaluate=False) if len(e) > 1 else e[0],
-       text=infix("*", PREC_MUL, right=PREC_MUL + 1), latex=infix("{times}", PREC_MUL, right=PREC_MUL + 1),
+       text=infix("*", PREC_MUL, right=PREC_MUL + 1, identity="1"),
+       latex=infix("{times}", PREC_MUL, right=PREC_MUL + 1, identity="1"),
        doc="n-ary product", derivative="d/dx_i = product of the other factors", min_arity=1,
        python=lambda o, a, k: " * ".join(o),
        python_partials=lambda o, y, a, k: tuple(" * ".join(o[:i] + o[i + 1:]) or "1.0" for i in range(len(o))),
@@ -626,7 +664,9 @@ OPS: OpTable = OpTable(
        doc="a if a > 0 else alpha * a (alpha defaults to 0.01)",
        derivative="1 if a > 0 else alpha (alpha at a = 0, as in PyTorch)",
        kink=lambda xs, a: xs[0], method="leaky_relu", function="leaky_relu", torch="LeakyReLU", torch_param="negative_slope", param="alpha", param_default=0.01,
-       activation=True),
+       activation=True,
+       display_derivative=lambda sp, a, y, al, f: (_indicator(sp, a > 0)
+                                                   + _sympy_decimal(sp, _param(al, 0.01)) * _indicator(sp, a <= 0))),
     Op("softplus", 1, lambda xs, t: softplus(xs[0], t), lambda xs, y, t: (softplus_grad(xs[0], t),),
        lambda sp, e, t: (sp.log(1 + sp.exp(e[0])) if t is None
                          else sp.Piecewise((e[0], e[0] > _sympy_decimal(sp, t)), (sp.log(1 + sp.exp(e[0])), True))),
@@ -634,14 +674,17 @@ OPS: OpTable = OpTable(
        doc="log(1 + exp(a)); with a threshold t, a where a > t (PyTorch's threshold)",
        derivative="sigmoid(a) (1 above the threshold)",
        kink=lambda xs, t: math.inf if t is None else xs[0] - t,
-       method="softplus", function="softplus", param="threshold", activation=True),
+       method="softplus", function="softplus", param="threshold", activation=True,
+       display_derivative=_softplus_derivative),
     Op("elu", 1, lambda xs, a: elu(xs[0], _param(a, 1.0)), lambda xs, y, a: (elu_grad(xs[0], _param(a, 1.0)),),
        lambda sp, e, a: _piecewise_linear(sp, e[0], _sympy_decimal(sp, _param(a, 1.0)) * (sp.exp(e[0]) - 1)),
        text=call("elu"), latex=call(r"\operatorname{ELU}"),
        doc="a if a > 0 else alpha * (exp(a) - 1) (alpha defaults to 1)",
        derivative="1 if a > 0 else alpha * exp(a) (alpha at a = 0, as in PyTorch)",
        kink=lambda xs, a: xs[0], method="elu", function="elu", torch="ELU", torch_param="alpha", param="alpha", param_default=1.0,
-       activation=True),
+       activation=True,
+       display_derivative=lambda sp, a, y, al, f: (_indicator(sp, a > 0)
+                                                   + (y + _sympy_decimal(sp, _param(al, 1.0))) * _indicator(sp, a <= 0))),
     Op("erf", 1, lambda xs, a: math.erf(xs[0]), lambda xs, y, a: (_TWO_OVER_SQRTPI * math.exp(-xs[0] * xs[0]),),
        lambda sp, e, a: sp.erf(e[0]),
        text=call("erf"), latex=call(r"\operatorname{erf}"),
@@ -657,12 +700,19 @@ OPS: OpTable = OpTable(
        lambda sp, e, a: e[0] / (1 + sp.exp(-e[0])),
        text=call("silu"), latex=call(r"\operatorname{SiLU}"),
        doc="a * sigmoid(a) (also called swish)", derivative="s * (1 + a * (1 - s)), s = sigmoid(a)",
-       method="silu", function="silu", torch="SiLU", activation=True),
+       method="silu", function="silu", torch="SiLU", activation=True, display_derivative=_silu_derivative),
     Op("abs", 1, lambda xs, a: abs(xs[0]), lambda xs, y, a: (abs_grad(xs[0]),),
        lambda sp, e, a: sp.Abs(e[0]),
        text=call("abs"), latex=template(lambda o, a: rf"\left|{o[0]}\right|", PREC_ATOM),
        doc="|a|", derivative="sign(a) (0 at a = 0, as in PyTorch)",
-       kink=lambda xs, a: xs[0], method="abs", operator="abs", function="abs"),
+       kink=lambda xs, a: xs[0], method="abs", operator="abs", function="abs",
+       display_derivative=lambda sp, a, y, attr, f: f("sign")(a)),
+    Op("sign", 1, lambda xs, a: sign(xs[0]), lambda xs, y, a: (0.0,),
+       lambda sp, e, a: sp.sign(e[0]),
+       text=call("sign"), latex=call(r"\operatorname{sign}"),
+       doc="the sign of a: 1, -1, or 0 at a = 0 (abs' as PyTorch computes it)",
+       derivative="0 (undefined at a = 0)", kink=lambda xs, a: xs[0], method="sign", function="sign",
+       display_derivative=lambda sp, a, y, attr, f: sp.Integer(0)),
     Op("sqrt", 1, lambda xs, a: sqrt(xs[0]), lambda xs, y, a: (sqrt_grad(y),),
        lambda sp, e, a: sp.sqrt(e[0]),
        text=call("sqrt"), latex=template(lambda o, a: rf"\sqrt{{{o[0]}}}", PREC_ATOM),
@@ -676,7 +726,7 @@ OPS: OpTable = OpTable(
        python=lambda o, a, k: f"{k(bce)}({o[0]}, {o[1]})", python_partials=None, array={bce: ops_array.bce}),
     Op("step", 1, lambda xs, a: 1.0 if xs[0] > 0 else 0.0, lambda xs, y, a: (0.0,),
        lambda sp, e, a: sp.Piecewise((1, e[0] > 0), (0, True)),
-       text=call("step"), latex=template(lambda o, a: rf"\mathbb{{1}}[{o[0]} > 0]", PREC_CALL),
+       text=call("step"), latex=template(lambda o, a: rf"\mathbf{{1}}\left[{o[0]} > 0\right]", PREC_ATOM),
        doc="the indicator of a > 0 (the Heaviside step with value 0 at 0, as relu'(0) = 0)",
        derivative="0 (undefined at a = 0)", kink=lambda xs, a: xs[0], function="step"),
 )

@@ -23,7 +23,8 @@ Grammar (Python's precedence)::
   takes it as an optional last argument, a numeric constant (``leaky_relu(z, 0.1)``);
   ``max(0, z)`` and ``max(z, 0)`` are the row flagged ``max_with_zero`` (``relu(z)``);
   ``heaviside(z)`` is ``step(z)``, the indicator of ``z > 0`` (0 at ``z = 0``, as
-  relu'(0) = 0).
+  relu'(0) = 0); ``sign(z)`` is 1, -1, or 0 at ``z = 0`` (``abs'``, as PyTorch
+  computes it), so a derivative symnet prints can be pasted back as a claim.
 * Indicators: ``(a > b)`` is ``step(a - b)``, ``(a >= b)`` is ``1 - step(b - a)`` (1 at
   ``a = b``), ``<`` and ``<=`` likewise; chains ``a < b < c`` are refused.
 * Formulas are ASCII. Symbols pasted from documents are read as their ASCII

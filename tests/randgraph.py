@@ -22,7 +22,7 @@ from symnet.ops import OPS
 #: Every builtin op the generator draws from (tests assert it covers the table).
 OP_NAMES = ("add", "mul", "sub", "neg", "div", "pow", "exp", "log", "relu", "sigmoid", "tanh",
             "softmax", "log_softmax", "bce", "leaky_relu", "softplus", "elu", "erf", "gelu", "silu", "abs",
-            "sqrt", "step")
+            "sqrt", "step", "sign")
 EXPONENTS = (2.0, 3.0, -1.0, 0.5, 1.5, -0.5)
 LEAF_VALUES = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
@@ -115,7 +115,7 @@ def random_dag(draw, *, max_ops: int = 10) -> Dag:
             node = b.make(op, [b.bounded(pick(), 5.0)])
         elif op == "log":
             node = b.make(op, [b.positive(pick())])
-        elif op in ("relu", "leaky_relu", "elu", "abs", "step"):  # a kink at 0
+        elif op in ("relu", "leaky_relu", "elu", "abs", "step", "sign"):  # a kink at 0
             z = pick()
             if abs(b.value(z)) < 0.05:
                 z = b.make("add", [z, 0.5])

@@ -21,7 +21,7 @@ from mutants import wrong_backward
 
 BUILTINS = ("add", "mul", "sub", "neg", "div", "pow", "exp", "log", "relu", "sigmoid", "tanh",
             "softmax", "log_softmax", "bce", "leaky_relu", "softplus", "elu", "erf", "gelu", "silu", "abs", "sqrt",
-            "step")
+            "step", "sign")
 
 
 @st.composite
@@ -71,7 +71,7 @@ def dags(draw):
             node = getattr(pick(), op)()
         elif op == "sqrt":
             node = positive(pick().tanh()).sqrt()
-        elif op == "step":
+        elif op in ("step", "sign"):
             z = pick()
             node = Node.apply(op, [z + 0.25 if abs(val(z) + 0.25) > 1e-3 else z])
         elif op in ("softmax", "log_softmax"):

@@ -88,7 +88,7 @@ def test_numeric_locals_chain_to_engine_gradients() -> None:
 BCE_ALL = r"""\begin{aligned}
 \delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= \hat{y} - y \\
 \frac{\partial L}{\partial h^{(1)}_{1}} &= w^{(2)}_{1,1} \delta^{(2)}_{1} \\
-\delta^{(1)}_{1} = \frac{\partial L}{\partial z^{(1)}_{1}} &= \mathbb{1}[z^{(1)}_{1} > 0] \frac{\partial L}{\partial h^{(1)}_{1}} \\
+\delta^{(1)}_{1} = \frac{\partial L}{\partial z^{(1)}_{1}} &= \mathbf{1}\left[z^{(1)}_{1} > 0\right] \frac{\partial L}{\partial h^{(1)}_{1}} \\
 \frac{\partial L}{\partial w^{(1)}_{1,1}} &= x_{1} \delta^{(1)}_{1} \\
 \frac{\partial L}{\partial b^{(1)}_{1}} &= \delta^{(1)}_{1} \\
 \frac{\partial L}{\partial w^{(2)}_{1,1}} &= h^{(1)}_{1} \delta^{(2)}_{1} \\
@@ -247,3 +247,179 @@ def test_softmax_mlp_with_cross_entropy() -> None:
     assert r"&= p_{3} - 1" in tex and r"&= p_{1} \\" in tex and "exp" not in tex
     for name in ("w1_1_1", "w2_3_2", "b2_1"):
         _agree_at_random_points(net, gradient_sympy(net, name), name)
+
+
+# -- every one-input row's derivative with the model's own functions ----------------------
+
+#: one-input rows a formula can call, with the functions their textbook derivative may use
+#: beyond the row itself (erf' = 2 exp(-a^2)/sqrt(pi) has no form without exp)
+ACTIVATIONS = {"relu": (), "sigmoid": (), "tanh": (), "leaky_relu": (), "softplus": ("sigmoid",),
+               "elu": (), "erf": ("exp",), "gelu": ("exp", "erf"), "silu": ("sigmoid",), "abs": ("sign",),
+               "sqrt": (), "exp": (), "log": (), "step": (), "sign": ()}
+
+
+@pytest.mark.parametrize("formula", [f"{name}(w*x + b)" for name in ACTIVATIONS]
+                         + ["leaky_relu(w*x + b, 0.2)", "elu(w*x + b, 0.5)", "softplus(w*x + b, 1.5)"])
+def test_every_row_differentiates_with_the_models_own_functions(formula: str) -> None:
+    from symnet.gradtext import gradient_text
+    from symnet.parse import parse
+    name = formula.split("(")[0]
+    net = sn.compile(parse(formula, inputs=["x"], values={"w": 0.7, "b": 0.4}))
+    allowed = {name, *ACTIVATIONS[name]}
+    for wrt in ("w", "b", "x"):
+        mine = gradient_sympy(net, wrt)
+        _agree_at_random_points(net, mine, wrt)
+        assert not mine.has(sp.Piecewise) or name not in ("leaky_relu", "elu", "softplus") or all(
+            e.args[0].expr == 1 and e.args[1] == (0, True) for e in mine.atoms(sp.Piecewise)), mine
+        for f in ("exp", "log", "erf", "sigmoid", "sign", "tanh"):
+            if f not in allowed:
+                text = gradient_text(net, wrt)
+                assert f"{f}(" not in text.replace(f"{name}(", ""), (formula, text)
+        for text in (gradient_text(net, wrt), gradient_text(net, wrt, latex=True),
+                     gradient_text(net, wrt, form="chain"), gradient_latex(net, wrt)):
+            for bad in ("Piecewise", "cases", "e^{", "3.14159", "sign}{", "mathbb"):
+                assert bad not in text, (formula, bad, text)
+
+
+@pytest.mark.parametrize("formula, text", [
+    ("softplus(w*x + b)", "x*sigmoid(w*x + b)"),
+    ("abs(w*x)", "x*sign(w*x)"),
+    ("leaky_relu(w*x + b, 0.2)", "x*((w*x + b <= 0)/5 + step(w*x + b))"),
+    ("elu(w*x + b)", "x*((elu(w*x + b) + 1)*(w*x + b <= 0) + step(w*x + b))"),
+    ("silu(w*x + b)", "x*((1 - sigmoid(w*x + b))*(w*x + b) + 1)*sigmoid(w*x + b)"),
+    ("erf(w*x)", "2*x*exp(-w**2*x**2)/sqrt(pi)"),
+])
+def test_textbook_derivatives_of_activations(formula: str, text: str) -> None:
+    from symnet.gradtext import gradient_text
+    from symnet.parse import parse
+    net = sn.compile(parse(formula, inputs=["x"], values={"w": 0.7, "b": 0.4} if "+ b" in formula else {"w": 0.7}))
+    assert gradient_text(net, "w") == text
+    if "pi" not in text:  # formulas have no constant pi
+        assert sn.check_derivative(net, "w", text).correct  # symnet's answer pastes back as a claim
+
+
+def test_abs_derivative_prints_sign_through_the_one_printer_and_parses_back() -> None:
+    from symnet.gradtext import gradient_text
+    from symnet.parse import parse
+    net = sn.compile(parse("abs(w*x)", inputs=["x"], values={"w": 0.7}))
+    assert gradient_text(net, "w", latex=True) == r"x \operatorname{sign}\left(w x\right)"
+    assert sn.check_derivative(net, "w", gradient_text(net, "w")).correct
+
+
+# -- digits on the SymPy path; a number times a sum stays a product ----------------------
+
+
+def _mse_numeric_target(activation: str | None = None) -> sn.Network:
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.123456, name="b")
+    z = w * x + b
+    return sn.compile(sn.mse(getattr(z, activation)() if activation else z, 0.778))
+
+
+@pytest.mark.parametrize("digits", [1, 2, 5])
+def test_gradient_sympy_and_gradient_expr_round_every_number(digits: int) -> None:
+    from symnet.gradtext import gradient_expr
+    for net in (_mse_numeric_target(), _mse_numeric_target("sigmoid"), NETS["shared"][0]):
+        for got in (net.gradient_sympy("w" if "w" in net.parameter_names else "c", digits=digits),
+                    gradient_expr(net, "w" if "w" in net.parameter_names else "c", digits=digits)):
+            numbers = [n for n in got.atoms(sp.Number) if not n.is_Integer]
+            for n in numbers:
+                assert n.is_Float and len(sp.sstr(abs(n)).replace("0.", "").replace(".", "").lstrip("0")) <= digits, (got, n)
+        defs, result = gradient_expr(net, net.parameter_names[0], form="chain", digits=digits)
+        for _, e in defs + [(None, result)]:
+            assert all(n.is_Integer or n.is_Float for n in sp.sympify(e).atoms(sp.Number)), e
+    exact = _mse_numeric_target().gradient_sympy("w")
+    assert _mse_numeric_target().gradient_sympy("w", digits=3) == 2 * X_ * (W_ * X_ + sp.Symbol("b", real=True)
+                                                                            - sp.Float("0.778", 3))
+    assert sp.Abs(exact - _mse_numeric_target().gradient_sympy("w", digits=17)).xreplace({X_: 1, W_: 1, B_: 0}) < 1e-15
+
+
+@pytest.mark.parametrize("bad", [0, 18, 2.0, "2", True])
+def test_bad_digits_on_the_sympy_path_is_an_input_error(bad: object) -> None:
+    from symnet.gradtext import gradient_expr
+    net = _mse_numeric_target()
+    with pytest.raises(sn.InputError, match="digits"):
+        net.gradient_sympy("w", digits=bad)
+    with pytest.raises(sn.InputError, match="digits"):
+        gradient_expr(net, "w", digits=bad)
+
+
+def test_mse_with_a_numeric_target_keeps_two_times_the_error() -> None:
+    from symnet.gradtext import gradient_text
+    net = _mse_numeric_target()
+    chain_text = gradient_text(net, "w", form="chain")
+    assert "L = (yhat - 0.778)**2" in chain_text and "dL_dyhat = 2*(yhat - 0.778)" in chain_text
+    assert gradient_text(net, "w") == "2*x*(w*x + b - 0.778)"
+    assert r"&= 2 \left(\hat{y} - 0.778\right)" in net.gradient_latex("w")
+    sig = _mse_numeric_target("sigmoid")
+    assert "(sigmoid(w*x + b) - 0.778)" in gradient_text(sig, "w")
+    from symnet.cli_grad import gradient_text as cli_text
+    assert "dL_dyhat = 2*(yhat - 0.78)" in cli_text(sig, "w", sympy=True, form="chain", digits=2)
+    for n in (net, sig):
+        for name in n.parameter_names:
+            _agree_at_random_points(n, gradient_sympy(n, name), name)
+
+
+X_, W_, B_ = sp.symbols("x w b", real=True)
+
+
+def _hand_built() -> sn.Network:
+    i1, i2, t1, t2 = sn.Input("i1"), sn.Input("i2"), sn.Input("t1"), sn.Input("t2")
+    w = [sn.Parameter(v, name=f"w{k}") for k, v in enumerate([0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55], 1)]
+    b1, b2 = sn.Parameter(0.35, name="b1"), sn.Parameter(0.6, name="b2")
+    h1 = (w[0] * i1 + w[1] * i2 + b1).tanh()
+    h2 = (w[2] * i1 + w[3] * i2 + b1).tanh()
+    o1 = (w[4] * h1 + w[5] * h2 + b2).sigmoid()
+    o2 = (w[6] * h1 + w[7] * h2 + b2).sigmoid()
+    return sn.compile(0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2)
+
+
+def test_backward_lines_go_layer_by_layer_from_the_output_in_unit_order() -> None:
+    from symnet.gradtext import gradient_text
+    net = _hand_built()
+    tex = net.gradient_latex("b1")
+    lefts = [line.split("&=")[0].strip() for line in tex.splitlines() if "&=" in line]
+    assert lefts[:4] == [r"\frac{\partial L}{\partial \hat{y}_{1}}",
+                         r"\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}}",
+                         r"\frac{\partial L}{\partial \hat{y}_{2}}",
+                         r"\delta^{(2)}_{2} = \frac{\partial L}{\partial z^{(2)}_{2}}"]
+    assert [s.split(" = ")[0] for s in gradient_text(net, "b1", form="chain").splitlines() if s.startswith("dL_")] == [
+        "dL_dyhat1", "dL_dz2_1", "dL_dyhat2", "dL_dz2_2", "dL_dh1_1", "dL_dz1_1", "dL_dh1_2", "dL_dz1_2"]
+    for name in net.parameter_names:
+        _agree_at_random_points(net, gradient_sympy(net, name), name)
+
+
+def test_a_formula_op_differentiates_through_its_own_functions_and_fuses_with_bce() -> None:
+    # swish defined by a formula, under sigmoid + BCE: the fused (yhat - y) and no exp
+    from symnet.gradtext import gradient_text
+    sw = sn.define_op("swish_chain_test", 1, formula="a*sigmoid(a)", replace=True)
+    try:
+        x, w, b, y = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.1, name="b"), sn.Input("y")
+        for net in (sn.compile(sn.bce(sw(w * x + b).sigmoid(), y)), sn.compile(sn.bce(sw(w * x + b), y)),
+                    sn.compile(sn.mse(sw(w * x + b), y))):
+            for name in ("w", "b"):
+                mine = gradient_sympy(net, name)
+                assert not mine.has(sp.exp), mine
+                _agree_at_random_points(net, mine, name)
+                for text in (gradient_text(net, name), gradient_text(net, name, form="chain"),
+                             net.gradient_latex(name), net.gradient_latex(name, form="inline")):
+                    assert "exp" not in text and "e^{" not in text, text
+        fused = sn.compile(sn.bce(sw(w * x + b).sigmoid(), y))
+        assert gradient_text(fused, "w").startswith("x*(sigmoid(swish_chain_test(w*x + b)) - y)*")
+        assert r"x \left(\hat{y} - y\right)" in fused.gradient_latex("w")
+    finally:
+        sn.OPS.pop("swish_chain_test", None)
+
+
+def test_bce_on_a_probability_reads_yhat_minus_y_over_yhat_one_minus_yhat() -> None:
+    from symnet.gradtext import gradient_text
+    x, w, b, y = sn.Input("x"), sn.Parameter(0.3, name="w"), sn.Parameter(0.1, name="b"), sn.Input("y")
+    net = sn.compile(sn.bce(w * x + b, y))
+    assert "dL_dyhat = (yhat - y)/(yhat*(1 - yhat))" in gradient_text(net, "w", form="chain")
+    assert r"&= \frac{\hat{y} - y}{\hat{y} \left(1 - \hat{y}\right)}" in net.gradient_latex("w")
+    for name in ("w", "b"):
+        p = net.program
+        mine = gradient_sympy(net, name)
+        theirs = sp.diff(elementary_nodes(p)[p.outputs[0]], sp.Symbol(name, real=True))
+        point = {sp.Symbol("x", real=True): sp.Rational(1, 2), sp.Symbol("y", real=True): sp.Rational(1, 3),
+                 sp.Symbol("w", real=True): sp.Rational(2, 5), sp.Symbol("b", real=True): sp.Rational(1, 10)}
+        assert sp.simplify(mine.xreplace(point) - theirs.xreplace(point)) == 0

@@ -63,7 +63,7 @@ def test_parentheses_are_broken_outermost_first_and_each_line_balanced() -> None
 def test_braces_brackets_and_environments_are_never_broken() -> None:
     for tex in (r"\frac{a + b}{c} + \mathbf{1}\left[z > 0\right] + x^{a + b + c}",
                 r"\begin{bmatrix} a + b & c + d \end{bmatrix} + e + f",
-                r"\mathbb{1}[a + b + c > 0] + d"):
+                r"\mathbf{1}\left[a + b + c > 0\right] + d"):
         for at, _, _ in _candidates(tex):
             before = tex[:at]
             assert before.count("{") == before.count("}") and before.count("[") == before.count("]"), (tex, at)

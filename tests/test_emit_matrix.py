@@ -146,7 +146,7 @@ def test_golden_gradient_latex():
                         r"\sigma'\left(z^{(3)}\right) = \hat{y} - y \\")
     assert lines[2] == (r"\delta^{(2)} &= \left(\left(W^{(3)}\right)^{\top} \delta^{(3)}\right) \odot "
                         r"\operatorname{ReLU}'\left(z^{(2)}\right), \quad \operatorname{ReLU}'\left(z^{(2)}\right) = "
-                        r"\mathbb{1}[z^{(2)} > 0] \\")
+                        r"\mathbf{1}\left[z^{(2)} > 0\right] \\")
     assert r"\frac{\partial L}{\partial W^{(2)}} &= \delta^{(2)} \left(h^{(1)}\right)^{\top} \in \mathbb{R}^{3 \times 4} \\" in lines
     assert r"\frac{\partial L}{\partial W^{(1)}} &= \delta^{(1)} x^{\top} \in \mathbb{R}^{4 \times 2} \\" in lines
     assert r"\frac{\partial L}{\partial b^{(3)}} &= \delta^{(3)} \in \mathbb{R}^{1}" in lines

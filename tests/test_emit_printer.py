@@ -128,7 +128,7 @@ def test_textbook_identities_in_the_chain_form():
     tex = MODELS["bce-sigmoid"].gradient_latex("w2_1_1")
     assert r"\delta^{(2)}_{1} = \frac{\partial L}{\partial z^{(2)}_{1}} &= \hat{y} - y" in tex  # yhat - y
     assert r"1 - \left(h^{(1)}_{1}\right)^{2}" in MODELS["bce-sigmoid"].gradient_latex("w1_1_1")  # tanh' = 1 - h^2
-    assert r"\mathbb{1}[z^{(1)}_{1} > 0]" in MODELS["relu"].gradient_latex("w1_1_1")  # relu'
+    assert r"\mathbf{1}\left[z^{(1)}_{1} > 0\right]" in MODELS["relu"].gradient_latex("w1_1_1")  # relu'
     text = gradient_text(MODELS["relu"], "w1_1_1")
     assert "step(" in text and "Piecewise" not in text
     mse = gradient_text(MODELS["mse-sigmoid"], "w1_1_1")
@@ -191,7 +191,7 @@ X, Y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
 @pytest.mark.parametrize("expr, text, tex", [
     (X * (SIG(X) - Y), "x*(sigmoid(x) - y)", r"x \left(\sigma\left(x\right) - y\right)"),
     (1 - sp.tanh(X) ** 2, "1 - tanh(x)**2", r"1 - \tanh\left(x\right)^{2}"),
-    (sp.Piecewise((1, X > 0), (0, True)) * Y, "y*step(x)", r"y \mathbb{1}[x > 0]"),
+    (sp.Piecewise((1, X > 0), (0, True)) * Y, "y*step(x)", r"y \mathbf{1}\left[x > 0\right]"),
     (-2 * X / (1 + Y), "-2*x/(y + 1)", r"-\frac{2 x}{y + 1}"),
     (sp.Rational(1, 2) - X, "1/2 - x", r"\frac{1}{2} - x"),
     (sp.exp(-X) * sp.log(1 - Y), "exp(-x)*log(1 - y)", r"\exp\left(-x\right) \log\left(1 - y\right)"),
@@ -281,6 +281,27 @@ def test_a_coefficient_of_one_is_never_printed():
     net = sn.compile(0.5 * (t - (w * sn.Input("x")).sigmoid()) ** 2)
     assert not gradient_text(net, "w").startswith("1*")
     assert "= 1 " not in net.gradient_latex("w") and "&= 1 " not in net.gradient_latex("w", form="inline")
+
+
+@pytest.mark.parametrize("build, text, tex", [
+    (lambda w, x, b: 1.0 * w * x + b, "w*x + b", "w x + b"),
+    (lambda w, x, b: -1.0 * (w * x + b).tanh(), "-tanh(w*x + b)", r"-\tanh\left(w x + b\right)"),
+    (lambda w, x, b: (w * x + b) ** 1.0, "w*x + b", "w x + b"),
+    (lambda w, x, b: x * (-1.0) * w + b, "-x*w + b", "-x w + b"),
+    (lambda w, x, b: -1.0 * (w + x) * 1.0, "-(w + x)", r"-\left(w + x\right)"),
+    (lambda w, x, b: (-1.0) * (-1.0) * w * x, "w*x", "w x"),
+])
+def test_formulas_and_gradients_never_print_a_factor_or_exponent_of_one(build, text, tex):
+    # the program's renderer and the one printer alike (gradients reuse the formula's pieces)
+    w, x, b = sn.Parameter(0.5, name="w"), sn.Input("x"), sn.Parameter(0.1, name="b")
+    net = sn.compile(build(w, x, b))
+    assert str(net) == text and net.latex() == tex
+    for out in (gradient_text(net, "w"), gradient_text(net, "w", latex=True), net.gradient_latex("w"),
+                net.gradient_latex("x", form="inline"), gradient_text(net, "x", form="chain")):
+        assert not any(bad in out for bad in ("1*", "1 w", "1 x", "-1 ", "^{1}", "**1", r"1 \tanh")), out
+    # the written formula is the same function (a product of 1s is exact in floating point)
+    again = sn.compile(sn.parse(text, inputs=["x"], values={"w": 0.5, "b": 0.1} if "b" in text else {"w": 0.5}))
+    assert again.predict({"x": 0.7}) == net.predict({"x": 0.7})
 
 
 @pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex is not installed")

@@ -368,6 +368,7 @@ def _torch_value(torch, row_name, xs, attr):
         "abs": lambda: torch.abs(xs[0]),
         "sqrt": lambda: torch.sqrt(xs[0]),
         "step": lambda: 0 * xs[0] + (xs[0] > 0).to(xs[0].dtype),
+        "sign": lambda: torch.sign(xs[0]),  # its gradient is 0, as the sign row's
     }
     return table[row_name]()
 

@@ -238,7 +238,7 @@ def test_symnet_never_imports_pickle():
 #: The emitters, each one walk over a Program; a family of modules counts as one
 #: (generated Python is split by concern into python_source, python_load, ...).
 EMITTERS = {"symnet.emit.text": "text", "symnet.emit.latex": "latex", "symnet.emit.sympy": "sympy",
-            "symnet.emit.chainrule": "chainrule", "symnet.emit.vectors": "chainrule",
+            "symnet.emit.chainrule": "chainrule", "symnet.emit.vectors": "chainrule", "symnet.emit.textbook": "chainrule",
             "symnet.emit.graphs": "graphs", "symnet.emit.matrix": "matrix"}
 #: What the emitters share instead of importing each other.
 SHARED = {"symnet.emit", "symnet.emit.render", "symnet.emit.printer", "symnet.emit.notation", "symnet.emit.linebreak",

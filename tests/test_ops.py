@@ -3,6 +3,7 @@ the numerical conventions, and a user-defined op running through the engine."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -60,6 +61,7 @@ DOMAINS = {
     "abs": (1, [None], [NONZERO]),
     "sqrt": (1, [None], [POSITIVE]),
     "step": (1, [None], [NONZERO]),
+    "sign": (1, [None], [NONZERO]),
 }
 
 BUILTIN = sorted(name for name, row in OPS.items() if row.builtin)
@@ -120,6 +122,40 @@ def test_row_forward_and_partials(name, attr):
             down[k] -= h
             fd = (row.forward(tuple(up), attr) - row.forward(tuple(down), attr)) / (2 * h)
             assert _close(p, fd, 1e-5, 1e-7), (name, k, xs, p, fd)
+
+
+STATED = [pytest.param(name, attr, id=f"{name}-{attr}") for name in BUILTIN if OPS[name].display_derivative
+          for attr in DOMAINS[name][1]]
+
+
+@pytest.mark.parametrize("name, attr", STATED)
+def test_stated_derivative_equals_sympys_raw_derivative(name, attr):
+    # Each row's textbook derivative (softplus: sigmoid(a); elu: 1[a > 0] + (y + alpha) 1[a <= 0])
+    # is confirmed, and it equals SymPy's derivative of the elementary form at sample points
+    # and on both sides of the kink, and the row's own partials.
+    from symnet.emit.forms import row_derivative
+
+    row = OPS[name]
+    found = row_derivative(row, attr)
+    assert found is not None, name
+    a, y, d = found
+    f = row.sympy(sp, (a,), attr)
+    raw = sp.diff(f, a)
+    written = d.xreplace({y: f}).rewrite("elementary")
+    for (v,) in list(_points(name, attr)) + [(-0.5,), (0.5,), (2.5,)]:
+        point = {a: _exact(v)}
+        want = float(raw.xreplace(point).evalf(30))
+        got = float(written.xreplace(point).evalf(30))
+        assert _close(got, want, 1e-13, 1e-15), (name, attr, v, got, want)
+        assert _close(got, row.partials((v,), row.forward((v,), attr), attr)[0], 1e-12, 1e-14)
+    assert not d.has(sp.exp) and not d.has(sp.log)  # no op the model lacks is expanded
+
+
+def test_a_wrong_stated_derivative_is_refused():
+    from symnet.emit.forms import row_derivative
+
+    wrong = dataclasses.replace(OPS["softplus"], display_derivative=lambda sp_, a, y, t, f: f("tanh")(a))
+    assert row_derivative(wrong) is None
 
 
 def test_every_row_has_notation_and_documentation():
@@ -415,3 +451,11 @@ def test_formula_ops_reject_bad_formulas_and_mixed_definitions():
     with pytest.raises(sn.SymnetError, match="method 'value'"):
         sn.define_op("bad_fx", 1, formula="a", method="value")
     assert "bad_fx" not in OPS
+
+
+def test_sign_row_is_abs_derivative_with_zero_at_zero_and_propagates_nan():
+    row = OPS["sign"]
+    assert [row.forward((v,), None) for v in (-2.0, 0.0, 3.0)] == [-1.0, 0.0, 1.0]
+    assert [OPS["abs"].partials((v,), abs(v), None)[0] for v in (-2.0, 0.0, 3.0)] == [-1.0, 0.0, 1.0]
+    assert math.isnan(row.forward((math.nan,), None))
+    assert row.partials((0.5,), 1.0, None) == (0.0,)

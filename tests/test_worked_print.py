@@ -140,7 +140,7 @@ def test_plain_text_reads_like_a_textbook(examples):
     assert re.search(r"\n  dL/db\^\(1\)_1 += delta\^\(1\)_1 = 0\.4809\n", softmax)
     x, w, b = sn.Input("x"), sn.Parameter(-0.5, name="w"), sn.Parameter(0.25, name="b")
     soft = str(sn.compile((w * x + b).softplus()).worked_example({"x": 2.0}, target=1.0, loss="mse"))
-    assert "= exp(-0.75)/(exp(-0.75) + 1) * (-1.226) = -0.3934" in soft  # a negative value: one pair
+    assert "= sigmoid(-0.75) * (-1.226) = -0.3934" in soft  # a negative value: one pair; softplus' = sigmoid
     batch = str(examples["mlp-scalar-batch"])
     assert "= 1/2 sum_(k=1)^2 dL^[k]/dw^(1)_1,1 = 1/2 (-0.1313 + 0.06107) = -0.03513" in batch
     matrix = str(examples["mlp-matrix-batch"])

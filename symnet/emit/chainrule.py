@@ -44,6 +44,7 @@ from ..ops import PREC_MUL
 from .render import TEXT, Piece, Style, check_digits, number_piece, render
 from .forms import constant as exact_constant
 from .forms import display, leaf_symbols, local_partial
+from .textbook import round_numbers, substitute, textbook
 from .vectors import Layer, find_layers, layer_rows, symbol_values
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
@@ -52,45 +53,6 @@ __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "
 
 #: A block (the ops between two named intermediates) larger than this is refused.
 MAX_BLOCK_OPS = 400
-
-def _at_most(expr: Any, limit: int) -> bool:
-    """Whether ``expr`` has at most ``limit`` nodes (stops counting past the limit)."""
-    for k, _ in enumerate(sp.preorder_traversal(expr)):
-        if k >= limit:
-            return False
-    return True
-
-
-def _shorter(expr: Any, other: Any) -> Any:
-    return other if sp.count_ops(other) < sp.count_ops(expr) else expr
-
-
-def textbook(expr: Any, max_ops: int = 150) -> Any:
-    """``expr`` as a textbook writes it: factors the chain rule multiplies in and the next
-    op divides out again are cancelled (sigmoid with BCE: ``x (sigmoid(z) - y)``), and
-    common factors are pulled out. The model's functions are kept as they are (treated as
-    symbols), so no op is expanded. An identity: only the printed shape changes.
-
-    >>> s = sp.Function("s")(sp.Symbol("z"))
-    >>> x, y = sp.symbols("x y")
-    >>> textbook(x * s * (1 - s) * ((1 - y) / (1 - s) - y / s))
-    x*(-y + s(z))
-    """
-    expr = expr if isinstance(expr, sp.Basic) else sp.Integer(expr)
-    if not _at_most(expr, 4 * max_ops):
-        return expr  # too large to reshape cheaply: left as the chain rule wrote it
-    if sp.count_ops(expr) > max_ops:
-        return _shorter(expr, sp.factor_terms(expr))
-    calls = sorted(expr.atoms(sp.Function), key=sp.default_sort_key)
-    dummies = {c: sp.Dummy(f"f{k}") for k, c in enumerate(calls)}
-    plain = expr.xreplace(dummies)
-    best = _shorter(plain, sp.factor_terms(plain))
-    if any(p.exp.is_negative and p.base.free_symbols for p in plain.atoms(sp.Pow)):
-        tried = sp.factor_terms(sp.cancel(plain))
-        if sp.count_ops(tried) < sp.count_ops(best):
-            best = tried
-    return best.xreplace({d: c for c, d in dummies.items()})
-
 
 @dataclass
 class Chain:
@@ -326,8 +288,8 @@ def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | No
     style = latex_style(times) if latex else TEXT
     values = _values(program, digits)
     name = (lambda s: latex_name(s.name)) if latex else None
-    expr = gradient_sympy(network, wrt, output=output, exact=False,
-                          max_block_depth=max_block_depth).xreplace(values)
+    expr = substitute(gradient_sympy(network, wrt, output=output, exact=False,
+                                     max_block_depth=max_block_depth), values)
     known = known_pieces(program, style, digits, (), values)
     return ExprPrinter(style, name, digits, known).doprint(textbook(expr) if values else expr)
 
@@ -392,13 +354,18 @@ def gradient_rows(network: Any, wrt: Any = None, *, output: int | None = None, t
 
 def backward_order(ch: Chain) -> list[int]:
     """The live named nodes below the output, each after all its consumers: layer by
-    layer from the output, unit by unit (activation before sum) when every node has a
-    layer and unit, else reverse topological order."""
+    layer from the output, unit by unit in unit order (activation before sum; the
+    network's outputs ``yhat1``, ``yhat2`` are the top layer's activations) when every
+    node has a layer and unit, else reverse topological order."""
     program = ch.program
     nodes = [v for v in reversed(ch.named) if v != ch.output and v in ch.live]
+    layers = [o.layer for o in (program.origins[v] for v in nodes) if o is not None and o.layer is not None]
+    top = max(layers, default=0)
 
     def key(v: int) -> tuple[int, int, int, int]:
         o = program.origins[v]
+        if o is not None and o.role == "output" and o.layer is None and o.unit is not None:
+            return (1, -top, o.unit, 0)  # a network's output k is the activation of unit k of the top layer
         if o is None or o.layer is None or o.unit is None:
             return (0, 0, 0, 0) if o is not None and o.role in ("loss", "output") else (2, 0, 0, -v)
         return (1, -o.layer, o.unit, 0 if o.role == "activation" else 1)
@@ -449,7 +416,7 @@ def gradient_latex(network: Any, wrt: Any = None, *, output: int | None = None, 
     \\begin{aligned}
     \\delta^{(2)}_{1} = \\frac{\\partial L}{\\partial z^{(2)}_{1}} &= \\hat{y} - y \\\\
     \\frac{\\partial L}{\\partial h^{(1)}_{1}} &= w^{(2)}_{1,1} \\delta^{(2)}_{1} \\\\
-    \\delta^{(1)}_{1} = \\frac{\\partial L}{\\partial z^{(1)}_{1}} &= \\mathbb{1}[z^{(1)}_{1} > 0] \\frac{\\partial L}{\\partial h^{(1)}_{1}} \\\\
+    \\delta^{(1)}_{1} = \\frac{\\partial L}{\\partial z^{(1)}_{1}} &= \\mathbf{1}\\left[z^{(1)}_{1} > 0\\right] \\frac{\\partial L}{\\partial h^{(1)}_{1}} \\\\
     \\frac{\\partial L}{\\partial w^{(1)}_{1,1}} &= x_{1} \\delta^{(1)}_{1}
     \\end{aligned}
     """
@@ -481,7 +448,7 @@ def _adjoint_symbol(program: Program, ch: Chain, i: int, taken: set[str]) -> Any
 
 def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bool = False,
                    form: str | None = None, exact: bool = True, max_block_depth: int = MAX_BLOCK_DEPTH,
-                   max_size: int = MAX_SIZE) -> Any:
+                   max_size: int = MAX_SIZE, digits: int | None = None) -> Any:
     """The derivative of the output with respect to ``wrt`` as SymPy, chained from the
     derivatives of the op rows and written as a textbook writes it (the model's own
     functions by name; see :func:`textbook` and :meth:`Chain.terms`).
@@ -490,7 +457,10 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     parameters, a list a dict by name. ``form="chain"`` (or ``let=True``) gives
     ``(definitions, result)`` instead: ``(Symbol, Expr)`` pairs to evaluate in order (the
     forward intermediates, then the adjoints ``dL_dz1_2`` ...) and the result over them.
-    ``exact=False`` keeps constants as Floats (for printing).
+    ``exact=False`` keeps constants as Floats (for printing). ``digits`` rounds every
+    number of the result (and of the definitions) to that many significant digits
+    (:func:`symnet.emit.textbook.round_numbers`; checked by
+    :func:`symnet.emit.render.check_digits`, :class:`~symnet.errors.InputError` otherwise).
 
     >>> import symnet as sn
     >>> x, w, b, y = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.0, name="b"), sn.Input("y")
@@ -500,6 +470,7 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     """
     if form not in (None, "inline", "chain"):
         raise InputError(f"form must be 'inline' or 'chain', got {form!r}")
+    check_digits(digits)
     let = let or form == "chain"
     ch = chain(network, output=output, exact=exact, max_block_depth=max_block_depth)
     if not let:  # written inline, every shared node is written out at each use
@@ -520,8 +491,11 @@ def gradient_sympy(network: Any, wrt: Any, *, output: int | None = None, let: bo
     if not let:
         resolved: dict[Any, Any] = {}
         for sym, expr in defs:
-            resolved[sym] = expr.xreplace(resolved)
-        results = {k: textbook(e.xreplace(resolved)) for k, e in results.items()}
+            resolved[sym] = substitute(expr, resolved)
+        results = {k: textbook(substitute(e, resolved)) for k, e in results.items()}
+    if digits is not None:
+        results = {k: round_numbers(e, digits) for k, e in results.items()}
+        defs = [(sym, round_numbers(e, digits)) for sym, e in defs]
     single = not isinstance(wrt, (list, tuple))
     value = next(iter(results.values())) if single else results
     return (defs, value) if let else value

@@ -14,13 +14,15 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 import sympy as sp
+from sympy.core.mul import _keep_coeff
 from mpmath.libmp import prec_to_dps
 
 from ..errors import InputError
 from ..ops import OPS, Op
 from ..program import Program
 
-__all__ = ["constant", "leaf_symbols", "display_function", "output_derivative", "display", "local_partial",
+__all__ = ["constant", "leaf_symbols", "display_function", "output_derivative", "row_derivative", "display",
+           "local_partial",
            "layer_functions", "log_layers", "fresh_layer_name"]
 
 
@@ -122,6 +124,52 @@ def _find_output_derivative(row: Op, attr: Any) -> Any:
     return poly
 
 
+def row_derivative(op: Op, attr: Any = None) -> Any:
+    """``(a, y, D)``: Dummies ``a`` (the operand) and ``y`` (the op's output) and the
+    derivative ``D`` the row states with the model's own functions (its
+    ``display_derivative``: softplus ``sigmoid(a)``, elu ``1[a > 0] + (y + alpha) 1[a <= 0]``),
+    or ``None`` when the row states none or SymPy cannot confirm it equals the derivative
+    of the row's ``sympy`` form (a Dirac delta at a kink counts as 0 there: the kink's
+    value is the row's convention).
+
+    >>> from symnet.ops import OPS
+    >>> a, y, d = row_derivative(OPS["softplus"]); d.xreplace({a: sp.Symbol("z")})
+    sigmoid(z)
+    """
+    key = (op, attr)
+    if key not in _ROW_DERIVATIVE:
+        _ROW_DERIVATIVE[key] = _find_row_derivative(op, attr)
+    found = _ROW_DERIVATIVE[key]
+    return None if found is None else (_A, _Y, found)
+
+
+_ROW_DERIVATIVE: dict[tuple[Op, Any], Any] = {}
+_A = sp.Dummy("a", real=True)
+
+
+def _named(name: str) -> Any:
+    fn = display_function(OPS[name])
+    if fn is None:
+        raise InputError(f"op '{name}' has no display function to state a derivative with")
+    return fn
+
+
+def _find_row_derivative(row: Op, attr: Any) -> Any:
+    stated = getattr(row, "display_derivative", None)
+    if row.arity != 1 or stated is None:
+        return None
+    try:
+        d = stated(sp, _A, _Y, attr, _named)
+        f = row.sympy(sp, (_A,), attr)
+        truth = sp.diff(f, _A).replace(sp.DiracDelta, lambda *args: sp.Integer(0))
+        claim = d.xreplace({_Y: f}).rewrite("elementary")
+        if sp.simplify(sp.piecewise_fold(claim - truth)) != 0:
+            return None
+    except Exception:  # noqa: BLE001 -- a user's row SymPy cannot handle: SymPy's derivative instead
+        return None
+    return d
+
+
 def _probe_polynomial(row: Op, attr: Any) -> Any:
     samples = []
     for a in (-1.7, -0.9, -0.35, 0.3, 0.8, 1.6, 2.3):
@@ -204,6 +252,43 @@ def _make_layer_function(op: Op) -> Any:
     return type(op.name, (sp.Function,), namespace)
 
 
+def _formula_display(op: Op, operands: Sequence[Any]) -> Any:
+    """A row defined by a formula (:func:`symnet.define_op` with ``formula=``) written over
+    ``operands`` with the display functions of the ops the formula calls (``a*sigmoid(a)``),
+    or ``None`` for a row without a formula. Iterative: no recursion over the formula."""
+    if not op.formula or op.arity is None:
+        return None
+    from ..parse import parse  # noqa: PLC0415 -- parse sits below emit; only user rows need it
+    from ..userops import operand_names  # noqa: PLC0415
+
+    names = operand_names(op.arity)
+    try:
+        root = parse(op.formula, inputs=list(names))
+    except Exception:  # noqa: BLE001 -- a formula the table no longer reads: use the SymPy form
+        return None
+    done: dict[int, Any] = {}
+    stack: list[Any] = [root]
+    while stack:
+        node = stack[-1]
+        if id(node) in done:
+            stack.pop()
+            continue
+        if node.kind == "input":
+            done[id(node)] = operands[names.index(node.name)]
+        elif node.kind == "constant":
+            done[id(node)] = constant(node.value)
+        elif node.kind == "op":
+            waiting = [c for c in node.children if id(c) not in done]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            done[id(node)] = display(OPS[node.op], tuple(done[id(c)] for c in node.children), node.attr)
+        else:
+            return None
+        stack.pop()
+    return done[id(root)]
+
+
 def _make_display_function(op: Op) -> Any:
     if op.layerwise and op.layer_derivative is not None:
         return _make_layer_function(op)
@@ -212,6 +297,7 @@ def _make_display_function(op: Op) -> Any:
     if form.kind != "call" or op.arity is None or not name.isidentifier():
         return None
     dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
+    arity = op.arity
     try:
         probe = op.sympy(sp, dummies, None)
     except Exception:  # a row that cannot be written over plain symbols: no display function
@@ -220,8 +306,13 @@ def _make_display_function(op: Op) -> Any:
         return type(probe)
     tex = _latex_symbol(op, name)
 
+    def split(args: Sequence[Any]) -> tuple[tuple[Any, ...], Any]:
+        # an op's numeric parameter (leaky_relu's alpha) is an optional last argument
+        return tuple(args[:arity]), (float(args[arity]) if len(args) > arity else None)
+
     def elementary(self: Any) -> Any:
-        return op.sympy(sp, tuple(self.args), None)
+        operands, attr = split(self.args)
+        return op.sympy(sp, operands, attr)
 
     def _eval_evalf(self: Any, prec: int) -> Any:
         if not all(a.is_number for a in self.args):
@@ -231,18 +322,23 @@ def _make_display_function(op: Op) -> Any:
     def fdiff(self: Any, argindex: int = 1) -> Any:
         if not 1 <= argindex <= len(dummies):
             raise sp.ArgumentIndexError(self, argindex)
-        by_output = output_derivative(op)
-        if by_output is not None:  # written with the function itself: sigmoid(a)*(1 - sigmoid(a))
-            y, poly = by_output
-            return poly.xreplace({y: self})
-        d = sp.diff(probe, dummies[argindex - 1])
-        return d.xreplace(dict(zip(dummies, self.args)))
+        operands, attr = split(self.args)
+        stated = _stated_derivative(op, attr, operands, self)
+        if stated is not None:  # sigmoid(a)*(1 - sigmoid(a)); softplus: sigmoid(a)
+            return stated
+        written = _formula_display(op, dummies) if attr is None else None
+        # an op defined by a formula differentiates through the formula's own functions
+        # (swish = a*sigmoid(a): sigmoid stays sigmoid), others through their SymPy form
+        d = sp.diff(written if written is not None else op.sympy(sp, dummies, attr), dummies[argindex - 1])
+        return d.xreplace(dict(zip(dummies, operands)))
 
     def _eval_rewrite_as_elementary(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return op.sympy(sp, tuple(args), None)
+        operands, attr = split(args)
+        return op.sympy(sp, operands, attr)
 
     def _latex(self: Any, printer: Any, exp: Any = None) -> str:
-        inner = ", ".join(printer._print(a) for a in self.args)
+        operands, attr = split(self.args)
+        inner = ", ".join([printer._print(a) for a in operands] + ([] if attr is None else [repr(attr)]))
         out = rf"{tex}\left({inner}\right)"
         return out if exp is None else rf"{out}^{{{exp}}}"
 
@@ -250,7 +346,7 @@ def _make_display_function(op: Op) -> Any:
         # lambdify (math, numpy, mpmath, ...): the elementary form, in the target's own functions
         return printer._print(elementary(self))
 
-    namespace = {"nargs": op.arity, "_eval_evalf": _eval_evalf, "fdiff": fdiff,
+    namespace = {"nargs": (arity, arity + 1) if op.param else arity, "_eval_evalf": _eval_evalf, "fdiff": fdiff,
                  "_eval_rewrite_as_elementary": _eval_rewrite_as_elementary,
                  "_eval_rewrite_as_exp": _eval_rewrite_as_elementary, "_latex": _latex,
                  "_pythoncode": _code, "_numpycode": _code, "_lambdacode": _code, "_mpmathcode": _code,
@@ -270,9 +366,9 @@ def display(op: Op, args: Sequence[Any], attr: Any = None) -> Any:
     layered = _layer_display(op, args, attr)
     if layered is not None:
         return layered
-    fn = display_function(op) if attr is None else None
+    fn = _display_call(op, args, attr)
     if fn is not None:
-        return fn(*args)
+        return fn
     out = op.sympy(sp, tuple(args), attr)
     # rows build sums, products and powers unevaluated; SymPy's canonical form is wanted here
     return out.func(*out.args) if isinstance(out, sp.Basic) and out.args else out
@@ -373,8 +469,21 @@ def _display(op: Op, args: tuple[Any, ...], attr: Any) -> Any:
     layered = _layer_display(op, args, attr)
     if layered is not None:
         return layered
-    fn = display_function(op) if attr is None else None
-    return fn(*args) if fn is not None else _elementary(op, args, attr)
+    fn = _display_call(op, args, attr)
+    return fn if fn is not None else _elementary(op, args, attr)
+
+
+def _display_call(op: Op, args: Sequence[Any], attr: Any) -> Any:
+    """The op's display function over ``args`` (its parameter, if set, as a last exact
+    argument: ``leaky_relu(z, 1/10)``), or ``None``."""
+    if attr is not None and (not op.param or isinstance(attr, bool) or not isinstance(attr, (int, float))):
+        return None
+    fn = display_function(op)
+    if fn is None:
+        return None
+    if attr is None:
+        return fn(*args)
+    return fn(*args, sp.Rational(repr(float(attr))))
 
 
 # -- limits ---------------------------------------------------------------------
@@ -412,8 +521,29 @@ def local_partial(row: Op, attr: Any, operands: Sequence[Any], output: Any, k: i
     expressions: SymPy's derivative of the row's display form (the model's own functions),
     written through the op's ``output`` when the row states its derivative that way
     (sigmoid: ``y (1 - y)``, tanh: ``1 - y^2``)."""
-    syms, derivs, by_output = _template(row, attr, len(operands))
+    if len(operands) == 1:
+        stated = _stated_derivative(row, attr, operands, output)
+        if stated is not None:
+            return stated
+    syms, derivs, _ = _template(row, attr, len(operands))
+    coeff, rest = derivs[k].as_coeff_Mul()
+    if coeff.is_Rational and coeff not in (1, -1, 0) and not rest.is_Number:
+        # a number times a sum stays a product, as textbooks write it: 2 (yhat - 0.778), not
+        # SymPy's distributed 2 yhat - 1.556
+        return _keep_coeff(coeff, rest.xreplace(dict(zip(syms, operands))))
+    return derivs[k].xreplace(dict(zip(syms, operands)))
+
+
+def _stated_derivative(row: Op, attr: Any, operands: Sequence[Any], output: Any) -> Any:
+    """A one-input row's derivative as the row states it, through its ``output``
+    (sigmoid: ``y (1 - y)``) or with the model's own functions (softplus: ``sigmoid(a)``),
+    at ``operands``; ``None`` if it states neither."""
+    by_output = output_derivative(row, attr)
     if by_output is not None:
         y, poly = by_output
         return poly.xreplace({y: output})
-    return derivs[k].xreplace(dict(zip(syms, operands)))
+    stated = row_derivative(row, attr)
+    if stated is not None:
+        a, y, d = stated
+        return d.xreplace({a: operands[0], y: output})
+    return None

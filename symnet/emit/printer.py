@@ -182,7 +182,9 @@ class ExprPrinter:
             return self._plan_number(e)
         if e is sp.E:  # e = exp(1), written by the exp row
             return [sp.Integer(1)], lambda ps: self._form(self._exp, ps)
-        if e.is_NumberSymbol:  # pi and friends: their value
+        if e is sp.pi:  # an exact constant keeps its name (erf' = 2 exp(-a^2)/sqrt(pi))
+            return [], lambda _: Piece(r"\pi" if self.style.latex else "pi", PREC_ATOM)
+        if e.is_NumberSymbol:  # other constants: their value
             return [], lambda _: self._number(float(e))
         if e.is_Add:
             terms = list(e.as_ordered_terms())
@@ -203,6 +205,9 @@ class ExprPrinter:
         row = row_of(e)
         if row is not None and row.layerwise:  # softmax(a, b, c)_k: the output index k is the first argument
             return list(e.args[1:]), lambda ps: self._form(row, ps, int(e.args[0]))
+        if row is not None and row.param and row.arity is not None and len(e.args) == row.arity + 1:
+            # a display function's last argument is the op's parameter: leaky_relu(z, 0.1)
+            return list(e.args[:-1]), lambda ps: self._form(row, ps, float(e.args[-1]))
         if row is not None:
             args = [e.base] if e.is_Pow else list(e.args)
             return args, lambda ps: self._form(row, ps)

@@ -171,6 +171,8 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
     if kind == "prefix":
         return Piece(f"{form.symbol}{_paren(style, operands[0], form.operand_prec)}", form.prec)
     if kind == "power":
+        if attr == 1:  # an exponent of 1 is never written
+            return operands[0]
         base = _paren(style, operands[0], form.operand_prec)
         exp = _exponent(attr, style)
         if exp.startswith("-"):
@@ -198,6 +200,31 @@ def apply_form(form: Form, operands: Sequence[Piece], attr: object, style: Style
     return Piece("".join(out), form.prec)
 
 
+def _without_identity(form: Form, operands: Sequence[Piece], units: Sequence[int], attr: object,
+                      style: Style) -> Piece:
+    """An infix form written without the operands that are constants equal to its
+    identity (``units``: 1, or -1 for the identity negated, else 0): ``1 w x`` is ``w x``,
+    and ``-1 x`` is ``-x``."""
+    kept = [o for o, u in zip(operands, units) if not u]
+    negate = sum(u == -1 for u in units) % 2 == 1
+    if not kept:
+        return Piece(f"-{form.identity}", PREC_NEG) if negate else Piece(str(form.identity), PREC_ATOM)
+    out = kept[0] if len(kept) == 1 else apply_form(form, kept, attr, style)
+    if not negate:
+        return out
+    if out.text.startswith("-") or out.prec < form.prec:
+        return Piece(f"-{style.lparen}{out.text}{style.rparen}", PREC_NEG)
+    return Piece(f"-{out.text}", PREC_NEG)
+
+
+def _unit(program: Program, a: int, form: Form) -> int:
+    """1 or -1 when node ``a`` is a constant equal to ``form``'s identity or its negation, else 0."""
+    if form.identity is None or program.kinds[a] != "constant" or program.ops[a] is not None:
+        return 0
+    value = program.values[a]
+    return 1 if value == float(form.identity) else -1 if value == -float(form.identity) else 0
+
+
 def render(program: Program, leaf: Callable[[int], Piece], style: Style = TEXT,
            named: Collection[int] = (), name: Callable[[int], str] | None = None,
            max_chars: int = DEFAULT_MAX_CHARS, fixed: Mapping[int, Piece] | None = None) -> list[Piece | None]:
@@ -223,7 +250,13 @@ def render(program: Program, leaf: Callable[[int], Piece], style: Style = TEXT,
             pieces[i] = fixed[i]
             continue
         op = program.ops[i]
-        piece = apply_form(style.form(op), [ref(a) for a in program.args[i]], program.attrs[i], style)
+        form = style.form(op)
+        operands = [ref(a) for a in program.args[i]]
+        units = [_unit(program, a, form) for a in program.args[i]]
+        if any(units) and len(operands) > 1:  # a coefficient of 1 is never written
+            piece = _without_identity(form, operands, units, program.attrs[i], style)
+        else:
+            piece = apply_form(form, operands, program.attrs[i], style)
         if len(piece.text) > max_chars:
             raise ExportLimitError(
                 f"the expression of node '{program.names[i]}' is longer than {max_chars} characters; "
