@@ -230,7 +230,7 @@ class WorkedExample:
                        rf"$\eta = {format_number(self.lr or 0.0, self.digits, latex=True)}$: the parameters and the "
                        + ("mean " if self.batch > 1 else "") + "loss before each step.")
             out.append(history_table(self.parameter_names, self.history, self.digits,
-                                     rf"\bar{{L}}" if self.batch > 1 else latex_name(self.output_name), width))
+                                     r"\bar{L}" if self.batch > 1 else latex_name(self.output_name), width))
         return "\n".join(out + self.notes)
 
     def class_sentence(self) -> str:

@@ -49,7 +49,7 @@ from .vectors import Layer, find_layers, layer_rows, symbol_values
 
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
            "numeric_locals", "printer", "chain_printer", "backward_order", "adjoint_latex", "adjoint_rhs",
-           "textbook", "local_partial", "FORMS", "Layer", "forward_definitions", "layer_rows", "symbol_values"]
+           "textbook", "local_partial", "Layer", "forward_definitions", "layer_rows", "symbol_values"]
 
 #: A block (the ops between two named intermediates) larger than this is refused.
 MAX_BLOCK_OPS = 400
