@@ -605,7 +605,7 @@ def _softmax_step(program: Any, vals: Sequence[float], digits: int) -> Step | No
 def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: Sequence[float],
                     digits: int) -> list[Step]:
     program = ch.program
-    pr = chainrule.chain_printer(ch, "", digits)
+    pr = chainrule.chain_printer(ch, "", digits, substitute=False)  # definitions in symbols; numbers next
     # each named node (and p_k of p = softmax(z)) as its value, parenthesised only where its sign
     # needs it (exp(-0.2), not exp((-0.2)))
     numbers = chainrule.printer({}, r"\cdot", digits, {s: number_piece(v, digits, latex=True)

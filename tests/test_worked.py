@@ -192,3 +192,16 @@ def test_softmax_cross_entropy_steps_read_p(target):
         assert f"delta^(1)_{k + 1} = {rhs}{format(p[k] - (k == target), '.4g')}" in lines, text
         assert grads[f"b1_{k + 1}"] == pytest.approx(p[k] - (k == target), rel=1e-12)
     assert "exp" not in text.split("Loss:")[1]
+
+
+def test_a_definition_is_written_in_symbols_whatever_op_it_holds() -> None:
+    """The definition column holds symbols; the numbers column holds the numbers (a formula op's
+    local derivative printed its argument with the parameter values in: 3 x (0.5 x + 0.1)^2)."""
+    cube = "cube_defn" if "cube_defn" in sn.OPS else sn.define_op("cube_defn", 1, formula="a*a*a").__name__
+    x, w, b, y = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.1, name="b"), sn.Input("y")
+    for model in (sn.Node.apply(cube, (w * x + b,)), 1 / (1 + (-(w * x + b)).exp())):
+        ex = worked_example(sn.compile(sn.mse(model, y)), {"x": 2.0, "y": 1.0})
+        for step in ex.steps:
+            if step.part == "backward" and step.key in ("w", "b"):
+                assert "0.5" not in step.formula and "w x + b" in step.formula, step.formula
+                assert "0.5" in step.numbers  # the values appear where the numbers are put in

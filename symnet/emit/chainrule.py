@@ -236,11 +236,12 @@ def _values(program: Program, digits: int | None) -> dict[Any, Any]:
 
 
 def known_pieces(program: Program, style: Style, digits: int | None, named: tuple[int, ...] = (),
-                 values: dict[Any, Any] | None = None) -> dict[Any, Piece]:
+                 values: dict[Any, Any] | None = None, substitute: bool = True) -> dict[Any, Piece]:
     """Every op node of ``program`` written by the program's renderer, keyed by its display
     SymPy expression (over the leaves and the ``named`` nodes' symbols): what makes a
     sub-expression of a gradient, and a named node's definition, print exactly as the
-    network's formula prints it."""
+    network's formula prints it. With ``digits``, parameters print as their values rounded
+    to ``digits`` unless ``substitute`` is False (a worked example's definitions)."""
     latex = style.latex
     values = values or {}
     name = (lambda i: latex_name(program.names[i])) if latex else (lambda i: program.names[i])
@@ -250,7 +251,7 @@ def known_pieces(program: Program, style: Style, digits: int | None, named: tupl
 
     def leaf(i: int) -> Piece:
         kind = program.kinds[i]
-        if kind == "input" or (kind == "parameter" and digits is None):
+        if kind == "input" or (kind == "parameter" and (digits is None or not substitute)):
             return Piece(name(i), PREC_ATOM)
         return number_piece(program.values[i], digits, latex)
 
@@ -270,13 +271,15 @@ def known_pieces(program: Program, style: Style, digits: int | None, named: tupl
     return out
 
 
-def chain_printer(ch: Chain, times: str = "", digits: int | None = None) -> ExprPrinter:
+def chain_printer(ch: Chain, times: str = "", digits: int | None = None, substitute: bool = True) -> ExprPrinter:
     """The LaTeX printer of a chain's gradients: named symbols in notation, network nodes
-    as the network's formula writes them."""
+    as the network's formula writes them (parameters as their values with ``digits``, unless
+    ``substitute`` is False)."""
     program = ch.program
     names = {s: latex_name(program.names[i]) for i, s in ch.symbols.items()}
     names.update({s: latex_name(s.name) for layer in ch.layers for s in layer.symbols})
-    return printer(names, times, digits, known_pieces(program, latex_style(times), digits, ch.named))
+    return printer(names, times, digits, known_pieces(program, latex_style(times), digits, ch.named,
+                                                      substitute=substitute))
 
 
 def inline_text(network: Any, wrt: str, *, latex: bool = False, digits: int | None = None,
