@@ -110,8 +110,8 @@ def _weighted_sum(z: int, kinds: Sequence[str], ops: Sequence[Op | None], args: 
             if kinds[i] != "parameter":  # a bias is a parameter; a bare input is not a weighted term
                 return None
             continue
-        if row.sum and (i == z or (uses[i] == 1 and origins[i] is None)):
-            stack.extend(args[i])
+        if (row.sum or row.name == "sub") and (i == z or (uses[i] == 1 and origins[i] is None)):
+            stack.extend(args[i])  # w x - b: a bias subtracted is a bias
             continue
         if row.product and len(args[i]) >= 2 and any(kinds[a] == "parameter" for a in args[i]):
             products += 1
@@ -131,24 +131,27 @@ def neurons(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple
         for a in a_list:
             uses[a] += 1
     layer_of: dict[int, int] = {}
+    below = [0] * len(ops)  # the deepest neuron layer at or below each node (in topological order)
     found: list[tuple[int, int, int]] = []  # (activation, sum, layer) of unmarked neurons
     for i, row in enumerate(ops):
         if row is None:
             continue
+        below[i] = max((below[a] for a in args[i]), default=0)
         o = origins[i]
         if o is not None and o.role == "activation" and o.layer is not None:
-            layer_of[i] = o.layer
+            layer_of[i] = below[i] = o.layer
             continue
         if not row.activation or len(args[i]) != 1 or (o is not None and o.role != "output"):
             continue
         z = args[i][0]
-        if origins[z] is not None or ops[z] is None or not ops[z].sum:
+        # the weighted sum: w1 x1 + ... + b, w x - b, or a single weighted term without a bias (w x)
+        if origins[z] is not None or ops[z] is None or not (ops[z].sum or ops[z].name == "sub" or ops[z].product):
             continue
         inputs = _weighted_sum(z, kinds, ops, args, origins, uses)
         if inputs is None:
             continue
-        layer = 1 + max((layer_of.get(a, 0) for a in inputs), default=0)
-        layer_of[i] = layer
+        layer = 1 + max((below[a] for a in inputs), default=0)  # one more than the neurons it reads
+        layer_of[i] = below[i] = layer
         found.append((i, z, layer))
     if len(found) == 1 and len(layer_of) == 1:
         # one neuron (logistic regression): z and its activation, no indices

@@ -111,7 +111,7 @@ def test_times_option(times: str, row: str) -> None:
 
 
 @pytest.mark.parametrize("build, wrt, rhs", [
-    (lambda x, w: (w * x).tanh(), "w", r"x \left(1 - \hat{y}^{2}\right)"),
+    (lambda x, w: (w * x).tanh(), "w", r"x \delta"),  # a neuron without a bias: delta = 1 - yhat^2 (below)
     (lambda x, w: (w * x).exp(), "w", r"x \hat{y}"),
     (lambda x, w: (w * x).log(), "w", r"\frac{1}{w}"),
     (lambda x, w: w / x, "x", r"-\frac{w}{x^{2}}"),
@@ -121,6 +121,21 @@ def test_times_option(times: str, row: str) -> None:
 def test_local_derivatives(build, wrt: str, rhs: str) -> None:
     x, w = sn.Input("x"), sn.Parameter(0.3, name="w")
     assert gradient_rows(sn.compile(build(x, w)), wrt)[-1][1] == rhs
+
+
+@pytest.mark.parametrize("build, z", [
+    (lambda x, w, b: (w * x).tanh(), "w x"),  # a weighted term without a bias
+    (lambda x, w, b: (w * x - b).tanh(), "w x - b"),  # a bias subtracted
+    (lambda x, w, b: (w * x + b).tanh(), "w x + b"),
+])
+def test_an_activation_over_a_weighted_sum_is_a_neuron(build, z: str) -> None:
+    """Issue 12 item 3: recognised whether or not a macro made it (w x - b and w x included)."""
+    x, w, b = sn.Input("x"), sn.Parameter(0.3, name="w"), sn.Parameter(0.1, name="b")
+    net = sn.compile(build(x, w, b))
+    assert net.latex(layers=True).splitlines()[1] == rf"z &= {z} \\"
+    rows = gradient_rows(net, "w")
+    assert rows[0] == (r"\delta = \frac{\partial \hat{y}}{\partial z}", r"1 - \hat{y}^{2}")
+    assert rows[-1][1] == r"x \delta"
 
 
 def test_cross_entropy_chain_has_one_delta_per_logit() -> None:
