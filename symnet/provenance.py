@@ -144,8 +144,9 @@ def neurons(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple
         if not row.activation or len(args[i]) != 1 or (o is not None and o.role != "output"):
             continue
         z = args[i][0]
-        # the weighted sum: w1 x1 + ... + b, w x - b, or a single weighted term without a bias (w x)
-        if origins[z] is not None or ops[z] is None or not (ops[z].sum or ops[z].name == "sub" or ops[z].product):
+        # the weighted sum: w1 x1 + ... + b or w x - b (a lone term w x is not taken for a neuron: a
+        # chain tanh(w tanh(w ...)) stays one block, as deep formulas are)
+        if origins[z] is not None or ops[z] is None or not (ops[z].sum or ops[z].name == "sub"):
             continue
         inputs = _weighted_sum(z, kinds, ops, args, origins, uses)
         if inputs is None:

@@ -91,7 +91,7 @@ def test_round_trip_keeps_names_hints_and_loss(tmp_path):
     net = sn.compile(loss)
     sn.save(net, tmp_path / "l.json")
     back = sn.load(tmp_path / "l.json")
-    assert back.program.names == net.program.names == ("w1", "x1", "z", "yhat", "y", "t1", "L")
+    assert back.program.names == net.program.names == ("w1", "x1", "t1", "yhat", "y", "t2", "L")
     recs = json.loads((tmp_path / "l.json").read_text())["nodes"]
     assert recs[:3] == [{"kind": "input", "hint": "x1"}, {"kind": "input", "name": "y"},
                         {"kind": "parameter", "hint": "w1", "value": 0.25}]

@@ -94,18 +94,19 @@ def test_names_are_the_same_in_every_compile():
     assert first == sn.compile(two_two_two()[0]).program.names
 
 
-def test_hand_built_neurons_without_a_bias_or_with_one_subtracted_are_recognised():
-    x, w, v, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.2, name="v"), sn.Parameter(0.1, name="b")
+def test_hand_built_neurons_with_a_bias_subtracted_are_recognised():
+    x, w, v, b, c = (sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.2, name="v"),
+                     sn.Parameter(0.1, name="b"), sn.Parameter(0.3, name="c"))
     assert sn.compile((w * x - b).tanh()).funcify(layers=True).splitlines() == ["z = w*x - b", "yhat = tanh(z)"]
-    net = sn.compile((v * (w * x).tanh()).sigmoid())  # two layers, no biases
-    assert net.funcify(layers=True).splitlines() == ["z1_1 = w*x", "h1_1 = tanh(z1_1)", "z2_1 = v*h1_1",
+    net = sn.compile((v * (w * x - b).tanh() - c).sigmoid())  # two layers
+    assert net.funcify(layers=True).splitlines() == ["z1_1 = w*x - b", "h1_1 = tanh(z1_1)", "z2_1 = v*h1_1 - c",
                                                      "yhat = sigmoid(z2_1)"]
 
 
 def test_a_neuron_reading_an_expression_of_neurons_is_one_layer_above_them():
-    x, w = sn.Input("x"), sn.Parameter(0.5, name="w")
+    x, w, b = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.1, name="b")
     y = x
     for _ in range(3):
-        y = (y * w).tanh() + 0.001  # each tanh reads the one below through "+ 0.001"
+        y = (y * w + b).tanh() + 0.001  # each tanh reads the one below through "+ 0.001"
     lines = sn.compile(y).funcify(layers=True).splitlines()
     assert [line.split(" = ")[0] for line in lines] == ["z1_1", "h1_1", "z2_1", "h2_1", "z3_1", "h3_1", "yhat"]
