@@ -32,7 +32,8 @@ from typing import Any, Callable, Sequence
 
 from .errors import GraphError, shown
 from .graph import Input, Macro, Node, Origin, Output, Parameter
-from .ops import get_op
+from .ops import OPS, get_op
+from .provenance import neuron_depths
 
 __all__ = ["Linear", "Dense", "MLP", "activate"]
 
@@ -107,11 +108,36 @@ def _parameter(value: Any, hint: str, rng: random.Random | None) -> Parameter:
 
 
 def next_layer(inputs: Sequence[Any]) -> int:
-    """The layer number of a layer over ``inputs``: one more than the deepest layer a
-    macro marked among them (1 over plain inputs)."""
-    layers = [o.layer for x in inputs if (o := getattr(x, "origin", None)) is not None and o.layer is not None
+    """The layer number of a layer over ``inputs``: one more than the deepest neuron among
+    them or below them, whether a macro made it or it was built by hand (an activation over a
+    weighted sum, :func:`symnet.provenance.neurons`); 1 over plain inputs.
+
+    >>> import symnet as sn
+    >>> x1, x2 = sn.Input("x1"), sn.Input("x2")
+    >>> h = (sn.Parameter(0.5, name="w") * x1 + sn.Parameter(0.1, name="b")).tanh()  # a neuron by hand
+    >>> next_layer([h, x2]), [p.name for p in sn.Linear([h, x2], unit=1).parameters]
+    (2, ['w2_1_1', 'w2_1_2', 'b2_1'])
+    """
+    marked = [o.layer for x in inputs if (o := getattr(x, "origin", None)) is not None and o.layer is not None
               and o.role in ("sum", "activation")]
-    return 1 + max(layers, default=0)
+    order: list[Node] = []  # the nodes below the inputs, children first (iterative)
+    index: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(x, False) for x in inputs if isinstance(x, Node)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in index:
+            continue
+        if done:
+            index[id(node)] = len(order)
+            order.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in node.children if id(c) not in index)
+    ops = [OPS.get(n.op) if n.kind == "op" and isinstance(n.op, str) else None for n in order]
+    args = [tuple(index[id(c)] for c in n.children) for n in order]
+    below = neuron_depths([n.kind for n in order], ops, args, [getattr(n, "origin", None) for n in order])
+    built = [below[index[id(x)]] for x in inputs if isinstance(x, Node)]
+    return 1 + max(marked + built, default=0)
 
 
 def activate(z: Node, activation: str | Callable[[Node], Node] | None, where: str = "activation") -> Node:

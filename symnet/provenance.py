@@ -26,7 +26,7 @@ from typing import Sequence
 from .graph import Origin
 from .ops import Op
 
-__all__ = ["derive_origins", "loss_predictions", "neurons", "predictions", "LOSS_ROLES"]
+__all__ = ["derive_origins", "loss_predictions", "neurons", "neuron_depths", "predictions", "LOSS_ROLES"]
 
 #: The roles of the nodes a loss builder (or the recogniser of a hand-built loss) marks.
 LOSS_ROLES = ("loss", "loss_term", "loss_logits")
@@ -168,6 +168,18 @@ def neurons(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple
         if origins[i] is None:
             origins[i] = Origin("activation", layer, units[layer])
     return layer_of, [i for i, _, _ in found]
+
+
+def neuron_depths(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple[int, ...]],
+                  origins: Sequence[Origin | None]) -> list[int]:
+    """The deepest neuron layer at or below each node (0 below every neuron), neurons made by
+    a macro or by hand alike (:func:`neurons`; ``origins`` is not changed). A layer macro
+    numbers itself one above its inputs' depth (:func:`symnet.layers.next_layer`)."""
+    layer_of, _ = neurons(kinds, ops, args, list(origins))
+    below = [0] * len(ops)
+    for i, a_list in enumerate(args):
+        below[i] = layer_of.get(i, max((below[a] for a in a_list), default=0))
+    return below
 
 
 def _outputs_and_loss(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple[int, ...]],

@@ -106,3 +106,18 @@ def test_a_linear_without_bias():
     one = sn.Linear([x1], weights=[3.0], bias=False)  # one term: the sum is the product
     assert sn.compile(one).predict([2.0]) == 6.0
     assert [p.name for p in sn.Linear([x1], bias=True).parameters] == ["w1", "b"]
+
+
+def test_a_layer_over_a_hand_built_neuron_is_the_next_layer():
+    """Issue 12 item 7: a superscript always means the layer, whoever built the layer below."""
+    x1, x2 = sn.Input("x1"), sn.Input("x2")
+    w, b = sn.Parameter(0.5, name="w"), sn.Parameter(0.1, name="b")
+    h = (w * x1 + b).tanh()  # layer 1, by hand
+    net = sn.compile(sn.Dense([h, x2], 2, activation="sigmoid"))
+    assert net.parameter_names == ["w", "b", "w2_1_1", "w2_1_2", "b2_1", "w2_2_1", "w2_2_2", "b2_2"]
+    lines = net.latex(layers=True).splitlines()
+    assert lines[1:4] == [r"z^{(1)}_{1} &= w x_{1} + b \\", r"h^{(1)}_{1} &= \tanh\left(z^{(1)}_{1}\right) \\",
+                          r"z^{(2)}_{1} &= w^{(2)}_{1,1} h^{(1)}_{1} + w^{(2)}_{1,2} x_{2} + b^{(2)}_{1} \\"]
+    deeper = sn.Dense([(w * h + b).tanh()], 1)  # a hand-built neuron of layer 2 below
+    assert [p.name for p in sn.compile(deeper[0]).parameters][-2:] == ["w3_1_1", "b3_1"]
+    assert sn.check_gradients(net).ok
