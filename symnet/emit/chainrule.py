@@ -27,6 +27,7 @@ graph's depth. Printing goes through the one printer (:mod:`symnet.emit.printer`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -50,6 +51,9 @@ from .vectors import Layer, find_layers, layer_rows, symbol_values
 __all__ = ["Chain", "chain", "resolve_wrt", "gradient_rows", "gradient_latex", "gradient_sympy",
            "numeric_locals", "printer", "chain_printer", "backward_order", "adjoint_latex", "adjoint_rhs",
            "textbook", "local_partial", "Layer", "forward_definitions", "layer_rows", "symbol_values"]
+
+#: A user's name that reads as the adjoints' delta (then they are written as dL/dz instead).
+_DELTA = re.compile(r"delta(\d+(_\d+)*)?")
 
 #: A block (the ops between two named intermediates) larger than this is refused.
 MAX_BLOCK_OPS = 400
@@ -77,6 +81,8 @@ class Chain:
     layers: list[Layer] = field(default_factory=list)
     _tidy: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
     _terms: dict[int, list[tuple[int, Any]]] = field(default_factory=dict, repr=False)
+    #: a node the user named delta (delta1, delta_2, ...): the adjoints are not written as deltas
+    user_delta: bool = False
 
     def terms(self, v: int) -> list[tuple[int, Any]]:
         """The chain rule for node ``v``: ``(u, du/dv)`` over the live named ``u`` using it,
@@ -187,7 +193,10 @@ def chain(network: Any, *, output: int | None = None, exact: bool = True,
                for u in named]
     for u in named:
         locals_[u] = [(v, d.xreplace(by_name)) for v, d in locals_[u]]
-    return Chain(program, out_index, named, symbols, forward, locals_, consumers, live, exprs, layers)
+    user_delta = any(given and name is not None and _DELTA.fullmatch(name)
+                     for name, given in zip(program.names, program.given))
+    return Chain(program, out_index, named, symbols, forward, locals_, consumers, live, exprs, layers,
+                 user_delta=user_delta)
 
 
 def _ref(a: int, symbols: dict[int, Any], exprs: list[Any]) -> Any:
@@ -303,7 +312,8 @@ def adjoint_latex(ch: Chain, i: int) -> str:
     program = ch.program
     name = latex_name(program.names[i])
     origin = program.origins[i]
-    if origin is not None and origin.role == "sum" and name.startswith("z") and name[1:2] in ("", "^", "_"):
+    if (origin is not None and origin.role == "sum" and name.startswith("z") and name[1:2] in ("", "^", "_")
+            and not ch.user_delta):
         return r"\delta" + name[1:]
     return rf"\frac{{\partial {latex_name(program.names[ch.output])}}}{{\partial {name}}}"
 
