@@ -213,6 +213,11 @@ def cmd_report(args: argparse.Namespace) -> int:
                          "differentiates the loss")
     if args.lr is not None:
         options["lr"] = args.lr
+    if args.steps is not None:
+        if args.lr is None:
+            raise InputError("--steps K runs K gradient-descent steps, which need a learning rate: give --lr ETA")
+        options["steps"] = args.steps
+    options["form"] = args.form
     if args.title is not None:
         options["title"] = args.title
     with Progress("writing the report" + (" and running pdflatex" if args.pdf else "")):
@@ -344,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
                         f"({', '.join(PARTS)}), names (w, z1_1) or part:name (backward:w); default backward,update")
     _output_index_option(p)
     p.add_argument("--lr", type=float, metavar="ETA", help="show one gradient-descent step with this learning rate")
+    p.add_argument("--steps", type=int, metavar="K",
+                   help="also run K gradient-descent steps (needs --lr): a table of the parameters and the loss per "
+                        "step, and a pgfplots loss curve")
+    p.add_argument("--form", choices=("scalar", "matrix"), default="scalar",
+                   help="the worked example in scalars (default) or in layer matrices (W h + b), where the network "
+                        "has layers")
     p.add_argument("--digits", type=_digits, default=4, metavar="N", help="significant digits shown (default 4)")
     p.add_argument("--title", help="the document's title")
     p.set_defaults(func=cmd_report)

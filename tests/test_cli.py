@@ -557,3 +557,18 @@ def test_verify_with_shapes_refuses_what_it_would_ignore(capsys, extra, message)
             "--shape", "W=2x3", "--shape", "x=3x1", "--shape", "b=2x1"]
     code, _, err = run(capsys, *args, *extra)
     assert code == 2 and message in one_line_error(err)
+
+
+def test_report_takes_steps_and_the_matrix_form(capsys, tmp_path):
+    sn.seed(0)
+    path = tmp_path / "mlp.json"
+    sn.save(sn.MLP(2, [2, 1], activation="tanh", output_activation="sigmoid"), path)
+    args = ("report", str(path), "--at", "x1=0.5,x2=-1", "--loss", "bce", "--target", "1")
+    code, out, _ = run(capsys, *args, "--lr", "0.5", "--steps", "4", "--form", "matrix", "-o", str(tmp_path / "r.tex"))
+    tex = (tmp_path / "r.tex").read_text()
+    assert code == 0 and "\\usepackage{pgfplots}" in tex and "4 steps of gradient descent" in tex
+    assert "bmatrix" in tex and "W^{(1)}" in tex
+    code, _, err = run(capsys, *args, "--steps", "4", "-o", str(tmp_path / "s.tex"))
+    assert code == 2 and "give --lr ETA" in one_line_error(err) and not (tmp_path / "s.tex").exists()
+    code, _, err = run(capsys, *args, "--form", "tensor", "-o", str(tmp_path / "s.tex"))
+    assert code == 2 and "invalid choice" in err
