@@ -260,9 +260,15 @@ def _gradient_intro(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
             rf"The last lines give the gradient with respect to every parameter.")
 
 
+#: pdflatex runs again while its log asks for it (longtable aligns its columns across pages
+#: from the widths of the run before), at most this many times in all.
+PDFLATEX_RUNS = 3
+
+
 def run_pdflatex(tex: str, *, timeout: float = 120.0) -> bytes:
     """Compile ``tex`` with ``pdflatex -halt-on-error`` in a temporary folder and return
-    the PDF; a failure raises SymnetError with the end of the log."""
+    the PDF (run again while the log says "Rerun", at most :data:`PDFLATEX_RUNS` times);
+    a failure raises SymnetError with the end of the log."""
     exe = shutil.which("pdflatex")
     if exe is None:
         raise SymnetError("pdflatex was not found; install texlive-latex-base, texlive-latex-recommended "
@@ -271,10 +277,13 @@ def run_pdflatex(tex: str, *, timeout: float = 120.0) -> bytes:
         with open(os.path.join(tmp, "report.tex"), "w", encoding="utf-8") as fh:
             fh.write(tex)
         cmd = [exe, "-halt-on-error", "-interaction=nonstopmode", "-no-shell-escape", "report.tex"]
-        try:
-            proc = subprocess.run(cmd, cwd=tmp, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise SymnetError(f"pdflatex did not finish within {timeout:g} s") from None
+        for _ in range(PDFLATEX_RUNS):
+            try:
+                proc = subprocess.run(cmd, cwd=tmp, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise SymnetError(f"pdflatex did not finish within {timeout:g} s") from None
+            if proc.returncode != 0 or b"Rerun" not in proc.stdout:
+                break
         pdf = os.path.join(tmp, "report.pdf")
         if proc.returncode != 0 or not os.path.exists(pdf):
             log = proc.stdout.decode("utf-8", "replace").strip().splitlines()

@@ -263,7 +263,7 @@ class WorkedExample:
         """The loss per SGD step (``steps=``) as a pgfplots picture (needs ``\\usepackage{pgfplots}``)."""
         if len(self.history) < 2:
             raise InputError("a loss curve needs steps=k with k >= 1")
-        return loss_curve(self.history)
+        return loss_curve(self.history, batch=self.batch)
 
 
 #: Which parts' numbers may print the value of a step of each part (see :meth:`WorkedExample.blanks`).

@@ -175,11 +175,12 @@ def _longtable(corner: str, columns: Sequence[str], rows: Sequence[tuple[str, Se
             + "\n".join(body) + "\n\\end{longtable}\n\\endgroup")
 
 
-def loss_curve(history: Sequence[tuple[Sequence[float], float]], digits: int = 6) -> str:
-    """A pgfplots ``tikzpicture`` of the loss per SGD step (needs ``\\usepackage{pgfplots}``)."""
+def loss_curve(history: Sequence[tuple[Sequence[float], float]], digits: int = 6, batch: int = 1) -> str:
+    """A pgfplots ``tikzpicture`` of the loss per SGD step (needs ``\\usepackage{pgfplots}``);
+    the mean loss over the samples of a mini-batch of ``batch`` > 1."""
     coords = " ".join(f"({k},{loss:.{digits}g})" for k, (_, loss) in enumerate(history))
     return ("\\begin{tikzpicture}\n\\begin{axis}[width=10cm, height=6cm, xlabel={SGD step}, "
-            "ylabel={mean loss}, grid=major]\n"
+            f"ylabel={{{'mean loss' if batch > 1 else 'loss'}}}, grid=major]\n"
             f"\\addplot[mark=*] coordinates {{{coords}}};\n\\end{{axis}}\n\\end{{tikzpicture}}")
 
 

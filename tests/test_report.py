@@ -416,3 +416,31 @@ def test_softmax_report_defines_p_once():
     # the equations' own p line is replaced by the report's, with its definition; the gradients read p
     assert network.count(r"p &= \operatorname{softmax}") == 1 and r"L &= -\log\left(p_{3}\right)" in network
     assert r"&= p_{3} - 1" in rest and "exp" not in rest.partition(r"\section*{Worked example}")[0]
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
+def test_pdflatex_runs_again_while_the_log_asks(monkeypatch):
+    """longtable aligns its columns from the run before: one run leaves the header misaligned."""
+    import subprocess as sp
+
+    from symnet import report
+
+    runs = []
+    real = sp.run
+
+    def counting(*args, **kwargs):
+        proc = real(*args, **kwargs)
+        runs.append(b"Rerun" in proc.stdout)
+        return proc
+
+    monkeypatch.setattr(report.subprocess, "run", counting)
+    tex = latex_report(_mlp221(), [0.5, -1.0], target=1.0, loss="bce", lr=0.5, steps=3)
+    assert report.run_pdflatex(tex).startswith(b"%PDF")
+    assert len(runs) >= 2 and runs[0] and not runs[-1]  # asked once, then settled
+
+
+def test_the_loss_curve_says_mean_only_for_a_batch():
+    one = worked_example(_mlp221(), [0.5, -1.0], target=1.0, loss="bce", lr=0.5, steps=2).loss_curve()
+    batch = worked_example(_mlp221(), [[0.5, -1.0], [1.0, 2.0]], target=[1.0, 0.0], loss="bce", lr=0.5,
+                           steps=2).loss_curve()
+    assert "ylabel={loss}" in one and "ylabel={mean loss}" in batch
