@@ -64,7 +64,7 @@ from .check_report import ForwardRow, GradientReport, GradRow, Tolerances
 from .network import compile
 from .program import Program, collector_paused
 from .errors import GradCheckError, InputError, NumericalError, shown
-from .losses import clamped_bce
+from .losses import clamped
 from .graph import Node
 from .network import Network
 
@@ -294,10 +294,9 @@ class _Context:
                 report.rows.extend(GradRow(k, self.name(o), self.name(i), p.kinds[i], None, None, None,
                                            None, None, None, "UNDEFINED", why) for i in self.leaves)
             return True
-        for i, pred in clamped_bce(p, vals):
-            note = (f"at point #{k} node '{self.name(i)}' (bce) has a prediction of exactly {pred:g} in float64, "
-                    "where its log is clamped at -100 (as in PyTorch's BCELoss): the engine's loss and gradient "
-                    "there are the clamped ones, not the formula's, and SymPy's 50-digit reference differs")
+        for i, why in clamped(p, vals):
+            note = (f"at point #{k} node '{self.name(i)}' ({p.ops[i].name}) is clamped: {why}; the engine's values "
+                    "there are the clamped ones, and SymPy's 50-digit reference differs")
             if note not in report.notes:
                 report.notes.append(note)
         ref, bad = reference_values(p, leaves, self.forms)
@@ -475,12 +474,11 @@ def _blame(ctx: _Context, report: GradientReport, failing: tuple[int, list[float
     if failing is None:
         return out
     k, vals = failing
-    clamps = clamped_bce(p, vals)
+    clamps = clamped(p, vals)
     if clamps:  # a documented convention of the engine, not a wrong rule
-        i, pred = clamps[0]
-        return out + [f"at point #{k} node '{ctx.name(i)}' (bce): its prediction is exactly {pred:g} in float64, "
-                      "so the engine clamps log 0 at -100 and its gradient there is 0; SymPy differentiates the "
-                      "formula (the true gradient)"]
+        i, why = clamps[0]
+        return out + [f"at point #{k} node '{ctx.name(i)}' ({p.ops[i].name}) is clamped: {why}; SymPy "
+                      "differentiates the formula (the true gradient)"]
     local = local_blame(p, vals, ctx.forms)
     if local:
         return out + local

@@ -126,10 +126,10 @@ def kink_cut(program: Program, ids: Sequence[int], i: int, pieces: list[tuple[An
     if len(args) != 1 or len(pieces) != 2 or pieces[1][1] is not sp.true or not _at_zero(pieces[0][1]):
         return (tuple(ids[a] for a in args), tuple(sp.sstr(c) for _, c in pieces)), False
     a, flipped = args[0], False
-    while program.ops[a] is not None and program.ops[a].name == "neg":
+    while program.ops[a] is not None and program.ops[a].negates == (0,) and len(program.args[a]) == 1:  # -z
         a, flipped = program.args[a][0], not flipped
     op = program.ops[a]
-    if op is not None and op.name == "sub" and len(program.args[a]) == 2:
+    if op is not None and op.negates == (1,) and len(program.args[a]) == 2:  # a - b
         u, v = (ids[k] for k in program.args[a])
         return ("cut", "difference", min(u, v), max(u, v)), flipped != (u > v)
     return ("cut", ids[a]), flipped

@@ -109,7 +109,7 @@ def _distance(program: Program, vals: Sequence[Any], i: int) -> float | None:
     if any(x is None for x in xs):
         return None
     try:
-        z = op.kink(xs, program.attrs[i]) if op.kink is not None else xs[1] if op.name == "div" else xs[0]
+        z = op.kink(xs, program.attrs[i]) if op.kink is not None else xs[op.pole] if op.pole is not None else xs[0]
     except Exception:  # a user's kink function
         return None
     return None if z is None or not math.isfinite(z) else float(z)
@@ -142,7 +142,7 @@ def landmarks(program: Program, base: dict[str, float], order: Sequence[str], la
     smooth = [i for i in p.op_indices if p.ops[i].kink is None and len(p.args[i]) == 1
               and p.kinds[p.args[i][0]] != "constant"]
     # a denominator's root: where a claim such as x*w/w is undefined though it simplifies away
-    smooth += [i for i in p.op_indices if p.ops[i].name == "div" and p.kinds[p.args[i][1]] != "constant"]
+    smooth += [i for i in p.op_indices if p.ops[i].pole is not None and p.kinds[p.args[i][p.ops[i].pole]] != "constant"]
     nodes = kinks[:LANDMARK_NODES] + smooth[:LANDMARK_NODES]
     floats = _Floats(p)
     out: list[Probe] = []
@@ -167,7 +167,7 @@ def landmarks(program: Program, base: dict[str, float], order: Sequence[str], la
             found.append(i)
             roots.append(root)
             name = p.names[i] or f"#{i}"
-            what = (f"{'kink' if p.ops[i].kink is not None else 'denominator root' if p.ops[i].name == 'div' else 'linear region'}"
+            what = (f"{'kink' if p.ops[i].kink is not None else 'singular point' if p.ops[i].pole is not None else 'linear region'}"
                     f" of `{name}` ({p.ops[i].name}) in {label}")
             if p.ops[i].kink is not None:
                 step = 1e-4 * max(abs(root), 1e-3)
@@ -218,8 +218,8 @@ def _bisect(floats: _Floats, base: dict[str, float], var: str, i: int, a: float,
             m = 0.5 * (a + b)
         vals = floats.run({**base, var: m})
         zm = None if vals is None else _distance(floats.program, vals, i)
-        if zm is None:  # undefined exactly there: a denominator's root (0/0), else give up
-            return m if floats.program.ops[i].name == "div" else None
+        if zm is None:  # undefined exactly there: the op's pole (a divisor's root), else give up
+            return m if floats.program.ops[i].pole is not None else None
         if zm == 0 or abs(b - a) <= 4 * math.ulp(max(abs(a), abs(b))):
             return m
         if (zm < 0) == (za < 0):

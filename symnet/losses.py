@@ -15,7 +15,7 @@ from .graph import Constant, Input, Node, Origin, Output, as_node, check_name
 from .ops import get_op
 
 __all__ = ["Softmax", "mse", "bce", "cross_entropy", "LOSSES", "loss_by_name", "attach_loss", "Attached",
-           "TARGET_NAMES", "clamped_bce"]
+           "TARGET_NAMES", "clamped"]
 
 
 def _components(pred: Any) -> list[Node]:
@@ -76,29 +76,26 @@ def bce(pred: Any, target: Any) -> Node:
     return _term("bce", (p, as_node(target, "bce target")), role="loss")
 
 
-def clamped_bce(program: Any, vals: Sequence[float]) -> list[tuple[int, float]]:
-    """The ``bce`` nodes of ``program`` (a :class:`symnet.program.Program`) whose clamp is
-    active at the forward values ``vals``: ``(node, prediction)`` where the prediction is
-    exactly 0 or 1 in float64 and the target weights the log term that is then ``log 0``.
-
-    There the engine's loss uses the floor ``-100`` for that log and its gradient with
-    respect to the prediction is the clamped one (as PyTorch's ``BCELoss``), not the
-    derivative of the formula: a sigmoid of a logit above about 37 is 1.0 in float64.
+def clamped(program: Any, vals: Sequence[float]) -> list[tuple[int, str]]:
+    """``(node, why)`` for the nodes of ``program`` (a :class:`symnet.program.Program`) whose
+    value at the forward values ``vals`` is their row's documented clamp, not its formula
+    (the row's ``clamp`` field: ``bce`` at a prediction of exactly 0 or 1, where the engine's
+    log is floored at -100 and its gradient is the clamped one, as PyTorch's ``BCELoss``).
 
     >>> import symnet as sn
     >>> from symnet import engine
     >>> x, w = sn.Input("x", 80.0), sn.Parameter(0.5, name="w")
     >>> p = sn.compile(sn.bce((w * x).sigmoid(), 0.0)).program
-    >>> [(p.names[i], v) for i, v in clamped_bce(p, engine.evaluate(p, engine.leaf_template(p)))]
-    [('L', 1.0)]
+    >>> [(p.names[i], why[:35]) for i, why in clamped(p, engine.evaluate(p, engine.leaf_template(p)))]
+    [('L', 'the prediction is exactly 1 in floa')]
     """
     out = []
     for i in program.op_indices:
-        if program.ops[i].name != "bce":
-            continue
-        pred, target = (vals[a] for a in program.args[i])
-        if (pred == 1.0 and target != 1.0) or (pred == 0.0 and target != 0.0):
-            out.append((i, pred))
+        row = program.ops[i]
+        if row.clamp is not None:
+            why = row.clamp(tuple(vals[a] for a in program.args[i]), program.attrs[i])
+            if why is not None:
+                out.append((i, why))
     return out
 
 

@@ -58,6 +58,16 @@ and name no op themselves. A row holds
   ``log(softmax(a, b, c)_2)`` and displayed as that log (so that cross-entropy on
   softmax differentiates to ``p_k - 1[k = c]``).
 
+* ``negates`` -- for an op that adds its operands with signs, the operands it subtracts
+  (``sub``: ``(1,)``, ``neg``: ``(0,)``): a hand-built neuron's ``w x - b`` is a weighted
+  sum, and ``-z`` cuts the space where ``z`` does (:mod:`symnet.check_exact`).
+* ``pole`` -- the operand whose zero leaves the op undefined (``div``: its divisor, 1);
+  the verifier probes a claim there (:mod:`symnet.check_probe`).
+* ``clamp(xs, attr)`` -- for an op whose value follows a documented clamp instead of its
+  formula at some inputs (``bce``: a log of 0 floored at -100, as PyTorch's ``BCELoss``),
+  why it is clamped at ``xs``, else ``None``; worked examples refuse such a point and
+  gradient checks blame the clamp (:func:`symnet.losses.clamped`).
+
 ``attr`` is the op's structured parameter: the exponent of ``pow``, the output
 index of ``softmax``, the slope of ``leaky_relu``; ``None`` for most ops.
 
@@ -209,6 +219,9 @@ class Op:
     layer_derivative: Callable[[Any, Sequence[Any], int, int], Any] | None = None
     layer_symbol: str | None = None
     display_derivative: Callable[[Any, Any, Any, Any, Callable[[str], Any]], Any] | None = None
+    negates: tuple[int, ...] = ()
+    pole: int | None = None
+    clamp: Callable[[tuple[float, ...], Any], str | None] | None = None
 
     def check_arity(self, n: int, where: str) -> None:
         """Raise :class:`ArityError` naming ``where`` unless ``n`` children fit this op."""
@@ -340,6 +353,16 @@ def bce(p: float, t: float) -> float:
     lp = math.log(p) if p > 0.0 else -math.inf
     lq = math.log(1.0 - p) if p < 1.0 else -math.inf
     return -(t * max(lp, BCE_LOG_FLOOR) + (1.0 - t) * max(lq, BCE_LOG_FLOOR))
+
+
+def bce_clamp(p: float, t: float) -> str | None:
+    """Why ``bce(p, t)`` is its clamp rather than its formula, or ``None``: a prediction of
+    exactly 0 or 1 whose log term the target weights (that log is ``log 0``, floored)."""
+    if (p == 1.0 and t != 1.0) or (p == 0.0 and t != 0.0):
+        return (f"the prediction is exactly {p:g} in float64 (a sigmoid of a logit beyond about 37 rounds to 1), "
+                f"where the log is clamped at {BCE_LOG_FLOOR:g}, as in PyTorch's BCELoss, and the gradient is 0 "
+                "instead of the formula's")
+    return None
 
 
 def bce_partials(p: float, t: float) -> tuple[float, float]:
@@ -586,19 +609,20 @@ OPS: OpTable = OpTable(
        text=infix(" - ", PREC_ADD, right=PREC_ADD + 1), latex=infix(" - ", PREC_ADD, right=PREC_ADD + 1),
        doc="a - b", derivative="d/da = 1, d/db = -1",
        python=lambda o, a, k: f"{o[0]} - {o[1]}", python_partials=lambda o, y, a, k: ("1.0", "-1.0"),
-       operator="sub"),
+       operator="sub", negates=(1,)),
     Op("neg", 1, lambda xs, a: -xs[0], lambda xs, y, a: (-1.0,),
        lambda sp, e, a: -e[0],
        text=Form("prefix", "-", PREC_NEG, PREC_POW + 1), latex=Form("prefix", "-", PREC_NEG, PREC_POW + 1),
        doc="-a", derivative="-1",
-       python=lambda o, a, k: f"-{o[0]}", python_partials=lambda o, y, a, k: ("-1.0",), operator="neg"),
+       python=lambda o, a, k: f"-{o[0]}", python_partials=lambda o, y, a, k: ("-1.0",), operator="neg",
+       negates=(0,)),
     Op("div", 2, lambda xs, a: div(xs[0], xs[1]), lambda xs, y, a: (1.0 / xs[1], -y / xs[1]),
        lambda sp, e, a: e[0] / e[1],
        text=infix("/", PREC_MUL, right=PREC_MUL + 1),
        latex=template(lambda o, a: rf"\frac{{{o[0]}}}{{{o[1]}}}", PREC_CALL),
        doc="a / b", derivative="d/da = 1/b, d/db = -a/b**2",
        python=lambda o, a, k: f"{o[0]} / {o[1]}",
-       python_partials=lambda o, y, a, k: (f"1.0 / {o[1]}", f"-{y} / {o[1]}"), operator="truediv"),
+       python_partials=lambda o, y, a, k: (f"1.0 / {o[1]}", f"-{y} / {o[1]}"), operator="truediv", pole=1),
     Op("pow", 1, lambda xs, p: power(xs[0], p), lambda xs, y, p: (power_grad(xs[0], p),),
        lambda sp, e, p: sp.Pow(e[0], _sympy_number(sp, p), evaluate=False),
        text=Form("power", "**", PREC_POW, PREC_POW + 1),
@@ -723,7 +747,8 @@ OPS: OpTable = OpTable(
        text=template(_bce_text, PREC_NEG, PREC_MUL + 1), latex=template(_bce_latex, PREC_NEG, PREC_CALL),
        doc="binary cross-entropy of a probability p against a target t (logs clamped at -100)",
        derivative="d/dp = (p - t) / (p (1 - p))",
-       python=lambda o, a, k: f"{k(bce)}({o[0]}, {o[1]})", python_partials=None, array={bce: ops_array.bce}),
+       python=lambda o, a, k: f"{k(bce)}({o[0]}, {o[1]})", python_partials=None, array={bce: ops_array.bce},
+       clamp=lambda xs, a: bce_clamp(xs[0], xs[1])),
     Op("step", 1, lambda xs, a: 1.0 if xs[0] > 0 else 0.0, lambda xs, y, a: (0.0,),
        lambda sp, e, a: sp.Piecewise((1, e[0] > 0), (0, True)),
        text=call("step"), latex=template(lambda o, a: rf"\mathbf{{1}}\left[{o[0]} > 0\right]", PREC_ATOM),

@@ -110,7 +110,7 @@ def _weighted_sum(z: int, kinds: Sequence[str], ops: Sequence[Op | None], args: 
             if kinds[i] != "parameter":  # a bias is a parameter; a bare input is not a weighted term
                 return None
             continue
-        if (row.sum or row.name == "sub") and (i == z or (uses[i] == 1 and origins[i] is None)):
+        if (row.sum or row.negates) and (i == z or (uses[i] == 1 and origins[i] is None)):
             stack.extend(args[i])  # w x - b: a bias subtracted is a bias
             continue
         if row.product and len(args[i]) >= 2 and any(kinds[a] == "parameter" for a in args[i]):
@@ -146,7 +146,7 @@ def neurons(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple
         z = args[i][0]
         # the weighted sum: w1 x1 + ... + b or w x - b (a lone term w x is not taken for a neuron: a
         # chain tanh(w tanh(w ...)) stays one block, as deep formulas are)
-        if origins[z] is not None or ops[z] is None or not (ops[z].sum or ops[z].name == "sub"):
+        if origins[z] is not None or ops[z] is None or not (ops[z].sum or ops[z].negates):
             continue
         inputs = _weighted_sum(z, kinds, ops, args, origins, uses)
         if inputs is None:

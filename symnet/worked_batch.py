@@ -24,7 +24,7 @@ from .emit.notation import latex_name
 from .emit.render import format_number
 from .emit.matrix import activation_latex, derivative_latex
 from .errors import InputError, NumericalError
-from .losses import clamped_bce
+from .losses import clamped
 from .layerview import LayerView, layer_view
 
 __all__ = ["Sample", "BatchPass", "is_batch", "batch_pass", "sgd_history", "bmatrix", "history_table",
@@ -101,13 +101,10 @@ def batch_pass(samples: Sequence[tuple[Any, dict[str, float]]], output: int | No
         if out is None:
             raise InputError(f"output index {output!r} out of range (0..{len(outs) - 1})")
         vals = engine.evaluate(p, net.leaf_values(feed, params))
-        for i, pred in clamped_bce(p, vals):
+        for i, why in clamped(p, vals):
             where = f"sample {len(done) + 1}" if len(samples) > 1 else "this point"
-            raise NumericalError(
-                f"node '{p.names[i]}' (bce): at {where} the prediction is exactly {pred:g} in float64 (a sigmoid "
-                f"of a logit beyond about 37 rounds to 1), where the cross-entropy's log is clamped at -100, as in "
-                f"PyTorch's BCELoss, and its gradient is 0 instead of the formula's; a worked example there "
-                "would contradict its own arithmetic. Choose a point where the prediction lies inside (0, 1)")
+            raise NumericalError(f"node '{p.names[i]}' ({p.ops[i].name}): at {where} {why}; a worked example there "
+                                 "would contradict its own arithmetic. Choose a point where it is not clamped")
         adj = engine.backward(p, vals, {out: 1.0})
         done.append(Sample(net, feed, vals, adj, out))
     n = len(done)
