@@ -165,13 +165,7 @@ def _sn_run(fn, X, params, *G):  # fn on the checked arguments; a failure inside
         with _sn_np.errstate(divide="raise", invalid="raise", over="raise", under="ignore"):
             out = fn(X, P, *G)
     except (ArithmeticError, ValueError) as exc:  # an overflow, or a value outside an op's domain
-        tb, at = exc.__traceback__, None  # name the variable being computed, and its line
-        while tb is not None:
-            at, tb = (tb if tb.tb_frame.f_code is fn.__code__ else at), tb.tb_next
-        code = _sn_dis.get_instructions(fn.__code__) if at is not None else ()
-        name = next((i.argval for i in code if i.offset > at.tb_lasti and i.opname == "STORE_FAST"), "a value")
-        where = f" (line {at.tb_lineno} of {fn.__name__})" if at is not None else ""
-        raise NumericalError(f"computing {name}{where} failed: {type(exc).__name__}: {exc}") from None
+        raise _sn_failed(exc, fn) from None
     Y = out[0] if isinstance(out, tuple) else out  # a kernel marks a value outside its op's domain with NaN
     for i, j in _sn_np.argwhere(~_sn_np.isfinite(Y))[:1]:
         raise NumericalError(f"output {OUTPUT_NAMES[j]!r} of sample {i} is {Y[i, j]}: not finite (a value outside "
@@ -220,4 +214,4 @@ def numpy_guard(inputs: Sequence[str], shapes: dict[str, tuple[int, ...]], outpu
     shape_text = ", ".join(f"{k!r}: {tuple(s)!r}" for k, s in shapes.items())
     return "\n".join(["import dis as _sn_dis", "import numpy as _sn_np",
                       ERRORS, "", _names("INPUT_NAMES", inputs), _names("OUTPUT_NAMES", outputs),
-                      f"PARAMETER_SHAPES = {{{shape_text}}}", "", "", _NUMPY])
+                      f"PARAMETER_SHAPES = {{{shape_text}}}", "", "", _FAILURE, "", _NUMPY])
