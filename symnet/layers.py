@@ -120,9 +120,9 @@ def next_layer(inputs: Sequence[Any]) -> int:
     """
     marked = [o.layer for x in inputs if (o := getattr(x, "origin", None)) is not None and o.layer is not None
               and o.role in ("sum", "activation")]
-    order: list[Node] = []  # the nodes below the inputs, children first (iterative)
+    order: list[Node] = []  # the nodes below the inputs, macros expanded, children first (iterative)
     index: dict[int, int] = {}
-    stack: list[tuple[Node, bool]] = [(x, False) for x in inputs if isinstance(x, Node)]
+    stack: list[tuple[Node, bool]] = [(_expanded(x), False) for x in inputs if isinstance(x, Node)]
     while stack:
         node, done = stack.pop()
         if id(node) in index:
@@ -132,12 +132,19 @@ def next_layer(inputs: Sequence[Any]) -> int:
             order.append(node)
             continue
         stack.append((node, True))
-        stack.extend((c, False) for c in node.children if id(c) not in index)
+        stack.extend((c, False) for c in map(_expanded, node.children) if id(c) not in index)
     ops = [OPS.get(n.op) if n.kind == "op" and isinstance(n.op, str) else None for n in order]
-    args = [tuple(index[id(c)] for c in n.children) for n in order]
+    args = [tuple(index[id(_expanded(c))] for c in n.children) for n in order]
     below = neuron_depths([n.kind for n in order], ops, args, [getattr(n, "origin", None) for n in order])
-    built = [below[index[id(x)]] for x in inputs if isinstance(x, Node)]
+    built = [below[index[id(_expanded(x))]] for x in inputs if isinstance(x, Node)]
     return 1 + max(marked + built, default=0)
+
+
+def _expanded(node: Node) -> Node:
+    """The elementary node a macro stands for (its expansion, which carries the layer marks)."""
+    while node.kind == "macro":
+        node = node.expansion()
+    return node
 
 
 def activate(z: Node, activation: str | Callable[[Node], Node] | None, where: str = "activation") -> Node:

@@ -126,6 +126,13 @@ def neurons(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple
     """Recognise hand-built neurons and mark their sums and activations, in place;
     returns ``{activation: layer}`` for every neuron, marked before or now, and the
     activations recognised now."""
+    layer_of, recognised, _ = _neurons(kinds, ops, args, origins)
+    return layer_of, recognised
+
+
+def _neurons(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple[int, ...]],
+             origins: list[Origin | None]) -> tuple[dict[int, int], list[int], list[int]]:
+    """:func:`neurons`, and the deepest neuron layer at or below each node."""
     uses = [0] * len(ops)
     for a_list in args:
         for a in a_list:
@@ -141,6 +148,8 @@ def neurons(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple
         if o is not None and o.role == "activation" and o.layer is not None:
             layer_of[i] = below[i] = o.layer
             continue
+        if o is not None and o.role == "sum" and o.layer is not None:  # a layer's sum (Linear): its layer
+            below[i] = max(below[i], o.layer)
         if not row.activation or len(args[i]) != 1 or (o is not None and o.role != "output"):
             continue
         z = args[i][0]
@@ -160,14 +169,14 @@ def neurons(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple
         origins[z] = Origin("sum")
         if origins[i] is None:
             origins[i] = Origin("activation")
-        return layer_of, [i]
+        return layer_of, [i], below
     units: dict[int, int] = {}
     for i, z, layer in found:
         units[layer] = units.get(layer, 0) + 1
         origins[z] = Origin("sum", layer, units[layer])
         if origins[i] is None:
             origins[i] = Origin("activation", layer, units[layer])
-    return layer_of, [i for i, _, _ in found]
+    return layer_of, [i for i, _, _ in found], below
 
 
 def neuron_depths(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple[int, ...]],
@@ -175,11 +184,7 @@ def neuron_depths(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence
     """The deepest neuron layer at or below each node (0 below every neuron), neurons made by
     a macro or by hand alike (:func:`neurons`; ``origins`` is not changed). A layer macro
     numbers itself one above its inputs' depth (:func:`symnet.layers.next_layer`)."""
-    layer_of, _ = neurons(kinds, ops, args, list(origins))
-    below = [0] * len(ops)
-    for i, a_list in enumerate(args):
-        below[i] = layer_of.get(i, max((below[a] for a in a_list), default=0))
-    return below
+    return _neurons(kinds, ops, args, list(origins))[2]
 
 
 def _outputs_and_loss(kinds: Sequence[str], ops: Sequence[Op | None], args: Sequence[tuple[int, ...]],

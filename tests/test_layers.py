@@ -121,3 +121,16 @@ def test_a_layer_over_a_hand_built_neuron_is_the_next_layer():
     deeper = sn.Dense([(w * h + b).tanh()], 1)  # a hand-built neuron of layer 2 below
     assert [p.name for p in sn.compile(deeper[0]).parameters][-2:] == ["w3_1_1", "b3_1"]
     assert sn.check_gradients(net).ok
+
+
+def test_a_layer_over_a_linear_counts_the_linear_s_layer():
+    """next_layer reads a macro through its expansion: a Linear of layer 2 (over a hand-built
+    neuron) under tanh puts the next Dense at layer 3, not at 2 again."""
+    from symnet.layers import next_layer
+
+    x1 = sn.Input("x1")
+    h = (sn.Parameter(0.5, name="w") * x1 + sn.Parameter(0.1, name="b")).tanh()
+    lin = sn.Linear([h], unit=1)  # layer 2
+    assert next_layer([lin.tanh()]) == 3 and next_layer([sn.Linear([x1], layer=1)]) == 2
+    top = sn.Dense([lin.tanh()], 1)[0]
+    assert [p.name for p in sn.compile(top).parameters] == ["w", "b", "w2_1_1", "b2_1", "w3_1_1", "b3_1"]
