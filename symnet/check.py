@@ -474,11 +474,9 @@ def _blame(ctx: _Context, report: GradientReport, failing: tuple[int, list[float
     if failing is None:
         return out
     k, vals = failing
-    clamps = clamped(p, vals)
-    if clamps:  # a documented convention of the engine, not a wrong rule
-        i, why = clamps[0]
-        return out + [f"at point #{k} node '{ctx.name(i)}' ({p.ops[i].name}) is clamped: {why}; SymPy "
-                      "differentiates the formula (the true gradient)"]
+    # a documented clamp of the engine explains a mismatch, but a wrong rule elsewhere is still named
+    out += [f"at point #{k} node '{ctx.name(i)}' ({p.ops[i].name}) is clamped: {why}; SymPy differentiates "
+            "the formula (the true gradient)" for i, why in clamped(p, vals)[:1]]
     local = local_blame(p, vals, ctx.forms)
     if local:
         return out + local

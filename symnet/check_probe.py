@@ -197,8 +197,6 @@ def between_kinks(found: Sequence[Probe], base: dict[str, float]) -> list[Probe]
             moved = [n for n, v in pr.point.items() if v != base.get(n)]
             if len(moved) == 1:
                 roots.setdefault(moved[0], set()).add(pr.point[moved[0]])
-            elif not moved:  # the root is the base point's own coordinate: unknown variable, skip
-                continue
     out = []
     for var in sorted(roots):
         rs = sorted(roots[var])

@@ -209,16 +209,17 @@ def check_derivative(model: str | Node | Network, wrt: str, claimed: str | Node,
         raise InputError(f"check_derivative: points must be at most {MAX_POINTS}, got {shown(points)}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InputError(f"check_derivative: seed must be an integer, got {shown(seed)}")
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise InputError(f"check_derivative: max_length must be a positive integer, got {shown(max_length)}")
     if shapes is not None:
-        if target is not None:
-            raise InputError("check_derivative: with shapes=, write the loss in the model (target= is for scalars)")
+        if target is not None or output is not None:
+            raise InputError("check_derivative: with shapes=, write the loss in the model (target= and output= "
+                             "are for scalar models)")
         from .matrix_claims import check_matrix_derivative
 
         forms = LocalForms()  # the op rows' SymPy forms, built once for every entry
         return check_matrix_derivative(model, wrt, claimed, shapes=shapes, inputs=inputs, points=points, seed=seed,
                                        check=lambda *a, **k: check_derivative(*a, **k, _forms=forms))
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-        raise InputError(f"check_derivative: max_length must be a positive integer, got {shown(max_length)}")
     program, label = _model_program(model, inputs, target, output, max_length)
     # a claim about one output of a network may name any variable of the network (its derivative is 0)
     whole = model.program if output is not None else program
@@ -452,27 +453,27 @@ def decide(verdict: DerivativeVerdict, e: Entry, symbolic: Symbolic, points: int
                              "symnet's rows take relu'(0) = 0 and step(0) = 0)")
 
 
-def _beside(e: Entry, point: dict[str, float], rng: random.Random) -> tuple[Probe, Value, Value] | None:
-    """A point just beside ``point`` (every variable moved by about 1e-7 of its size) where the claim
-    and the truth still differ, or ``None`` if they agree beside it (the difference is on a kink)."""
+def _nearby(e: Entry, point: dict[str, float], rng: random.Random) -> list[tuple[Probe, Value, Value]]:
+    """Two points just beside ``point`` (every variable moved by about 1e-7 of its size), with
+    the claim's and the truth's values there."""
+    out = []
     for _ in range(2):
         near = {n: v + rng.choice((-1.0, 1.0)) * 1e-7 * max(abs(v), 1e-3) for n, v in point.items()}
-        t, c = e.truth(near), e.claimed(near)
-        if t.value is None or c.value is None:
-            continue
-        if not _same(e, near, c, t)[0]:
-            return Probe(near, "beside a kink"), c, t
-    return None
+        out.append((Probe(near, "beside a kink"), e.claimed(near), e.truth(near)))
+    return out
+
+
+def _beside(e: Entry, point: dict[str, float], rng: random.Random) -> tuple[Probe, Value, Value] | None:
+    """A point just beside ``point`` where the claim and the truth still differ, or ``None`` if
+    they agree beside it (the difference is on a kink)."""
+    return next(((pr, c, t) for pr, c, t in _nearby(e, point, rng) if t.value is not None
+                 and c.value is not None and not _same(e, pr.point, c, t)[0]), None)
 
 
 def _agrees_beside(e: Entry, point: dict[str, float], rng: random.Random) -> bool:
     """Whether the claim is defined and equal to the truth at two points just beside ``point``."""
-    for _ in range(2):
-        near = {n: v + rng.choice((-1.0, 1.0)) * 1e-7 * max(abs(v), 1e-3) for n, v in point.items()}
-        t, c = e.truth(near), e.claimed(near)
-        if t.value is None or c.value is None or not _same(e, near, c, t)[0]:
-            return False
-    return True
+    return all(t.value is not None and c.value is not None and _same(e, pr.point, c, t)[0]
+               for pr, c, t in _nearby(e, point, rng))
 
 
 def _exact_search(e: Entry, found: Sequence[Probe]) -> tuple[Counterexample | None, str]:

@@ -187,3 +187,19 @@ def test_check_gradients_blames_the_clamp_not_the_engine():
     assert any("(bce) is clamped" in line and "clamped at -100" in line for line in report.blame)
     assert not any("engine-level error" in line for line in report.blame)
     assert any("clamped at -100" in note for note in report.notes)
+
+
+def test_a_clamp_does_not_hide_a_wrong_rule_elsewhere():
+    import math
+
+    import sympy
+
+    name = "tanh_twice_losses"
+    if name not in sn.OPS:  # its partial is twice the truth
+        sn.define_op(name, 1, forward=math.tanh, partials=lambda a: (2 * (1 - math.tanh(a) ** 2),),
+                     sympy=sympy.tanh)
+    x, w, v = sn.Input("x"), sn.Parameter(0.5, name="w"), sn.Parameter(0.3, name="v")
+    net = sn.compile(sn.bce((w * x).sigmoid(), 0.0) + sn.Node.apply(name, (v,)))
+    report = sn.check_gradients(net, {"x": 80.0})
+    assert any("(bce) is clamped" in line for line in report.blame)
+    assert any(name in line for line in report.blame)  # the wrong partial is still named

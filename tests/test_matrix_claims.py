@@ -109,8 +109,12 @@ def test_bad_arguments():
         _check("W", shapes={"W": (2, 0)})
     with pytest.raises(sn.InputError, match="at most 256 entries"):
         _check("W", shapes={"W": (100, 100)})
-    with pytest.raises(sn.InputError, match="target= is for scalars"):
+    with pytest.raises(sn.InputError, match="target= and output= are for scalar models"):
         sn.check_derivative(MODEL, "W", "W", shapes=SHAPES, target="y")
+    with pytest.raises(sn.InputError, match="target= and output= are for scalar models"):
+        sn.check_derivative(MODEL, "W", "W", shapes=SHAPES, output=0)  # it was ignored
+    with pytest.raises(sn.InputError, match="max_length must be a positive integer"):
+        sn.check_derivative(MODEL, "W", "W", shapes=SHAPES, max_length=0)
     with pytest.raises(sn.InputError, match="NAME=ROWSxCOLS"):
         parse_shape("W=2by3")
 
