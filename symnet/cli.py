@@ -72,8 +72,9 @@ def _output_index_option(p: argparse.ArgumentParser, *aliases: str) -> None:
                    help="which output of a vector network, counting from 0 (or put a loss on top with --loss)")
 
 
-def check_output_index(net: Network, index: int | None) -> None:
-    """The CLI's check of ``--output-index`` (its messages name the option, not the API's ``output=k``).
+def check_output_index(net: Network, index: int | None, loss: str | None = None, what: str = "the command") -> None:
+    """The CLI's check of ``--output-index`` (its messages name the option, not the API's ``output=k``);
+    with ``--loss`` there is one output, the loss, and ``--output-index`` is refused.
 
     >>> import symnet as sn
     >>> check_output_index(sn.compile(sn.Softmax([sn.Input("a"), sn.Input("b")])), None)
@@ -81,6 +82,11 @@ def check_output_index(net: Network, index: int | None) -> None:
     ...
     symnet.errors.InputError: the network has 2 outputs: choose one with --output-index K (0 to 1) or put a loss on top with --loss
     """
+    if loss is not None:
+        if index is not None:
+            raise InputError(f"--output-index picks an output of a network without a loss; with --loss {what} "
+                             "differentiates the loss")
+        return
     n = len(net.program.outputs)
     if index is None and n > 1:
         raise InputError(f"the network has {n} outputs: choose one with --output-index K (0 to {n - 1}) "
@@ -133,8 +139,9 @@ def cmd_formula(args: argparse.Namespace) -> int:
 def cmd_grad(args: argparse.Namespace) -> int:
     from .cli_grad import gradient_text
 
-    net = with_loss(_network(args), args.loss, parse_target(args.target, args.loss))
-    check_output_index(net, args.output_index)
+    net = _network(args)
+    check_output_index(net, args.output_index, args.loss, "grad")
+    net = with_loss(net, args.loss, parse_target(args.target, args.loss))
     _out(gradient_text(net, args.wrt, latex=args.latex, digits=args.digits, layers=args.layers or None,
                        output=args.output_index, form=args.form, sympy=args.sympy))
     return OK
@@ -173,11 +180,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         _out(str(verdict))
         return OK if verdict.correct else FAILED
     net = _network(args)
-    if args.loss is None:
-        check_output_index(net, args.output_index)
-    elif args.output_index is not None:
-        raise InputError("--output-index picks an output of a network without a loss; with --loss the claim "
-                         "differentiates the loss")
+    check_output_index(net, args.output_index, args.loss, "the claim")
     net = with_loss(net, args.loss, parse_target(args.target, args.loss))
     verdict = check_derivative(net, args.wrt, args.claim, points=args.points, seed=args.seed,
                                output=args.output_index if net.n_outputs > 1 else None)
@@ -205,12 +208,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"exercise": args.exercise or args.blank is not None, "digits": args.digits}
     if args.blank is not None:
         options["blank"] = args.blank
+    check_output_index(net, args.output_index, args.loss, "the report")
     if args.loss is None:  # with a loss the report differentiates the loss, one number
-        check_output_index(net, args.output_index)
         options["output"] = args.output_index
-    elif args.output_index is not None:
-        raise InputError("--output-index picks an output of a network without a loss; with --loss the report "
-                         "differentiates the loss")
     if args.lr is not None:
         options["lr"] = args.lr
     if args.steps is not None:

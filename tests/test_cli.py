@@ -475,7 +475,7 @@ def test_callable_ops_cannot_be_converted(capsys, tmp_path):
 
 
 def test_torch_module_and_micrograd_value_from_a_python_file(capsys, tmp_path):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     py = tmp_path / "tmodel.py"
     py.write_text(textwrap.dedent("""
         import torch
@@ -572,3 +572,10 @@ def test_report_takes_steps_and_the_matrix_form(capsys, tmp_path):
     assert code == 2 and "give --lr ETA" in one_line_error(err) and not (tmp_path / "s.tex").exists()
     code, _, err = run(capsys, *args, "--form", "tensor", "-o", str(tmp_path / "s.tex"))
     assert code == 2 and "invalid choice" in err
+
+
+def test_grad_refuses_an_output_index_with_a_loss(capsys):
+    """As verify and report do: with --loss there is one output, the loss."""
+    code, _, err = run(capsys, "grad", "w*x", "--inputs", "x", "--wrt", "w", "--loss", "mse", "--target", "1",
+                       "--output-index", "0")
+    assert code == 2 and "with --loss grad differentiates the loss" in one_line_error(err)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import symnet as sn
 from symnet.emit.plaintext import plain_text
 
 
@@ -33,3 +34,10 @@ def test_an_unbalanced_fragment_ends_and_leaves_no_backslash_or_brace():
     for tex in (r"\frac{a}{b \left(", r"\hat{y", r"x_{1", r"\begin{bmatrix} 1 & 2"):
         out = plain_text(tex)
         assert not set(out) & set("\\{}"), (tex, out)
+
+
+def test_a_square_root_reads_as_a_call():
+    assert plain_text(r"\frac{x \left(\hat{y} - y\right)}{\sqrt{w x}} = \sqrt{2}") == "(x (yhat - y))/sqrt(w x) = sqrt(2)"
+    x, w, y = sn.Input("x"), sn.Parameter(2.0, name="w"), sn.Input("y")
+    text = str(sn.compile(sn.mse(sn.Node.apply("sqrt", (w * x,)), y)).worked_example({"x": 1.0, "y": 0.0}))
+    assert "yhat = sqrt(w x) = sqrt(2 * 1) = 1.414" in text and "sqrtw" not in text

@@ -69,7 +69,7 @@ def test_plain_text_names_every_op_as_its_row_writes_it():
 def _gallery_networks():
     """The gallery's six networks (docs/gallery.md), each with a point, a target and a loss,
     and a mini-batch of two samples."""
-    x, y = sn.Input("x"), sn.Input("y")
+    x = sn.Input("x")
     w, b = sn.Parameter(0.5, name="w"), sn.Parameter(-1.0, name="b")
     yield "logistic", sn.compile((w * x + b).sigmoid()), {"x": 2.0}, 1.0, "bce", [{"x": 2.0}, {"x": -1.0}], [1.0, 0.0]
     yield "linear", sn.compile(w * x + b), {"x": 2.0}, 3.0, "mse", [{"x": 2.0}, {"x": -1.0}], [3.0, 0.0]

@@ -52,7 +52,9 @@ SYMBOLS = (
 _FONTS = ("mathbb", "mathbf", "mathrm", "mathit", "mathsf", "mathcal", "operatorname", "text", "textbf",
           "textit", "boldsymbol", "mathnormal")
 _ACCENT_NAMES = tuple(suffix for suffix, _ in ACCENTS)  # \hat{y} is yhat, as latex_name reads it
-_GROUP = re.compile(r"\\(" + "|".join(_FONTS + _ACCENT_NAMES) + r")\{")
+#: Commands whose one argument is a function's argument: ``\sqrt{w x}`` is ``sqrt(w x)``.
+_CALLS = ("sqrt",)
+_GROUP = re.compile(r"\\(" + "|".join(_FONTS + _ACCENT_NAMES + _CALLS) + r")\{")
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
 _SCRIPT = re.compile(r"[_^]\{")
 
@@ -117,6 +119,8 @@ def _groups(text: str) -> str:
         inner = text[m.end():end]
         if m.group(1) in _ACCENT_NAMES:
             inner += m.group(1)
+        elif m.group(1) in _CALLS:
+            inner = f"{m.group(1)}({inner})"
         text = text[:m.start()] + inner + text[end + 1:]
 
 

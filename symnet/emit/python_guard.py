@@ -38,8 +38,7 @@ except ImportError:  # the module's own classes of the same names
     NumericalError = type("NumericalError", (ArithmeticError,), {"__doc__": "A value overflowed or left a domain."})
 '''
 
-# The Python module: the variable being computed when the generated code failed, and its line (the
-# NumPy module does the same inside its _sn_run, which keeps that module within its line budget).
+# Both modules: the variable being computed when the generated code failed, and its line.
 _FAILURE = '''\
 def _sn_failed(exc, fn):
     """The NumericalError for ``exc`` raised in ``fn``, naming the variable it was computing and the line."""
