@@ -119,9 +119,9 @@ def latex_report(network: Any, values: Any, target: Any = None, loss: str | None
     body.append(r"\section*{The network}")
     matrix = form == "matrix" and bool(layer_view(program))
     rows = equations(net, LatexOptions(digits=digits, symbols_only=True, times=times, width=WIDTH))
-    softmax = bool(ex.target_classes) and ex.class_symbol == "p"  # cross-entropy computed from the logits
+    softmax = bool(ex.target_classes) and ex.class_symbol != r"\hat{y}"  # cross-entropy from the logits
     if softmax and len(rows) > 1:  # the probabilities the loss reads, with their definition, before the loss
-        p_row = _softmax_row(program)
+        p_row = _softmax_row(program, ex.class_symbol)
         rows = [row for row in rows if row[0] != p_row[0]]  # the equations' own p = softmax(z) line
         rows.insert(len(rows) - 1, p_row)
     if matrix:
@@ -173,20 +173,21 @@ def _derive_box(net: Any, out: int, rows: Sequence[tuple[str, str]]) -> str:
             "\\noindent\\framebox[\\dimexpr\\linewidth-2\\fboxsep-2\\fboxrule\\relax]{\\rule{0pt}{5cm}}")
 
 
-def _softmax_row(program: Any) -> tuple[str, str]:
-    """``p = softmax(z)`` as an equation row, in the logits' names."""
+def _softmax_row(program: Any, p: str) -> tuple[str, str]:
+    """``p = softmax(z)`` as an equation row, in the logits' names (``p``: the probabilities' LaTeX name)."""
     names = logit_names(program, softmax_logits(program) or []) or "z"
-    return ("p", rf"\operatorname{{softmax}}\left({names}\right), \quad "
-                 rf"p_{{k}} = \frac{{e^{{z_{{k}}}}}}{{\sum_{{j}} e^{{z_{{j}}}}}}")
+    return (p, rf"\operatorname{{softmax}}\left({names}\right), \quad "
+               rf"{p}_{{k}} = \frac{{e^{{z_{{k}}}}}}{{\sum_{{j}} e^{{z_{{j}}}}}}")
 
 
 def _softmax_note(ex: Any) -> str:
     """The class the cross-entropy picks from the probabilities ``p``."""
     c = ex.target_classes[0] + 1
     name = latex_name(ex.output_name)
-    return (rf"The loss is the cross-entropy of the class probabilities $p$ (the softmax of the logits $z$) "
-            rf"against the target class $c = {c}$, one-hot $y = e_{{c}}$: ${name} = -\sum_{{k}} y_{{k}} \log p_{{k}} "
-            rf"= -\log p_{{{c}}}$.")
+    p = ex.class_symbol
+    return (rf"The loss is the cross-entropy of the class probabilities ${p}$ (the softmax of the logits $z$) "
+            rf"against the target class $c = {c}$, one-hot $y = e_{{c}}$: ${name} = -\sum_{{k}} y_{{k}} \log {p}_{{k}} "
+            rf"= -\log {p}_{{{c}}}$.")
 
 
 def _has_neurons(net: Any) -> bool:

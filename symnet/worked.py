@@ -201,12 +201,13 @@ class WorkedExample:
         """
         hide = self.blanks(blank)
         out: list[str] = []
-        softmax = any(s.part == "forward" and s.key == "p" and isinstance(s.value, tuple) for s in self.steps)
+        p = self.class_symbol  # the probabilities' name (p, unless the model has a p of its own)
+        softmax = any(s.part == "forward" and s.left == p and isinstance(s.value, tuple) for s in self.steps)
         titles = {
             "forward": (r"\noindent\textbf{Forward pass.} Each line: the definition, the numbers substituted, "
                         r"the value." + (r" The softmax turns the logits $z$ into class probabilities, "
-                           r"$p = \operatorname{softmax}\left(z\right)$ with $p_{k} = e^{z_{k}} / \sum_{j} e^{z_{j}}$."
-                           if softmax else "")),
+                           rf"${p} = \operatorname{{softmax}}\left(z\right)$ with "
+                           rf"${p}_{{k}} = e^{{z_{{k}}}} / \sum_{{j}} e^{{z_{{j}}}}$." if softmax else "")),
             "loss": r"\noindent\textbf{Loss.}" + (" " + self.class_sentence() if self.target_classes else ""),
             "backward": (r"\noindent\textbf{Backward pass.} Each line: local derivative $\times$ upstream "
                          r"gradient, summed over the uses of the node; then the numbers and the value."),
@@ -440,7 +441,8 @@ def worked_example(network: Any, values: Any, target: Any = None, loss: str | No
     if loss == "cross_entropy":
         ex.target_classes = tuple(int(t) for t in (target if len(samples) > 1 else [target]))
         ex.n_classes = len(network.program.outputs)
-        ex.class_symbol = "p" if softmax_logits(program) is not None else r"\hat{y}"
+        name = softmax_name(program)
+        ex.class_symbol = latex_name(name) if name is not None else r"\hat{y}"
     if new is not None:
         ex.loss_after = batch_pass(samples, output, new).loss
     if steps is not None:
@@ -581,25 +583,32 @@ def logit_names(program: Any, logits: Sequence[int]) -> str:
     return ", ".join(latex_name(program.names[a]) for a in logits)
 
 
+def softmax_name(program: Any) -> str | None:
+    """The name the probabilities of a cross-entropy computed from the logits print as: ``p``, or
+    a fresh name when the model has a ``p`` of its own (:func:`symnet.emit.forms.log_layers`)."""
+    return next((name for _, name in log_layers(program).values()), None)
+
+
 def _softmax_step(program: Any, vals: Sequence[float], digits: int) -> Step | None:
     """``p = softmax(z)`` with numbers, for a cross-entropy computed from the logits
     (the loss's log-softmax node, which never names the probabilities)."""
     logits = softmax_logits(program)
-    if logits is None:
+    layer = next(iter(log_layers(program).values()), None)
+    if logits is None or layer is None:
         return None
+    row, name = layer
     z = [vals[a] for a in logits]
-    top = max(z)
-    e = [math.exp(v - top) for v in z]
-    p = tuple(v / math.fsum(e) for v in e)
+    p = tuple(row.forward(tuple(z), k) for k in range(len(z)))  # the row's own kernel
     names = logit_names(program, logits)
     args = names or ", ".join(format_number(v, digits, latex=True) for v in z)  # unnamed logits: their values
     if len(z) > _INLINE_CLASSES:  # too wide for one line: the probabilities as a column
-        return Step("forward", "p", "p", rf"\operatorname{{softmax}}\left({args}\right)", "", p,
+        return Step("forward", name, latex_name(name), rf"\operatorname{{softmax}}\left({args}\right)", "", p,
                     bmatrix([[v] for v in p], digits))
     powers = [f"e^{{{format_number(v, digits, latex=True)}}}" for v in z]
     numbers = rf"\frac{{\left({', '.join(powers)}\right)}}{{{' + '.join(powers)}}}"
     value = r"\left(" + ", ".join(format_number(v, digits, latex=True) for v in p) + r"\right)"
-    return Step("forward", "p", "p", rf"\operatorname{{softmax}}\left({args}\right)", numbers, p, value)
+    return Step("forward", name, latex_name(name), rf"\operatorname{{softmax}}\left({args}\right)", numbers, p,
+                value)
 
 
 def _backward_steps(net: Any, ch: chainrule.Chain, vals: Sequence[float], adj: Sequence[float],

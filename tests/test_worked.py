@@ -205,3 +205,16 @@ def test_a_definition_is_written_in_symbols_whatever_op_it_holds() -> None:
             if step.part == "backward" and step.key in ("w", "b"):
                 assert "0.5" not in step.formula and "w x + b" in step.formula, step.formula
                 assert "0.5" in step.numbers  # the values appear where the numbers are put in
+
+
+def test_softmax_probabilities_take_a_fresh_name_beside_a_user_p() -> None:
+    """One name for the probabilities in the worked example, the loss, the deltas and the report:
+    P when the model has an input p (it printed p = softmax(...) beside -log p^(2)_3)."""
+    p, q = sn.Input("p"), sn.Input("q")
+    net = sn.compile(sn.Softmax(sn.Dense([p, q], 3)))
+    ex = worked_example(net, {"p": 0.2, "q": -0.4}, target=2, loss="cross_entropy", lr=0.1)
+    text = str(ex)
+    assert "  P       = softmax(" in text and "L = -log(P_3) = " in text and "delta^(1)_3   = P_3 - 1" in text
+    assert "p_2" not in text and "p^(2)" not in text
+    assert ex.class_symbol == "P" and sum(ex.steps[3].value) == pytest.approx(1.0)
+    assert r"P_{k} = e^{z_{k}}" in ex.latex()

@@ -386,12 +386,14 @@ def layer_functions() -> dict[Op, Any]:
 
 
 def fresh_layer_name(base: str, n: int, taken: set[str]) -> str:
-    """``base``, or ``base`` with a number, whose ``base``, ``base_1 .. base_n`` no name in
-    ``taken`` uses; the chosen names are added to ``taken``."""
+    """``base``, else its capital, else ``base`` doubled (``p``, ``P``, ``pp``, ``ppp``, ...), the
+    first whose ``name``, ``name_1 .. name_n`` no name in ``taken`` uses; the chosen names are
+    added to ``taken``. Never a trailing number, which :func:`latex_name` would read as an index
+    (``p2_3`` is :math:`p^{(2)}_{3}`, a layer)."""
     name, k = base, 1
     while name in taken or any(f"{name}_{j + 1}" in taken for j in range(n)):
         k += 1
-        name = f"{base}{k}"
+        name = base.upper() if k == 2 and base.upper() != base else base * k
     taken.update([name] + [f"{name}_{j + 1}" for j in range(n)])
     return name
 
