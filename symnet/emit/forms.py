@@ -18,7 +18,7 @@ from sympy.core.mul import _keep_coeff
 from mpmath.libmp import prec_to_dps
 
 from ..errors import InputError
-from ..ops import OPS, Op
+from ..ops import OPS, Op, _sympy_decimal
 from ..program import Program
 
 __all__ = ["constant", "leaf_symbols", "display_function", "output_derivative", "row_derivative", "display",
@@ -136,7 +136,7 @@ def row_derivative(op: Op, attr: Any = None) -> Any:
     >>> a, y, d = row_derivative(OPS["softplus"]); d.xreplace({a: sp.Symbol("z")})
     sigmoid(z)
     """
-    key = (op, attr)
+    key = (op, attr, getattr(attr, "exact", None))  # as in output_derivative
     if key not in _ROW_DERIVATIVE:
         _ROW_DERIVATIVE[key] = _find_row_derivative(op, attr)
     found = _ROW_DERIVATIVE[key]
@@ -485,7 +485,7 @@ def _display_call(op: Op, args: Sequence[Any], attr: Any) -> Any:
         return None
     if attr is None:
         return fn(*args)
-    return fn(*args, sp.Rational(repr(float(attr))))
+    return fn(*args, _sympy_decimal(sp, attr))
 
 
 # -- limits ---------------------------------------------------------------------
